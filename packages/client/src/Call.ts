@@ -1,0 +1,166 @@
+import {
+  RingKitError,
+  type Attachment,
+  type CallType,
+  type ClientMessage,
+  type DeviceRef,
+  type ReplyResults,
+} from '@ringkit/protocol'
+import type { MediaSession } from './media/types.ts'
+import type { CallRole, CallStatus, LocalEndReason } from './types.ts'
+
+type Request = <T extends ClientMessage['type']>(
+  type: T,
+  body: Omit<Extract<ClientMessage, { type: T }>, 'type' | 'id'>,
+) => Promise<ReplyResults[T]>
+
+export interface CallInit {
+  callId: string
+  type: CallType
+  role: CallRole
+  caller: string
+  callees: string[]
+  attachment?: Attachment | undefined
+  request: Request
+  media: MediaSession
+}
+
+/** One call as this device sees it. Made by `kit.call()` or handed over by the `invited` event. */
+export class Call {
+  readonly callId: string
+  readonly role: CallRole
+  readonly caller: string
+  readonly callees: string[]
+  readonly attachment: Attachment | undefined
+  #type: CallType
+  #status: CallStatus
+  #endReason: LocalEndReason | undefined
+  readonly #request: Request
+  readonly #media: MediaSession
+  #pendingSwitch: { resolve: () => void; reject: (e: RingKitError) => void } | undefined
+
+  constructor(init: CallInit) {
+    this.callId = init.callId
+    this.role = init.role
+    this.caller = init.caller
+    this.callees = init.callees
+    this.attachment = init.attachment
+    this.#type = init.type
+    this.#status = init.role === 'caller' ? 'calling' : 'ringing'
+    this.#request = init.request
+    this.#media = init.media
+  }
+
+  get type(): CallType {
+    return this.#type
+  }
+
+  get status(): CallStatus {
+    return this.#status
+  }
+
+  /** Why the call ended here, once it has. */
+  get endReason(): LocalEndReason | undefined {
+    return this.#endReason
+  }
+
+  /** The other party (1:1 calls). */
+  get peer(): string {
+    return this.role === 'caller' ? (this.callees[0] ?? '') : this.caller
+  }
+
+  async accept(): Promise<void> {
+    await this.#request('accept', { callId: this.callId })
+    this.#status = 'connected'
+  }
+
+  async reject(): Promise<void> {
+    await this.#request('reject', { callId: this.callId })
+  }
+
+  async cancel(): Promise<void> {
+    await this.#request('cancel', { callId: this.callId })
+  }
+
+  async hangup(): Promise<void> {
+    await this.#request('hangup', { callId: this.callId })
+  }
+
+  setupLocalView(element: unknown): void {
+    this.#media.setLocalView(element)
+  }
+
+  setupRemoteView(accid: string, element: unknown): void {
+    this.#media.setRemoteView(accid, element)
+  }
+
+  /** Turns my microphone on or off; the other side gets `audioAvailable`. */
+  async enableLocalAudio(enabled: boolean): Promise<void> {
+    await this.#media.enableAudio(enabled)
+    await this.#request('mediaState', { callId: this.callId, audio: enabled })
+  }
+
+  /** Turns my camera on or off; the other side gets `videoAvailable`. */
+  async enableLocalVideo(enabled: boolean): Promise<void> {
+    await this.#media.enableVideo(enabled)
+    await this.#request('mediaState', { callId: this.callId, video: enabled })
+  }
+
+  async switchCamera(): Promise<void> {
+    await this.#media.switchCamera()
+  }
+
+  /**
+   * Video → audio happens at once. Audio → video asks the other side and resolves when it agrees;
+   * it rejects with SWITCH_REJECTED when it declines.
+   */
+  async switchType(type: CallType): Promise<void> {
+    const { pending } = await this.#request('switchType', { callId: this.callId, callType: type })
+    if (!pending) return
+    await new Promise<void>((resolve, reject) => (this.#pendingSwitch = { resolve, reject }))
+  }
+
+  /** Answers the other side's request to switch to video. */
+  async answerSwitchType(accept: boolean): Promise<void> {
+    await this.#request('switchTypeReply', { callId: this.callId, accept })
+  }
+
+  // The methods below are driven by RingKit from server events.
+
+  /** @internal */
+  _connected(peer: DeviceRef): void {
+    this.#status = 'connected'
+    this.#media.connect(peer).catch(() => {})
+  }
+
+  /** @internal */
+  _typeChanged(type: CallType, state: 'invite' | 'accept' | 'reject' | 'switched', byMe: boolean): void {
+    if (state === 'invite') return
+    if (state === 'reject') {
+      this.#pendingSwitch?.reject(new RingKitError('SWITCH_REJECTED'))
+      this.#pendingSwitch = undefined
+      return
+    }
+    this.#type = type
+    this.#media.setType(type).catch(() => {})
+    if (!byMe) {
+      this.#pendingSwitch?.resolve()
+      this.#pendingSwitch = undefined
+    }
+  }
+
+  /** @internal */
+  _signal(from: DeviceRef, data: unknown): Promise<void> {
+    return this.#media.handleSignal(from, data)
+  }
+
+  /** @internal */
+  _ended(reason: LocalEndReason): void {
+    if (this.#status === 'ended') return
+    this.#status = 'ended'
+    this.#endReason = reason
+    this.#media.close()
+    this.#pendingSwitch?.reject(new RingKitError('INVALID_STATE', 'the call ended'))
+    this.#pendingSwitch = undefined
+  }
+}

@@ -1,0 +1,336 @@
+import {
+  RingKitError,
+  isErrorCode,
+  type ClientMessage,
+  type ClientMessageType,
+  type ErrorBody,
+  type LoginResult,
+  type ReplyResults,
+} from '@ringkit/protocol'
+import type { WebSocketConstructor, WebSocketLike } from './types.ts'
+
+const OPEN = 1
+/** Close codes the server uses when it ends a session on purpose: do not reconnect. */
+const FINAL_CLOSE_CODES = new Set([4001, 4002, 4003])
+const ACK_EVERY = 64
+
+type RequestBody<T extends ClientMessageType> = Omit<Extract<ClientMessage, { type: T }>, 'type' | 'id'>
+
+interface Pending {
+  type: ClientMessageType
+  frame: string
+  resolve: (result: never) => void
+  reject: (error: RingKitError) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+export interface ConnectionHandlers {
+  event(name: string, data: unknown): void
+  /** The socket dropped; the connection is trying to resume. */
+  dropped(reason: string): void
+  /** Back after a drop; `resumed` false means the server had to start a new session. */
+  restored(resumed: boolean): void
+  /** The server ended the session, or resuming became impossible. */
+  closed(error: RingKitError): void
+  /** An error reply to no request (e.g. a frame the server could not read). */
+  stray(error: RingKitError): void
+  loginFrame(): Promise<RequestBody<'login'>>
+}
+
+/**
+ * The signaling socket: requests with ids and timed replies, numbered frames so that nothing is
+ * handled twice, and resuming the server session after a drop with every missed frame replayed.
+ */
+export class Connection {
+  readonly #url: string
+  readonly #WebSocket: WebSocketConstructor
+  readonly #timeoutMs: number
+  readonly #h: ConnectionHandlers
+  #socket: WebSocketLike | undefined
+  #pending = new Map<string, Pending>()
+  #nextId = 1
+  #lastSeq = 0
+  #unacked = 0
+  #session: LoginResult | undefined
+  #loginId: string | undefined
+  #state: 'idle' | 'online' | 'resuming' | 'closed' = 'idle'
+  #heartbeat: ReturnType<typeof setInterval> | undefined
+  #lastHeard = 0
+  #retry: ReturnType<typeof setTimeout> | undefined
+  #attempt = 0
+
+  constructor(url: string, WebSocketImpl: WebSocketConstructor, timeoutMs: number, handlers: ConnectionHandlers) {
+    this.#url = url
+    this.#WebSocket = WebSocketImpl
+    this.#timeoutMs = timeoutMs
+    this.#h = handlers
+  }
+
+  get online(): boolean {
+    return this.#state === 'online'
+  }
+
+  get session(): LoginResult | undefined {
+    return this.#session
+  }
+
+  /** Opens the socket and logs in; rejects with the server's error code. */
+  async open(): Promise<LoginResult> {
+    this.#state = 'idle'
+    const socket = await this.#connect()
+    try {
+      const result = await this.#login(socket, undefined)
+      this.#state = 'online'
+      this.#startHeartbeat(result.heartbeatMs)
+      return result
+    } catch (error) {
+      this.#dispose(socket)
+      this.#state = 'closed'
+      throw error
+    }
+  }
+
+  /**
+   * Sends a request and resolves with its result. `onResult` runs synchronously as the reply is read,
+   * before any later frame: state the reply creates is in place before events about it arrive.
+   */
+  request<T extends ClientMessageType, R = ReplyResults[T]>(
+    type: T,
+    body: RequestBody<T>,
+    onResult?: (result: ReplyResults[T]) => R,
+  ): Promise<R> {
+    if (this.#state === 'idle' || this.#state === 'closed') {
+      return Promise.reject(new RingKitError('NOT_CONNECTED', 'log in first'))
+    }
+    const id = String(this.#nextId++)
+    const frame = JSON.stringify({ ...body, type, id })
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new RingKitError('REQUEST_TIMEOUT', `no reply to ${type} in ${this.#timeoutMs} ms`))
+      }, this.#timeoutMs)
+      const settle = onResult ? (result: ReplyResults[T]) => resolve(onResult(result)) : resolve
+      this.#pending.set(id, { type, frame, resolve: settle as (r: never) => void, reject, timer })
+      // While resuming, the request waits and is sent once the session is back.
+      if (this.#state === 'online') this.#send(frame)
+    })
+  }
+
+  /** Ends the connection for good, failing what still waits. */
+  close(error = new RingKitError('NOT_CONNECTED', 'logged out')): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    clearInterval(this.#heartbeat)
+    clearTimeout(this.#retry)
+    if (this.#socket) this.#dispose(this.#socket)
+    this.#failPending(error)
+  }
+
+  /** Drops the socket as a network fault would; for tests and for "network changed" hints. */
+  simulateDrop(): void {
+    if (this.#socket) this.#onSocketGone(this.#socket, 'dropped')
+  }
+
+  #connect(): Promise<WebSocketLike> {
+    return new Promise((resolve, reject) => {
+      let socket: WebSocketLike
+      try {
+        socket = new this.#WebSocket(this.#url)
+      } catch (error) {
+        reject(new RingKitError('NOT_CONNECTED', `cannot open ${this.#url}`, { cause: error }))
+        return
+      }
+      const timer = setTimeout(() => {
+        socket.onopen = socket.onclose = socket.onerror = null
+        socket.close()
+        reject(new RingKitError('NOT_CONNECTED', `no connection to ${this.#url}`))
+      }, this.#timeoutMs)
+      socket.onopen = () => {
+        clearTimeout(timer)
+        this.#attach(socket)
+        resolve(socket)
+      }
+      socket.onerror = () => {}
+      socket.onclose = () => {
+        clearTimeout(timer)
+        reject(new RingKitError('NOT_CONNECTED', `could not connect to ${this.#url}`))
+      }
+    })
+  }
+
+  #attach(socket: WebSocketLike): void {
+    this.#socket = socket
+    this.#lastHeard = Date.now()
+    socket.onmessage = (event) => {
+      this.#lastHeard = Date.now()
+      this.#onFrame(String(event.data))
+    }
+    socket.onclose = (event) => this.#onSocketGone(socket, `closed (${event.code})`, event.code)
+    socket.onerror = () => {}
+  }
+
+  async #login(
+    socket: WebSocketLike,
+    resume: { sessionId: string; lastSeq: number } | undefined,
+  ): Promise<LoginResult> {
+    const body = await this.#h.loginFrame()
+    const id = `login-${this.#nextId++}`
+    this.#loginId = id
+    return new Promise<LoginResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new RingKitError('REQUEST_TIMEOUT', 'no reply to login'))
+      }, this.#timeoutMs)
+      this.#pending.set(id, {
+        type: 'login',
+        frame: '',
+        resolve: ((result: LoginResult) => {
+          this.#session = result
+          resolve(result)
+        }) as (r: never) => void,
+        reject,
+        timer,
+      })
+      socket.send(JSON.stringify({ ...body, ...(resume ? { resume } : {}), type: 'login', id }))
+    })
+  }
+
+  #onFrame(text: string): void {
+    let frame: {
+      type?: string
+      id?: string | null
+      seq?: number
+      result?: unknown
+      error?: ErrorBody
+      name?: string
+      data?: unknown
+    }
+    try {
+      frame = JSON.parse(text)
+    } catch {
+      return
+    }
+    const seq = frame.seq ?? 0
+    const isLoginReply = frame.id != null && frame.id === this.#loginId
+    if (seq > 0) {
+      if (isLoginReply) {
+        const resumed = frame.type === 'reply' && (frame.result as LoginResult).resumed
+        this.#lastSeq = resumed ? Math.max(this.#lastSeq, seq) : seq
+      } else {
+        if (seq <= this.#lastSeq) return
+        this.#lastSeq = seq
+      }
+      if (++this.#unacked >= ACK_EVERY) this.#ack()
+    }
+    if (frame.type === 'event' && typeof frame.name === 'string') {
+      this.#h.event(frame.name, frame.data)
+      return
+    }
+    const pending = frame.id == null ? undefined : this.#pending.get(frame.id)
+    if (frame.type === 'error') {
+      const body = frame.error
+      const error = new RingKitError(isErrorCode(body?.code) ? body.code : 'INTERNAL', body?.message ?? 'unknown error')
+      if (!pending) return this.#h.stray(error)
+      this.#settle(frame.id!, pending)
+      pending.reject(error)
+      return
+    }
+    if (frame.type === 'reply' && pending) {
+      this.#settle(frame.id!, pending)
+      pending.resolve(frame.result as never)
+    }
+  }
+
+  #settle(id: string, pending: Pending): void {
+    clearTimeout(pending.timer)
+    this.#pending.delete(id)
+  }
+
+  #ack(): void {
+    this.#unacked = 0
+    const socket = this.#socket
+    if (socket && socket.readyState === OPEN) {
+      socket.send(JSON.stringify({ type: 'ping', id: `ack-${this.#nextId++}`, ack: this.#lastSeq }))
+    }
+  }
+
+  #startHeartbeat(intervalMs: number): void {
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = setInterval(() => {
+      const socket = this.#socket
+      if (!socket || this.#state !== 'online') return
+      // Two and a half beats of silence: the link is dead even if the socket has not noticed.
+      if (Date.now() - this.#lastHeard > intervalMs * 2.5) return this.#onSocketGone(socket, 'heartbeat lost')
+      this.#ack()
+    }, intervalMs)
+    const timer = this.#heartbeat as { unref?: () => void }
+    timer.unref?.()
+  }
+
+  #onSocketGone(socket: WebSocketLike, reason: string, code?: number): void {
+    if (socket !== this.#socket) return
+    this.#dispose(socket)
+    this.#socket = undefined
+    if (this.#state !== 'online') return
+    if (code !== undefined && FINAL_CLOSE_CODES.has(code)) {
+      // The server ended the session and said why in the event before closing.
+      this.close(new RingKitError('KICKED_OFFLINE'))
+      return
+    }
+    this.#state = 'resuming'
+    this.#attempt = 0
+    this.#h.dropped(reason)
+    this.#scheduleResume()
+  }
+
+  #scheduleResume(): void {
+    const delay = Math.min(5000, 100 * 2 ** this.#attempt++)
+    this.#retry = setTimeout(() => void this.#resume(), delay)
+  }
+
+  async #resume(): Promise<void> {
+    if (this.#state !== 'resuming') return
+    let socket: WebSocketLike | undefined
+    try {
+      socket = await this.#connect()
+      const previous = this.#session
+      const result = await this.#login(socket, previous && { sessionId: previous.sessionId, lastSeq: this.#lastSeq })
+      if (this.#state !== 'resuming') return
+      this.#state = 'online'
+      this.#startHeartbeat(result.heartbeatMs)
+      if (!result.resumed) this.#failPending(new RingKitError('CONNECTION_LOST'))
+      else for (const pending of this.#pending.values()) if (pending.frame) this.#send(pending.frame)
+      this.#h.restored(result.resumed)
+    } catch (error) {
+      if (socket) this.#dispose(socket)
+      if (this.#socket === socket) this.#socket = undefined
+      const code = error instanceof RingKitError ? error.code : 'NOT_CONNECTED'
+      if (code === 'NOT_CONNECTED' || code === 'REQUEST_TIMEOUT') return this.#scheduleResume()
+      // The token or account is no longer good: give up and tell the user.
+      this.close(error as RingKitError)
+      this.#h.closed(error as RingKitError)
+    }
+  }
+
+  #send(frame: string): void {
+    const socket = this.#socket
+    if (socket && socket.readyState === OPEN) socket.send(frame)
+  }
+
+  #failPending(error: RingKitError): void {
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer)
+      this.#pending.delete(id)
+      pending.reject(error)
+    }
+  }
+
+  #dispose(socket: WebSocketLike): void {
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null
+    try {
+      socket.close()
+    } catch {
+      // already closed
+    }
+  }
+}

@@ -1,0 +1,26 @@
+export { RingKit } from './RingKit.ts'
+export { Call } from './Call.ts'
+export { Emitter } from './Emitter.ts'
+export { EVENT } from './types.ts'
+export type {
+  RingKitOptions,
+  RingKitEvents,
+  RingKitEventName,
+  LoginOptions,
+  CallOptions,
+  HistoryOptions,
+  CallRole,
+  CallStatus,
+  LocalEndReason,
+  WebSocketLike,
+  WebSocketConstructor,
+} from './types.ts'
+export type { MediaSession, MediaContext } from './media/types.ts'
+export {
+  RingKitError,
+  ERROR_CODES,
+  RECORD_STATUS,
+  type ErrorCode,
+  type CallRecord,
+  type CallType,
+} from '@ringkit/protocol'

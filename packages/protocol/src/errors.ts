@@ -1,0 +1,82 @@
+/**
+ * The one catalog of RingKit error codes. Every error a user can see — a REST response, a
+ * signaling reply, a rejected SDK promise — carries one of these codes. The text is the
+ * documentation: the README table is generated from it and a test keeps them in step.
+ */
+export const ERROR_CODES = {
+  // Frames and requests
+  BAD_FRAME: 'The frame is not a JSON object.',
+  FRAME_TOO_LARGE: 'The frame is larger than the server accepts.',
+  UNKNOWN_TYPE: 'The message type is not one the server knows.',
+  INVALID_PARAMS: 'A field is missing or has the wrong type or range.',
+  RATE_LIMITED: 'Too many requests of this kind; slow down and retry.',
+  INTERNAL: 'The server failed unexpectedly; the request may be retried.',
+  // Sessions and tokens
+  NOT_LOGGED_IN: 'Log in before sending this request.',
+  ALREADY_LOGGED_IN: 'This connection is already logged in.',
+  TOKEN_INVALID: 'The token is malformed, badly signed or for another app or account.',
+  TOKEN_EXPIRED: 'The token has expired.',
+  TOKEN_REVOKED: "The account's tokens were revoked.",
+  SESSION_NOT_FOUND: 'The session to resume is gone; log in afresh.',
+  KICKED_OFFLINE: 'This device was logged out by a login elsewhere or by a revocation.',
+  // REST authentication
+  AUTH_MISSING: 'A required header (AppKey, Nonce, CurTime, CheckSum) is missing or malformed.',
+  APP_NOT_FOUND: 'No app has this AppKey.',
+  CHECKSUM_INVALID: 'The CheckSum does not match SHA-1(appSecret + Nonce + CurTime).',
+  CURTIME_EXPIRED: 'CurTime is more than 300 seconds from the server clock.',
+  NONCE_REUSED: 'This Nonce was already used within the 300 second window.',
+  NOT_FOUND: 'No such resource.',
+  // Accounts
+  ACCOUNT_NOT_FOUND: 'No account has this accid in the app.',
+  ACCOUNT_EXISTS: 'An account with this accid already exists.',
+  // Calls
+  CALL_SELF: 'An account cannot call itself.',
+  CALLEE_OFFLINE: 'The callee has no device online.',
+  CALLER_BUSY: 'This account is already in a call.',
+  CALL_NOT_FOUND: 'No live call has this callId.',
+  NOT_IN_CALL: 'This device is not a party to the call.',
+  INVALID_STATE: 'The call is not in a state that allows this action.',
+  CALL_TIMEOUT_INVALID: 'The call timeout must be between 1 and 120 seconds.',
+  SWITCH_PENDING: 'A call type switch is already waiting for an answer.',
+  SWITCH_REJECTED: 'The other side declined the call type switch.',
+  // Client side
+  NOT_CONNECTED: 'The client is not connected to the server.',
+  CONNECTION_LOST: 'The connection dropped and the session could not be resumed.',
+  REQUEST_TIMEOUT: 'The server did not answer in time.',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Codes a caller may retry unchanged after a pause. */
+export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RATE_LIMITED',
+  'INTERNAL',
+  'NOT_CONNECTED',
+  'REQUEST_TIMEOUT',
+])
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value)
+}
+
+export interface ErrorBody {
+  code: ErrorCode
+  message: string
+}
+
+/** The error every RingKit API rejects with. `code` is stable; `message` is for people. */
+export class RingKitError extends Error {
+  override readonly name = 'RingKitError'
+  readonly code: ErrorCode
+  readonly retryable: boolean
+
+  constructor(code: ErrorCode, message: string = ERROR_CODES[code], options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.retryable = RETRYABLE_CODES.has(code)
+  }
+
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message }
+  }
+}

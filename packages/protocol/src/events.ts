@@ -1,0 +1,67 @@
+import type { Attachment, CallRecord, CallType, EndReason } from './records.ts'
+
+export interface DeviceRef {
+  accid: string
+  deviceId: string
+}
+
+/**
+ * Events the server sends to devices, by name. The client SDK re-emits each under the same name,
+ * adding the ones it makes itself (connection, media); see `@ringkit/client`.
+ */
+export interface ServerEvents {
+  /** A call rings this device. */
+  invited: {
+    callId: string
+    from: string
+    type: CallType
+    attachment?: Attachment
+    isGroup: boolean
+    members: string[]
+    /** When the server will give up ringing, in server epoch milliseconds. */
+    expiresAt: number
+  }
+  userAccept: { callId: string; accid: string }
+  userReject: { callId: string; accid: string }
+  userBusy: { callId: string; accid: string }
+  userCancel: { callId: string; accid: string }
+  callingTimeout: { callId: string }
+  callEnd: { callId: string; reason: EndReason; by?: string }
+  record: CallRecord
+  otherClientAccept: { callId: string; deviceId: string }
+  otherClientReject: { callId: string; deviceId: string }
+  audioAvailable: { callId: string; accid: string; available: boolean }
+  videoAvailable: { callId: string; accid: string; available: boolean }
+  /**
+   * `invite`: the other side asks to switch (answer with switchTypeReply); `accept`/`reject`: its answer;
+   * `switched`: the call now has this type.
+   */
+  callTypeChange: { callId: string; type: CallType; state: 'invite' | 'accept' | 'reject' | 'switched'; by: string }
+  /** Media negotiation from another device in the call. */
+  signal: { callId: string; from: DeviceRef; data: unknown }
+  kickedOffline: { reason: 'otherLogin' | 'revoked' }
+  tokenExpired: Record<string, never>
+}
+export type ServerEventName = keyof ServerEvents
+
+export const SERVER_EVENT_NAMES = [
+  'invited',
+  'userAccept',
+  'userReject',
+  'userBusy',
+  'userCancel',
+  'callingTimeout',
+  'callEnd',
+  'record',
+  'otherClientAccept',
+  'otherClientReject',
+  'audioAvailable',
+  'videoAvailable',
+  'callTypeChange',
+  'signal',
+  'kickedOffline',
+  'tokenExpired',
+] as const satisfies readonly ServerEventName[]
+
+/** A named event with its payload, as the engine hands it to delivery. */
+export type ServerEvent = { [K in ServerEventName]: { name: K; data: ServerEvents[K] } }[ServerEventName]

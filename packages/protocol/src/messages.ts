@@ -1,0 +1,119 @@
+import { z } from 'zod'
+import { attachmentSchema, callRecordSchema, callTypeSchema } from './records.ts'
+import type { ErrorBody } from './errors.ts'
+
+/** Largest frame, in bytes, the server reads. SDP with many candidates fits well below it. */
+export const MAX_FRAME_BYTES = 64 * 1024
+/** Longest call timeout a caller may ask for. */
+export const MAX_CALL_TIMEOUT_MS = 120_000
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000
+
+export const accidSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only')
+export const deviceIdSchema = z.string().min(1).max(64)
+const requestId = z.string().min(1).max(64)
+const callId = z.string().min(1).max(64)
+
+const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.strictObject({ type: z.literal(type), id: requestId, ...shape })
+
+/** Every client → server message. Each carries an `id` that its reply echoes. */
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  request('login', {
+    appKey: z.string().min(1).max(64),
+    accid: accidSchema,
+    token: z.string().min(1).max(4096),
+    deviceId: deviceIdSchema,
+    /** Reattach to a session whose socket dropped, replaying what the device missed. */
+    resume: z.strictObject({ sessionId: z.string().max(64), lastSeq: z.number().int().min(0) }).optional(),
+  }),
+  request('renew', { token: z.string().min(1).max(4096) }),
+  request('logout', {}),
+  request('ping', { ack: z.number().int().min(0).optional() }),
+  request('call', {
+    to: z.array(accidSchema).min(1).max(32),
+    callType: callTypeSchema,
+    attachment: attachmentSchema.optional(),
+    timeoutMs: z.number().int().min(1000).max(MAX_CALL_TIMEOUT_MS).optional(),
+  }),
+  request('accept', { callId }),
+  request('reject', { callId }),
+  request('cancel', { callId }),
+  request('hangup', { callId }),
+  request('mediaState', { callId, audio: z.boolean().optional(), video: z.boolean().optional() }),
+  request('switchType', { callId, callType: callTypeSchema }),
+  request('switchTypeReply', { callId, accept: z.boolean() }),
+  /** Media negotiation (SDP, ICE) relayed to the other device(s) of the call, never further. */
+  request('signal', {
+    callId,
+    to: z.strictObject({ accid: accidSchema, deviceId: deviceIdSchema }).optional(),
+    data: z.unknown(),
+  }),
+  request('history', {
+    limit: z.number().int().min(1).max(100).optional(),
+    cursor: z.string().max(128).optional(),
+  }),
+])
+export type ClientMessage = z.infer<typeof clientMessageSchema>
+export type ClientMessageType = ClientMessage['type']
+export type ClientMessageOf<T extends ClientMessageType> = Extract<ClientMessage, { type: T }>
+
+export const iceServerSchema = z.object({
+  urls: z.union([z.string(), z.array(z.string())]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+})
+export type IceServer = z.infer<typeof iceServerSchema>
+
+export const loginResultSchema = z.object({
+  sessionId: z.string(),
+  resumed: z.boolean(),
+  heartbeatMs: z.number(),
+  iceServers: z.array(iceServerSchema),
+})
+export type LoginResult = z.infer<typeof loginResultSchema>
+
+export const callResultSchema = z.object({ callId: z.string() })
+export const historyResultSchema = z.object({
+  records: z.array(callRecordSchema),
+  nextCursor: z.string().optional(),
+})
+export type HistoryPage = z.infer<typeof historyResultSchema>
+
+/** What each request's reply carries on success. */
+export interface ReplyResults {
+  login: LoginResult
+  renew: { expiresAt: number }
+  logout: Record<string, never>
+  ping: { now: number }
+  call: { callId: string }
+  accept: Record<string, never>
+  reject: Record<string, never>
+  cancel: Record<string, never>
+  hangup: Record<string, never>
+  mediaState: Record<string, never>
+  switchType: { callType: 'audio' | 'video'; pending: boolean }
+  switchTypeReply: Record<string, never>
+  signal: Record<string, never>
+  history: HistoryPage
+}
+
+/** Server → client frames. `seq` numbers what a resuming device must not miss. */
+export type ServerFrame =
+  | { type: 'reply'; id: string; seq: number; result: unknown }
+  | { type: 'error'; id: string | null; seq?: number; error: ErrorBody }
+  | { type: 'event'; seq: number; name: string; data: unknown }
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('reply'), id: z.string(), seq: z.number(), result: z.unknown() }),
+  z.object({
+    type: z.literal('error'),
+    id: z.string().nullable(),
+    seq: z.number().optional(),
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
+  z.object({ type: z.literal('event'), seq: z.number(), name: z.string(), data: z.unknown() }),
+])

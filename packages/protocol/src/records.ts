@@ -1,0 +1,80 @@
+import { z } from 'zod'
+
+/** Numeric record statuses, as vendors' call records (话单) use them. */
+export const RECORD_STATUS = {
+  completed: 1,
+  canceled: 2,
+  rejected: 3,
+  timeout: 4,
+  busy: 5,
+} as const
+export type RecordStatus = (typeof RECORD_STATUS)[keyof typeof RECORD_STATUS]
+
+/**
+ * Why a call ended. Mapped once, by `recordStatusFor`, to the record's numeric status.
+ * `disconnected`: a party's device lost its connection past the grace period.
+ * `interrupted`: the server stopped while the call was live.
+ */
+export const END_REASONS = [
+  'hangup',
+  'canceled',
+  'rejected',
+  'busy',
+  'timeout',
+  'disconnected',
+  'interrupted',
+  'kicked',
+] as const
+export type EndReason = (typeof END_REASONS)[number]
+
+export function recordStatusFor(reason: EndReason, connected: boolean): RecordStatus {
+  if (connected) return RECORD_STATUS.completed
+  switch (reason) {
+    case 'rejected':
+      return RECORD_STATUS.rejected
+    case 'busy':
+      return RECORD_STATUS.busy
+    case 'timeout':
+    case 'interrupted':
+      return RECORD_STATUS.timeout
+    case 'hangup':
+    case 'canceled':
+    case 'disconnected':
+    case 'kicked':
+      return RECORD_STATUS.canceled
+  }
+}
+
+export const callTypeSchema = z.enum(['audio', 'video'])
+export type CallType = z.infer<typeof callTypeSchema>
+
+/** What one party did in the call, as the record keeps it. */
+export const memberStatusSchema = z.enum(['joined', 'rejected', 'busy', 'missed', 'canceled'])
+export type MemberStatus = z.infer<typeof memberStatusSchema>
+
+export const attachmentSchema = z.record(z.string(), z.unknown())
+export type Attachment = z.infer<typeof attachmentSchema>
+
+export const callRecordSchema = z.object({
+  callId: z.string(),
+  type: callTypeSchema,
+  caller: z.string(),
+  callees: z.array(z.string()),
+  isGroup: z.boolean(),
+  status: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
+  endReason: z.enum(END_REASONS),
+  startedAt: z.number(),
+  connectedAt: z.number().optional(),
+  endedAt: z.number(),
+  durationSeconds: z.number(),
+  members: z.array(
+    z.object({
+      accid: z.string(),
+      status: memberStatusSchema,
+      joinedAt: z.number().optional(),
+      leftAt: z.number().optional(),
+    }),
+  ),
+  attachment: attachmentSchema.optional(),
+})
+export type CallRecord = z.infer<typeof callRecordSchema>

@@ -1,0 +1,96 @@
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { openSqliteStore } from '../store/sqlite.ts'
+import { createApp, startServer } from '../server.ts'
+
+const HELP = `ringkit — self-hosted audio/video calling server
+
+Usage:
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR]
+  ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
+  ringkit --help
+
+Options (environment variable in brackets):
+  --port N          port to listen on (RINGKIT_PORT, default 3000)
+  --host ADDR       address to bind (RINGKIT_HOST, default 0.0.0.0)
+  --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit)
+  --name NAME       name of a new app
+  --single-device   a new login of an account kicks its other device
+
+Environment:
+  RINGKIT_APP_KEY / RINGKIT_APP_SECRET   fix the default app's credentials
+  RINGKIT_LOG_LEVEL                      pino log level (default info)
+`
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      name: { type: 'string' },
+      'single-device': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  const env = process.env
+  const dataDir = resolve(values['data-dir'] ?? env.RINGKIT_DATA_DIR ?? '.ringkit')
+  const [command, sub] = positionals
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(HELP)
+    return command === undefined && !values.help ? 1 : 0
+  }
+  if (command === 'serve') {
+    const port = Number(values.port ?? env.RINGKIT_PORT ?? 3000)
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new Error(`--port must be 0 to 65535, got ${values.port}`)
+    const server = await startServer({
+      dataDir,
+      port,
+      host: values.host ?? env.RINGKIT_HOST ?? '0.0.0.0',
+      appKey: env.RINGKIT_APP_KEY,
+      appSecret: env.RINGKIT_APP_SECRET,
+    })
+    const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
+    if (server.defaultApp.created) {
+      lines.push(
+        'Created the default app. Keep these; they are stored in the data dir and not printed again:',
+        `  AppKey:    ${server.defaultApp.appKey}`,
+        `  AppSecret: ${server.defaultApp.appSecret}`,
+      )
+    } else {
+      lines.push(`Default app: AppKey ${server.defaultApp.appKey}`)
+    }
+    process.stdout.write(lines.join('\n') + '\n')
+    const stop = () => {
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    return -1
+  }
+  if (command === 'app' && sub === 'create') {
+    const store = openSqliteStore(dataDir)
+    const app = await createApp(store, { name: values.name ?? 'app', multiDevice: !values['single-device'] })
+    await store.close()
+    process.stdout.write(`AppKey:    ${app.appKey}\nAppSecret: ${app.appSecret}\nmultiDevice: ${app.multiDevice}\n`)
+    return 0
+  }
+  process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${HELP}`)
+  return 1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`ringkit: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  },
+)

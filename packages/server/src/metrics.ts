@@ -1,0 +1,45 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The server's Prometheus metrics, one registry per server instance. */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'ringkit_process_' })
+  const metrics = {
+    registry,
+    connections: new Gauge({ name: 'ringkit_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    sessions: new Gauge({
+      name: 'ringkit_sessions',
+      help: 'Logged-in devices, connected or within grace',
+      registers: [registry],
+    }),
+    activeCalls: new Gauge({ name: 'ringkit_active_calls', help: 'Calls ringing or connected', registers: [registry] }),
+    callsStarted: new Counter({ name: 'ringkit_calls_started_total', help: 'Calls started', registers: [registry] }),
+    callsEnded: new Counter({
+      name: 'ringkit_calls_ended_total',
+      help: 'Calls ended, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    frames: new Counter({
+      name: 'ringkit_frames_total',
+      help: 'Valid signaling frames received, by type',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    frameErrors: new Counter({
+      name: 'ringkit_frame_errors_total',
+      help: 'Signaling frames refused, by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    httpErrors: new Counter({
+      name: 'ringkit_http_errors_total',
+      help: 'REST requests refused, by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+  }
+  return metrics
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

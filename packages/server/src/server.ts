@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
+import { pino, type Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import type { IceServer } from '@ringkit/protocol'
+import { memoryNonceStore } from './auth/checksum.ts'
+import { CallEngine } from './calls/CallEngine.ts'
+import { memoryCallStateStore } from './calls/ports.ts'
+import { registerRoutes } from './http/routes.ts'
+import { createMetrics } from './metrics.ts'
+import { Gateway } from './signal/Gateway.ts'
+import { SessionRegistry } from './signal/SessionRegistry.ts'
+import { openSqliteStore } from './store/sqlite.ts'
+import type { App, Store } from './store/types.ts'
+
+export interface ServerOptions {
+  /** Where the embedded SQLite database lives. */
+  dataDir: string
+  port?: number
+  host?: string
+  /** Fix the default app's credentials instead of generating them on first start. */
+  appKey?: string | undefined
+  appSecret?: string | undefined
+  iceServers?: IceServer[]
+  /** How often the server pings each socket; a socket silent for two beats is dropped. */
+  heartbeatMs?: number
+  /** How long a dropped device may take to resume before its calls end. */
+  resumeGraceMs?: number
+  invites?: { perSecond: number; burst: number }
+  logger?: Logger
+}
+
+export interface RingKitServer {
+  /** `http://host:port` */
+  url: string
+  port: number
+  /** The default app, and whether this start created it. */
+  defaultApp: App & { created: boolean }
+  store: Store
+  /** Creates another app on this server. */
+  createApp(input?: { name?: string; multiDevice?: boolean }): Promise<App>
+  close(): Promise<void>
+}
+
+export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, invites: { perSecond: 5, burst: 10 } }
+const SIGNAL_PATH = '/v1/signal'
+
+export async function startServer(options: ServerOptions): Promise<RingKitServer> {
+  const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
+  const store = openSqliteStore(options.dataDir)
+  const metrics = createMetrics()
+  const registry = new SessionRegistry()
+  const engine = new CallEngine({
+    store,
+    calls: memoryCallStateStore(),
+    delivery: registry,
+    onEnded: (s) => {
+      metrics.callsEnded.inc({ reason: s.reason })
+      metrics.activeCalls.dec()
+    },
+    onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
+  })
+  const recovered = await engine.recover()
+  if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
+  metrics.activeCalls.set(0)
+
+  const defaultApp = await ensureDefaultApp(store, options)
+  const gateway = new Gateway({
+    store,
+    engine,
+    registry,
+    log,
+    metrics,
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
+    resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
+    invites: options.invites ?? DEFAULT_SETTINGS.invites,
+    iceServers: () => options.iceServers ?? [],
+  })
+  const http = Fastify({
+    loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+  })
+  registerRoutes(http, {
+    store,
+    nonces: memoryNonceStore(),
+    metrics,
+    kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
+  })
+
+  // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })
+  http.server.on('upgrade', (request, socket, head) => {
+    const path = (request.url ?? '').split('?')[0]
+    if (path !== SIGNAL_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws))
+  })
+
+  await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
+  const { port } = http.server.address() as AddressInfo
+  const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host
+  log.info({ port }, 'RingKit listening')
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    defaultApp,
+    store,
+    createApp: (input = {}) => createApp(store, input),
+    async close() {
+      gateway.close()
+      engine.close()
+      wss.close()
+      await http.close()
+      await store.close()
+    },
+  }
+}
+
+async function ensureDefaultApp(store: Store, o: ServerOptions): Promise<App & { created: boolean }> {
+  if (o.appKey || o.appSecret) {
+    if (!o.appKey || !o.appSecret) throw new Error('RINGKIT_APP_KEY and RINGKIT_APP_SECRET go together')
+    const existing = await store.getApp(o.appKey)
+    const app: App = existing
+      ? { ...existing, appSecret: o.appSecret }
+      : { appKey: o.appKey, appSecret: o.appSecret, name: 'default', multiDevice: true, createdAt: Date.now() }
+    await store.putApp(app)
+    await store.putSetting('defaultAppKey', app.appKey)
+    return { ...app, created: !existing }
+  }
+  const key = await store.getSetting('defaultAppKey')
+  const existing = key === undefined ? undefined : await store.getApp(key)
+  if (existing) return { ...existing, created: false }
+  const app = await createApp(store, { name: 'default' })
+  await store.putSetting('defaultAppKey', app.appKey)
+  return { ...app, created: true }
+}
+
+export async function createApp(store: Store, input: { name?: string; multiDevice?: boolean }): Promise<App> {
+  const app: App = {
+    appKey: randomBytes(16).toString('hex'),
+    appSecret: randomBytes(24).toString('hex'),
+    name: input.name ?? 'app',
+    multiDevice: input.multiDevice ?? true,
+    createdAt: Date.now(),
+  }
+  await store.putApp(app)
+  return app
+}

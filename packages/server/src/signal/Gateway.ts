@@ -1,0 +1,379 @@
+import { randomUUID } from 'node:crypto'
+import type { WebSocket } from 'ws'
+import {
+  clientMessageSchema,
+  MAX_FRAME_BYTES,
+  RingKitError,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ClientMessageType,
+  type ErrorBody,
+  type IceServer,
+  type ReplyResults,
+} from '@ringkit/protocol'
+import type { Logger } from 'pino'
+import type { CallEngine } from '../calls/CallEngine.ts'
+import type { CallInput } from '../calls/types.ts'
+import { verifyToken } from '../auth/tokens.ts'
+import type { Store } from '../store/types.ts'
+import type { Metrics } from '../metrics.ts'
+import { Session } from './Session.ts'
+import type { SessionRegistry } from './SessionRegistry.ts'
+import { TokenBucket } from './TokenBucket.ts'
+
+export interface GatewayOptions {
+  store: Store
+  engine: CallEngine
+  registry: SessionRegistry
+  log: Logger
+  metrics: Metrics
+  heartbeatMs: number
+  resumeGraceMs: number
+  invites: { perSecond: number; burst: number }
+  iceServers: (accid: string) => IceServer[]
+}
+
+interface Connection {
+  socket: WebSocket
+  session: Session | undefined
+  alive: boolean
+  invites: TokenBucket
+}
+
+/** A handler that sent its reply itself, before events it caused. */
+const REPLIED = Symbol('replied')
+type Handler<T extends ClientMessageType> = (
+  conn: Connection,
+  session: Session,
+  msg: ClientMessageOf<T>,
+) => Promise<ReplyResults[T] | typeof REPLIED>
+type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value))
+const CLOSE_KICKED = 4001
+const CLOSE_LOGGED_OUT = 4002
+const CLOSE_REPLACED = 4003
+
+/**
+ * The WebSocket edge: every inbound frame is checked against the protocol before anything acts on
+ * it, and every failure becomes an error reply with a code for that connection alone.
+ */
+export class Gateway {
+  readonly #o: GatewayOptions
+  readonly #connections = new Set<Connection>()
+  readonly #heartbeat: NodeJS.Timeout
+
+  constructor(options: GatewayOptions) {
+    this.#o = options
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  get connections(): number {
+    return this.#connections.size
+  }
+
+  accept(socket: WebSocket): void {
+    const conn: Connection = {
+      socket,
+      session: undefined,
+      alive: true,
+      invites: new TokenBucket(this.#o.invites.perSecond, this.#o.invites.burst),
+    }
+    this.#connections.add(conn)
+    this.#o.metrics.connections.inc()
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true
+      this.#onFrame(conn, data, isBinary)
+    })
+    socket.on('pong', () => (conn.alive = true))
+    socket.on('error', () => socket.terminate())
+    socket.on('close', () => this.#onClose(conn))
+  }
+
+  /** Logs every device of the account out, telling each why. */
+  kickAccount(appKey: string, accid: string, reason: 'revoked' | 'otherLogin', exceptDeviceId?: string): void {
+    for (const session of this.#o.registry.devicesOf(appKey, accid)) {
+      if (session.deviceId === exceptDeviceId) continue
+      session.event({ name: 'kickedOffline', data: { reason } })
+      this.#endSession(session, 'kicked', CLOSE_KICKED)
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat)
+    for (const session of this.#o.registry.all()) {
+      clearTimeout(session.graceTimer)
+      clearTimeout(session.tokenTimer)
+    }
+    for (const conn of this.#connections) conn.socket.terminate()
+  }
+
+  #onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
+    const { metrics } = this.#o
+    if (data.length > MAX_FRAME_BYTES) {
+      return this.#reject(
+        conn,
+        null,
+        new RingKitError('FRAME_TOO_LARGE', `frames are limited to ${MAX_FRAME_BYTES} bytes`),
+      )
+    }
+    let json: unknown
+    try {
+      if (isBinary) throw new Error('binary frame')
+      json = JSON.parse(data.toString('utf8'))
+    } catch {
+      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'frames are JSON text'))
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'a frame is a JSON object'))
+    }
+    const rawId = (json as { id?: unknown }).id
+    const id = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : null
+    const parsed = clientMessageSchema.safeParse(json)
+    if (!parsed.success) {
+      const type = (json as { type?: unknown }).type
+      if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
+        return this.#reject(
+          conn,
+          id,
+          new RingKitError('UNKNOWN_TYPE', `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`),
+        )
+      }
+      const issue = parsed.error.issues[0]
+      const where = issue?.path.join('.') || 'frame'
+      return this.#reject(conn, id, new RingKitError('INVALID_PARAMS', `${where}: ${issue?.message ?? 'invalid'}`))
+    }
+    const msg = parsed.data
+    metrics.frames.inc({ type: msg.type })
+    void this.#dispatch(conn, msg)
+  }
+
+  async #dispatch(conn: Connection, msg: ClientMessage): Promise<void> {
+    const session = conn.session
+    if (msg.type === 'ping') {
+      if (session && msg.ack !== undefined) session.ack(msg.ack)
+      return this.#direct(conn, { type: 'reply', id: msg.id, seq: 0, result: { now: Date.now() } })
+    }
+    if (msg.type === 'login') {
+      if (session) return this.#reject(conn, msg.id, new RingKitError('ALREADY_LOGGED_IN'))
+      return this.#login(conn, msg).catch((error: unknown) => this.#reject(conn, msg.id, this.#asError(error)))
+    }
+    if (!session) return this.#reject(conn, msg.id, new RingKitError('NOT_LOGGED_IN'))
+    // A request resent after a resume was already answered in the replayed frames.
+    if (!session.firstSight(msg.id)) return
+    try {
+      const handler = this.#handlers[msg.type] as Handler<typeof msg.type>
+      const result = await handler(conn, session, msg as never)
+      if (result !== REPLIED) session.reply(msg.id, result)
+    } catch (error) {
+      session.error(msg.id, this.#asError(error))
+    }
+  }
+
+  readonly #handlers: Handlers = {
+    renew: async (_conn, session, msg) => {
+      const { app, account } = await this.#accountOf(session.appKey, session.accid)
+      const verified = await verifyToken(msg.token, {
+        ...app,
+        accid: session.accid,
+        tokensValidAfter: account.tokensValidAfter,
+      })
+      this.#armToken(session, verified.expiresAt)
+      return { expiresAt: verified.expiresAt }
+    },
+    logout: async (conn, session) => {
+      // Reply first, then close: the device hears that its logout went through.
+      setImmediate(() => this.#endSession(session, 'logout', CLOSE_LOGGED_OUT))
+      conn.session = undefined
+      return {}
+    },
+    call: async (conn, session, msg) => {
+      if (!conn.invites.take()) throw new RingKitError('RATE_LIMITED', 'too many calls from this connection')
+      await this.#o.engine.start(
+        session.appKey,
+        deviceOf(session),
+        { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs },
+        (callId) => {
+          this.#o.metrics.callsStarted.inc()
+          this.#o.metrics.activeCalls.inc()
+          session.reply(msg.id, { callId })
+        },
+      )
+      return REPLIED
+    },
+    accept: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'accept', by: deviceOf(s) }),
+    reject: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'reject', by: deviceOf(s) }),
+    cancel: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'cancel', by: deviceOf(s) }),
+    hangup: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'hangup', by: deviceOf(s) }),
+    mediaState: (_c, s, msg) =>
+      this.#act(s, msg.callId, { kind: 'mediaState', by: deviceOf(s), ...pick(msg, 'audio', 'video') }),
+    switchTypeReply: (_c, s, msg) =>
+      this.#act(s, msg.callId, { kind: 'switchTypeReply', by: deviceOf(s), accept: msg.accept }),
+    switchType: async (_c, s, msg) => {
+      await this.#act(s, msg.callId, { kind: 'switchType', by: deviceOf(s), type: msg.callType })
+      const state = await this.#o.engine.get(msg.callId)
+      const pending = state?.phase === 'active' && state.pendingSwitch !== undefined
+      return { callType: msg.callType, pending }
+    },
+    signal: async (_c, s, msg) => {
+      await this.#o.engine.relay(s.appKey, msg.callId, deviceOf(s), msg.to, msg.data)
+      return {}
+    },
+    history: async (_c, s, msg) =>
+      this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor }),
+  }
+
+  async #act(session: Session, callId: string, input: CallInput): Promise<Record<string, never>> {
+    await this.#o.engine.act(session.appKey, callId, input)
+    return {}
+  }
+
+  async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
+    const { registry, engine } = this.#o
+    const { app, account } = await this.#accountOf(msg.appKey, msg.accid)
+    const verified = await verifyToken(msg.token, {
+      ...app,
+      accid: msg.accid,
+      tokensValidAfter: account.tokensValidAfter,
+    })
+    if (conn.session || conn.socket.readyState !== conn.socket.OPEN) return
+
+    const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
+    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId) {
+      clearTimeout(existing.graceTimer)
+      existing.graceTimer = undefined
+      const previous = existing.socket
+      if (previous && previous !== conn.socket) this.#detach(previous, CLOSE_REPLACED)
+      if (existing.resume(conn.socket, msg.resume.lastSeq)) {
+        conn.session = existing
+        this.#armToken(existing, verified.expiresAt)
+        existing.reply(msg.id, this.#loginResult(existing, true))
+        return
+      }
+    }
+    if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
+    if (!app.multiDevice) this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+
+    const session = new Session({
+      sessionId: randomUUID(),
+      appKey: app.appKey,
+      accid: msg.accid,
+      deviceId: msg.deviceId,
+    })
+    session.socket = conn.socket
+    conn.session = session
+    registry.add(session)
+    this.#o.metrics.sessions.set(registry.size)
+    this.#armToken(session, verified.expiresAt)
+    session.reply(msg.id, this.#loginResult(session, false))
+    // After the reply: a call already ringing for this account rings here too.
+    await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  #loginResult(session: Session, resumed: boolean): ReplyResults['login'] {
+    return {
+      sessionId: session.sessionId,
+      resumed,
+      heartbeatMs: this.#o.heartbeatMs,
+      iceServers: this.#o.iceServers(session.accid),
+    }
+  }
+
+  async #accountOf(appKey: string, accid: string) {
+    const app = await this.#o.store.getApp(appKey)
+    if (!app) throw new RingKitError('APP_NOT_FOUND')
+    const account = await this.#o.store.getAccount(appKey, accid)
+    if (!account) throw new RingKitError('ACCOUNT_NOT_FOUND', `no account "${accid}" in this app`)
+    return { app, account }
+  }
+
+  #armToken(session: Session, expiresAt: number): void {
+    clearTimeout(session.tokenTimer)
+    session.tokenTimer = setTimeout(
+      () => {
+        session.event({ name: 'tokenExpired', data: {} })
+        this.#endSession(session, 'expired', CLOSE_KICKED)
+      },
+      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+    )
+    session.tokenTimer.unref()
+  }
+
+  #onClose(conn: Connection): void {
+    this.#connections.delete(conn)
+    this.#o.metrics.connections.dec()
+    const session = conn.session
+    if (!session || session.socket !== conn.socket) return
+    session.socket = undefined
+    // The device may come back: keep its session, and its calls, for the grace period.
+    session.graceTimer = setTimeout(() => this.#endSession(session, 'disconnected'), this.#o.resumeGraceMs)
+    session.graceTimer.unref()
+  }
+
+  #endSession(
+    session: Session,
+    why: 'disconnected' | 'kicked' | 'logout' | 'replaced' | 'expired',
+    closeCode?: number,
+  ): void {
+    clearTimeout(session.graceTimer)
+    clearTimeout(session.tokenTimer)
+    if (!this.#o.registry.remove(session)) return
+    this.#o.metrics.sessions.set(this.#o.registry.size)
+    const socket = session.socket
+    session.socket = undefined
+    if (socket) {
+      for (const conn of this.#connections) if (conn.socket === socket) conn.session = undefined
+      if (closeCode !== undefined) this.#detach(socket, closeCode)
+    }
+    const device = deviceOf(session)
+    this.#o.engine
+      .deviceLost(session.appKey, device, why === 'kicked' ? 'kicked' : 'disconnected')
+      .catch((error: unknown) => {
+        this.#o.log.error({ err: error, accid: device.accid }, 'ending the call of a departed device failed')
+      })
+  }
+
+  #detach(socket: WebSocket, code: number): void {
+    for (const conn of this.#connections) if (conn.socket === socket) conn.session = undefined
+    socket.close(code)
+  }
+
+  #reject(conn: Connection, id: string | null, error: RingKitError): void {
+    this.#o.metrics.frameErrors.inc({ code: error.code })
+    const body: ErrorBody = error.toJSON()
+    if (id !== null && conn.session) return conn.session.error(id, body)
+    this.#direct(conn, { type: 'error', id, error: body })
+  }
+
+  #direct(conn: Connection, frame: object): void {
+    if (conn.socket.readyState === conn.socket.OPEN) conn.socket.send(JSON.stringify(frame))
+  }
+
+  #asError(error: unknown): RingKitError {
+    if (error instanceof RingKitError) return error
+    this.#o.log.error({ err: error }, 'request failed')
+    return new RingKitError('INTERNAL', undefined, { cause: error })
+  }
+
+  #beat(): void {
+    for (const conn of this.#connections) {
+      if (!conn.alive) {
+        conn.socket.terminate()
+        continue
+      }
+      conn.alive = false
+      conn.socket.ping()
+    }
+  }
+}
+
+function deviceOf(session: Session) {
+  return { accid: session.accid, deviceId: session.deviceId }
+}
+
+function pick<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k]
+  return out
+}

@@ -1,0 +1,22 @@
+/** Allows `burst` actions at once, refilled at `perSecond`. */
+export class TokenBucket {
+  readonly #perSecond: number
+  readonly #burst: number
+  #tokens: number
+  #at: number
+
+  constructor(perSecond: number, burst: number, now = performance.now()) {
+    this.#perSecond = perSecond
+    this.#burst = burst
+    this.#tokens = burst
+    this.#at = now
+  }
+
+  take(now = performance.now()): boolean {
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#perSecond)
+    this.#at = now
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { pino } from 'pino'
+import WebSocket from 'ws'
+import { RingKit, type RingKitEvents, type WebSocketConstructor } from '@ringkit/client'
+import { computeCheckSum, startServer, type App, type RingKitServer, type ServerOptions } from '../src/index.ts'
+
+export interface TestServer extends RingKitServer {
+  dataDir: string
+  app: App
+  rest: Rest
+}
+
+/** A real server on an ephemeral port with SQLite in a fresh temp dir. */
+export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ringkit-test-'))
+  const server = await startServer({
+    dataDir,
+    port: 0,
+    logger: pino({ level: process.env.RINGKIT_TEST_LOG ?? 'silent' }),
+    heartbeatMs: 1000,
+    resumeGraceMs: 1500,
+    ...options,
+  })
+  const app = server.defaultApp
+  return {
+    ...server,
+    dataDir,
+    app,
+    rest: rest(server.url, app),
+    async close() {
+      await server.close()
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export type Rest = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<{ status: number; body: any }> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Signed REST calls, as an app backend makes them. */
+export function rest(base: string, app: Pick<App, 'appKey' | 'appSecret'>): Rest {
+  return async (method, path, body, headers = {}) => {
+    const nonce = randomUUID()
+    const curTime = String(Math.floor(Date.now() / 1000))
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        AppKey: app.appKey,
+        Nonce: nonce,
+        CurTime: curTime,
+        CheckSum: computeCheckSum(app.appSecret, nonce, curTime),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await res.text()
+    return { status: res.status, body: text ? JSON.parse(text) : undefined }
+  }
+}
+
+/** Creates the account if needed and returns a fresh token for it. */
+export async function tokenFor(
+  server: TestServer,
+  accid: string,
+  ttlSeconds?: number,
+  app = server.app,
+): Promise<string> {
+  const call = app === server.app ? server.rest : rest(server.url, app)
+  await call('POST', '/v1/accounts', { accid, name: accid })
+  const res = await call('POST', '/v1/tokens', { accid, ...(ttlSeconds ? { ttlSeconds } : {}) })
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body.token as string
+}
+
+type Seen = { [K in keyof RingKitEvents]: { name: K; payload: RingKitEvents[K]; at: number } }[keyof RingKitEvents]
+
+/** A logged-in SDK client (signaling only) that records every event it hears. */
+export class TestDevice {
+  readonly kit: RingKit
+  readonly accid: string
+  readonly seen: Seen[] = []
+  readonly #waiters = new Set<() => void>()
+
+  constructor(server: TestServer, accid: string, options: { deviceId?: string; app?: App } = {}) {
+    this.accid = accid
+    this.kit = new RingKit({
+      server: server.url,
+      appKey: (options.app ?? server.app).appKey,
+      media: false,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      requestTimeoutMs: 5000,
+      ...(options.deviceId ? { deviceId: options.deviceId } : {}),
+    })
+    for (const name of Object.values(this.kit.EVENT)) {
+      this.kit.on(name, (payload) => {
+        this.seen.push({ name, payload, at: Date.now() } as Seen)
+        for (const wake of this.#waiters) wake()
+      })
+    }
+  }
+
+  static async online(server: TestServer, accid: string, options: { deviceId?: string; app?: App } = {}) {
+    const device = new TestDevice(server, accid, options)
+    await device.kit.login({ accid, token: await tokenFor(server, accid, undefined, options.app) })
+    return device
+  }
+
+  names(): string[] {
+    return this.seen.map((s) => s.name)
+  }
+
+  /** Waits for the next matching event not yet consumed by an earlier wait. */
+  async next<K extends keyof RingKitEvents>(
+    name: K,
+    match: (payload: RingKitEvents[K]) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<RingKitEvents[K]> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const hit = this.seen.find((s) => s.name === name && !consumed.has(s) && match(s.payload as RingKitEvents[K]))
+      if (hit) {
+        consumed.add(hit)
+        return hit.payload as RingKitEvents[K]
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`${this.accid}: no ${name} within ${timeoutMs} ms; saw ${this.names().join(', ')}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left)
+        function done() {
+          clearTimeout(timer)
+          waiters.delete(done)
+          resolve()
+        }
+        const waiters = this.#waiters
+        waiters.add(done)
+      })
+    }
+  }
+
+  /** Resolves false if the event shows up within `ms`. */
+  async quiet(name: keyof RingKitEvents, ms: number): Promise<boolean> {
+    const before = this.seen.filter((s) => s.name === name).length
+    await new Promise((r) => setTimeout(r, ms))
+    return this.seen.filter((s) => s.name === name).length === before
+  }
+
+  async close(): Promise<void> {
+    await this.kit.logout().catch(() => {})
+  }
+}
+
+const consumed = new WeakSet<object>()
