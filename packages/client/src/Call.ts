@@ -9,10 +9,11 @@ import {
 import type { MediaSession } from './media/types.ts'
 import type { CallRole, CallStatus, LocalEndReason } from './types.ts'
 
-type Request = <T extends ClientMessage['type']>(
+type Request = <T extends ClientMessage['type'], R = ReplyResults[T]>(
   type: T,
   body: Omit<Extract<ClientMessage, { type: T }>, 'type' | 'id'>,
-) => Promise<ReplyResults[T]>
+  onResult?: (result: ReplyResults[T]) => R,
+) => Promise<R>
 
 export interface CallInit {
   callId: string
@@ -115,9 +116,11 @@ export class Call {
    * it rejects with SWITCH_REJECTED when it declines.
    */
   async switchType(type: CallType): Promise<void> {
-    const { pending } = await this.#request('switchType', { callId: this.callId, callType: type })
-    if (!pending) return
-    await new Promise<void>((resolve, reject) => (this.#pendingSwitch = { resolve, reject }))
+    // The answer is awaited from the moment the reply is read, so it cannot slip in before.
+    const answer = await this.#request('switchType', { callId: this.callId, callType: type }, ({ pending }) =>
+      pending ? new Promise<void>((resolve, reject) => (this.#pendingSwitch = { resolve, reject })) : undefined,
+    )
+    await answer
   }
 
   /** Answers the other side's request to switch to video. */

@@ -17,7 +17,6 @@ export const ERROR_CODES = {
   TOKEN_INVALID: 'The token is malformed, badly signed or for another app or account.',
   TOKEN_EXPIRED: 'The token has expired.',
   TOKEN_REVOKED: "The account's tokens were revoked.",
-  SESSION_NOT_FOUND: 'The session to resume is gone; log in afresh.',
   KICKED_OFFLINE: 'This device was logged out by a login elsewhere or by a revocation.',
   // REST authentication
   AUTH_MISSING: 'A required header (AppKey, Nonce, CurTime, CheckSum) is missing or malformed.',
