@@ -70,8 +70,13 @@ export class Call {
     return this.role === 'caller' ? (this.callees[0] ?? '') : this.caller
   }
 
+  /** Answers: opens camera and microphone (a ringing device usually has already), then connects. */
   async accept(): Promise<void> {
-    await this.#request('accept', { callId: this.callId })
+    await this.#media.open()
+    const accepted = this.#request('accept', { callId: this.callId })
+    // Sent right behind the accept, so the caller gets the prepared answer without another round trip.
+    this.#media.reveal()
+    await accepted
     this.#status = 'connected'
   }
 
@@ -85,6 +90,11 @@ export class Call {
 
   async hangup(): Promise<void> {
     await this.#request('hangup', { callId: this.callId })
+  }
+
+  /** Ends the call because its media died; the record says `failed`. */
+  async _fail(): Promise<void> {
+    await this.#request('hangup', { callId: this.callId, reason: 'failed' })
   }
 
   setupLocalView(element: unknown): void {
@@ -105,6 +115,11 @@ export class Call {
   async enableLocalVideo(enabled: boolean): Promise<void> {
     await this.#media.enableVideo(enabled)
     await this.#request('mediaState', { callId: this.callId, video: enabled })
+  }
+
+  /** WebRTC statistics of the call's media connection (undefined without media). */
+  getStats(): Promise<RTCStatsReport | undefined> {
+    return this.#media.getStats()
   }
 
   async switchCamera(): Promise<void> {
@@ -131,9 +146,8 @@ export class Call {
   // The methods below are driven by RingKit from server events.
 
   /** @internal */
-  _connected(peer: DeviceRef): void {
+  _connected(): void {
     this.#status = 'connected'
-    this.#media.connect(peer).catch(() => {})
   }
 
   /** @internal */

@@ -3,12 +3,14 @@ import {
   MAX_CALL_TIMEOUT_MS,
   RingKitError,
   type HistoryPage,
+  type IceServer,
   type ServerEvent,
 } from '@ringkit/protocol'
 import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
-import { NoMedia } from './media/types.ts'
+import { NoMedia, type MediaSession } from './media/types.ts'
+import { WebRtcMedia, type MediaEnvironment } from './media/WebRtcMedia.ts'
 import {
   EVENT,
   type CallOptions,
@@ -18,6 +20,13 @@ import {
   type RingKitOptions,
   type WebSocketConstructor,
 } from './types.ts'
+
+/** What a call's media needs to know of it, filled in as the server tells. */
+interface CallRef {
+  callId: string
+  iceServers: IceServer[]
+  call?: Call
+}
 
 /** Renew a provided token this long before it expires. */
 const RENEW_BEFORE_MS = 60_000
@@ -118,16 +127,31 @@ export class RingKit {
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#callTimeoutMs)
     const to = options.to
     const accid = this.#login?.accid ?? ''
-    return this.#request(
-      'call',
-      {
-        to: [to],
-        callType: options.type,
-        timeoutMs,
-        ...(options.attachment ? { attachment: options.attachment } : {}),
-      },
-      ({ callId }) => this.#newCall(callId, 'caller', options.type, accid, [to], options.attachment),
-    )
+    const ref: CallRef = { callId: '', iceServers: [] }
+    const media = this.#createMedia('caller', options.type, ref)
+    // Camera and microphone first: a call that cannot carry media should not ring anyone.
+    try {
+      await media.open()
+    } catch (error) {
+      media.close()
+      throw error
+    }
+    const body = {
+      to: [to],
+      callType: options.type,
+      timeoutMs,
+      ...(options.attachment ? { attachment: options.attachment } : {}),
+    }
+    const call = await this.#request('call', body, ({ callId, iceServers }) => {
+      ref.callId = callId
+      ref.iceServers = iceServers
+      return (ref.call = this.#newCall(callId, 'caller', options.type, accid, [to], options.attachment, media))
+    }).catch((error: unknown) => {
+      media.close()
+      throw error
+    })
+    if (call.status !== 'ended') media.start()
+    return call
   }
 
   async getCallHistory(options: HistoryOptions = {}): Promise<HistoryPage> {
@@ -154,19 +178,79 @@ export class RingKit {
     caller: string,
     callees: string[],
     attachment: CallOptions['attachment'],
+    media: MediaSession,
   ): Call {
-    const call = new Call({
-      callId,
-      role,
-      type,
-      caller,
-      callees,
-      attachment,
-      request: this.#request,
-      media: new NoMedia(),
-    })
+    const call = new Call({ callId, role, type, caller, callees, attachment, request: this.#request, media })
     this.#calls.set(callId, call)
     return call
+  }
+
+  /** A ringing device without WebRTC still rings: it says why it cannot carry media. */
+  #calleeMedia(type: 'audio' | 'video', ref: CallRef): MediaSession {
+    try {
+      return this.#createMedia('callee', type, ref)
+    } catch (error) {
+      this.#emit('error', { error: asRingKitError(error) })
+      return new NoMedia()
+    }
+  }
+
+  /** The call's media: WebRTC from the options or the browser, or none with `media: false`. */
+  #createMedia(role: 'caller' | 'callee', type: 'audio' | 'video', ref: CallRef): MediaSession {
+    if (this.#o.media === false) return new NoMedia()
+    const g = globalThis as {
+      RTCPeerConnection?: MediaEnvironment['RTCPeerConnection']
+      MediaStream?: MediaEnvironment['MediaStream']
+      navigator?: { mediaDevices?: MediaEnvironment['mediaDevices'] }
+    }
+    const RTCPeerConnection = this.#o.RTCPeerConnection ?? g.RTCPeerConnection
+    const mediaDevices = this.#o.mediaDevices ?? g.navigator?.mediaDevices
+    if (!RTCPeerConnection || !mediaDevices) throw new RingKitError('MEDIA_UNAVAILABLE')
+    const MediaStream = this.#o.MediaStream ?? g.MediaStream
+    const fixedIce = this.#o.iceServers
+    const sessionIce = () => this.#connection?.session?.iceServers ?? []
+    const env: MediaEnvironment = {
+      RTCPeerConnection,
+      mediaDevices,
+      ...(MediaStream ? { MediaStream } : {}),
+      // Read when the peer connection is made: by then the call's fresh TURN credentials are in.
+      get iceServers() {
+        return (fixedIce ?? (ref.iceServers.length ? ref.iceServers : sessionIce())) as RTCIceServer[]
+      },
+      ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
+    }
+    // The call outlives its place in #calls for the events of its ending (userLeave).
+    const callOf = () => ref.call
+    return new WebRtcMedia(env, {
+      role,
+      type,
+      me: this.#login?.accid ?? '',
+      signal: async (data, to) => {
+        await this.#request('signal', { callId: ref.callId, data, ...(to ? { to } : {}) })
+      },
+      emit: (event) => {
+        const call = callOf()
+        if (event.name === 'error') return this.#emit('error', { error: event.error })
+        if (!call) return
+        switch (event.name) {
+          case 'userEnter':
+          case 'userLeave':
+            return this.#emit(event.name, { call, accid: event.accid })
+          case 'volume':
+            return this.#emit('volume', { call, accid: event.accid, level: event.level })
+          case 'networkQuality':
+            return this.#emit('networkQuality', { call, accid: event.accid, quality: event.quality })
+          case 'mediaRestored':
+            return this.#emit('reconnected', { resumed: true, call })
+        }
+      },
+      failed: (error) => {
+        this.#emit('error', { error })
+        void callOf()
+          ?._fail()
+          .catch(() => {})
+      },
+    })
   }
 
   #onServerEvent(event: ServerEvent): void {
@@ -174,7 +258,9 @@ export class RingKit {
       case 'invited': {
         const d = event.data
         const callees = d.members.filter((m) => m !== d.from)
-        const call = this.#newCall(d.callId, 'callee', d.type, d.from, callees, d.attachment)
+        const ref: CallRef = { callId: d.callId, iceServers: d.iceServers }
+        const media = this.#calleeMedia(d.type, ref)
+        const call = (ref.call = this.#newCall(d.callId, 'callee', d.type, d.from, callees, d.attachment, media))
         const { from, type, isGroup, members, attachment } = d
         return this.#emit('invited', { call, from, type, isGroup, members, ...(attachment ? { attachment } : {}) })
       }
@@ -191,7 +277,7 @@ export class RingKit {
     if (!call) return
     switch (event.name) {
       case 'userAccept':
-        call._connected({ accid: event.data.accid, deviceId: '' })
+        call._connected()
         return this.#emit('userAccept', { call, accid: event.data.accid })
       case 'userReject':
       case 'userBusy':

@@ -15,7 +15,8 @@ export type {
   WebSocketLike,
   WebSocketConstructor,
 } from './types.ts'
-export type { MediaSession, MediaContext } from './media/types.ts'
+export type { MediaSession } from './media/types.ts'
+export { WebRtcMedia, networkQuality, type MediaEnvironment, type MediaSignal } from './media/WebRtcMedia.ts'
 export {
   RingKitError,
   ERROR_CODES,

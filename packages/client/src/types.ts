@@ -23,6 +23,13 @@ export interface RingKitOptions {
   iceServers?: IceServer[]
   /** `false` for signaling only (bots, tests, servers): no camera, no microphone, no peer connection. */
   media?: false
+  /** For runtimes without WebRTC (Node): e.g. `@roamhq/wrtc`'s RTCPeerConnection. */
+  RTCPeerConnection?: new (config: RTCConfiguration) => RTCPeerConnection
+  /** For runtimes without `navigator.mediaDevices`: getUserMedia and enumerateDevices. */
+  mediaDevices?: Pick<MediaDevices, 'getUserMedia' | 'enumerateDevices'>
+  MediaStream?: new (tracks: MediaStreamTrack[]) => MediaStream
+  /** `relay` sends all media through TURN. */
+  iceTransportPolicy?: RTCIceTransportPolicy
   /** For runtimes without a global WebSocket (Node < 22): e.g. the `ws` package's class. */
   WebSocket?: WebSocketConstructor
   /** How long a request waits for its reply before rejecting with REQUEST_TIMEOUT. Default 10 s. */
@@ -73,7 +80,8 @@ export interface RingKitEvents {
   networkQuality: { call: Call; accid: string; quality: number }
   volume: { call: Call; accid: string; level: number }
   disconnect: { reason: string }
-  reconnected: { resumed: boolean }
+  /** Signaling is back (`resumed` false: a new session, calls were lost); with `call`, that call's media is back. */
+  reconnected: { resumed: boolean; call?: Call }
   kickedOffline: { reason: 'otherLogin' | 'revoked' }
   tokenExpired: Record<string, never>
   error: { error: RingKitError }

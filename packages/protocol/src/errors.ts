@@ -38,6 +38,13 @@ export const ERROR_CODES = {
   CALL_TIMEOUT_INVALID: 'The call timeout must be between 1 and 120 seconds.',
   SWITCH_PENDING: 'A call type switch is already waiting for an answer.',
   SWITCH_REJECTED: 'The other side declined the call type switch.',
+  // Media (client side)
+  MEDIA_PERMISSION_DENIED: 'Camera or microphone access was denied; allow it in the browser or system settings.',
+  MEDIA_DEVICE_NOT_FOUND: 'No camera or microphone was found.',
+  MEDIA_DEVICE_IN_USE: 'The camera or microphone is in use by another program.',
+  MEDIA_UNAVAILABLE: 'This runtime has no WebRTC: pass RTCPeerConnection and mediaDevices, or media: false.',
+  MEDIA_FAILED: 'Setting up audio or video failed.',
+  ICE_FAILED: 'The media connection failed and could not be restored.',
   // Client side
   NOT_CONNECTED: 'The client is not connected to the server.',
   CONNECTION_LOST: 'The connection dropped and the session could not be resumed.',

@@ -1,4 +1,5 @@
 import type { Attachment, CallRecord, CallType, EndReason } from './records.ts'
+import type { IceServer } from './messages.ts'
 
 export interface DeviceRef {
   accid: string
@@ -20,6 +21,8 @@ export interface ServerEvents {
     members: string[]
     /** When the server will give up ringing, in server epoch milliseconds. */
     expiresAt: number
+    /** STUN/TURN servers for this call, with fresh TURN credentials. */
+    iceServers: IceServer[]
   }
   userAccept: { callId: string; accid: string }
   userReject: { callId: string; accid: string }

@@ -42,7 +42,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   request('accept', { callId }),
   request('reject', { callId }),
   request('cancel', { callId }),
-  request('hangup', { callId }),
+  /** `reason: 'failed'`: the device's media connection died; the record says so. */
+  request('hangup', { callId, reason: z.literal('failed').optional() }),
   request('mediaState', { callId, audio: z.boolean().optional(), video: z.boolean().optional() }),
   request('switchType', { callId, callType: callTypeSchema }),
   request('switchTypeReply', { callId, accept: z.boolean() }),
@@ -89,7 +90,7 @@ export interface ReplyResults {
   renew: { expiresAt: number }
   logout: Record<string, never>
   ping: { now: number }
-  call: { callId: string }
+  call: { callId: string; iceServers: IceServer[] }
   accept: Record<string, never>
   reject: Record<string, never>
   cancel: Record<string, never>

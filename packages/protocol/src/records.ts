@@ -14,6 +14,7 @@ export type RecordStatus = (typeof RECORD_STATUS)[keyof typeof RECORD_STATUS]
  * Why a call ended. Mapped once, by `recordStatusFor`, to the record's numeric status.
  * `disconnected`: a party's device lost its connection past the grace period.
  * `interrupted`: the server stopped while the call was live.
+ * `failed`: the media connection died and could not be restored.
  */
 export const END_REASONS = [
   'hangup',
@@ -24,6 +25,7 @@ export const END_REASONS = [
   'disconnected',
   'interrupted',
   'kicked',
+  'failed',
 ] as const
 export type EndReason = (typeof END_REASONS)[number]
 
@@ -36,6 +38,7 @@ export function recordStatusFor(reason: EndReason, connected: boolean): RecordSt
       return RECORD_STATUS.busy
     case 'timeout':
     case 'interrupted':
+    case 'failed':
       return RECORD_STATUS.timeout
     case 'hangup':
     case 'canceled':

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
-import type { IceServer } from '@ringkit/protocol'
+import { iceServersFor, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
@@ -22,7 +22,8 @@ export interface ServerOptions {
   /** Fix the default app's credentials instead of generating them on first start. */
   appKey?: string | undefined
   appSecret?: string | undefined
-  iceServers?: IceServer[]
+  /** STUN and TURN servers handed to devices; TURN credentials are minted per device and call. */
+  ice?: IceConfig
   /** How often the server pings each socket; a socket silent for two beats is dropped. */
   heartbeatMs?: number
   /** How long a dropped device may take to resume before its calls end. */
@@ -60,6 +61,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       metrics.activeCalls.dec()
     },
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
+    iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const recovered = await engine.recover()
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
@@ -75,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
     invites: options.invites ?? DEFAULT_SETTINGS.invites,
-    iceServers: () => options.iceServers ?? [],
+    iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,

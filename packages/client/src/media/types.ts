@@ -2,11 +2,15 @@ import type { CallType, DeviceRef } from '@ringkit/protocol'
 
 /**
  * What a call needs from a media layer. The SDK calls it at the call's turning points and routes
- * media negotiation to it; a WebRTC implementation carries audio and video.
+ * media negotiation to it; the WebRTC implementation carries audio and video.
  */
 export interface MediaSession {
-  /** The call connected: start sending and receiving. */
-  connect(peer: DeviceRef): Promise<void>
+  /** Opens camera and microphone for the call type; rejects with a MEDIA_* code. */
+  open(): Promise<void>
+  /** Caller: the call rings; start negotiating with the callee's ringing devices. */
+  start(): void
+  /** Callee: the user accepted; negotiation may now reach the caller. */
+  reveal(): void
   /** Negotiation data from a device in the call. */
   handleSignal(from: DeviceRef, data: unknown): Promise<void>
   setLocalView(element: unknown): void
@@ -14,19 +18,18 @@ export interface MediaSession {
   enableAudio(enabled: boolean): Promise<void>
   enableVideo(enabled: boolean): Promise<void>
   switchCamera(): Promise<void>
+  /** WebRTC statistics of the call's connection, when it has one. */
+  getStats(): Promise<RTCStatsReport | undefined>
+  /** The call's type changed: add or drop video. */
   setType(type: CallType): Promise<void>
   close(): void
 }
 
-export interface MediaContext {
-  type: CallType
-  /** Sends negotiation data to the other device(s) of the call. */
-  signal(data: unknown, to?: DeviceRef): Promise<void>
-}
-
 /** Signaling only: the call's state is real, there is just no audio or video. */
 export class NoMedia implements MediaSession {
-  async connect(): Promise<void> {}
+  async open(): Promise<void> {}
+  start(): void {}
+  reveal(): void {}
   async handleSignal(): Promise<void> {}
   setLocalView(): void {}
   setRemoteView(): void {}
@@ -34,5 +37,6 @@ export class NoMedia implements MediaSession {
   async enableVideo(): Promise<void> {}
   async switchCamera(): Promise<void> {}
   async setType(): Promise<void> {}
+  async getStats(): Promise<undefined> {}
   close(): void {}
 }

@@ -5,6 +5,7 @@ import {
   type Attachment,
   type CallType,
   type DeviceRef,
+  type IceServer,
 } from '@ringkit/protocol'
 import type { AccountStore, CallStore } from '../store/types.ts'
 import type { CallStateStore, EventDelivery } from './ports.ts'
@@ -12,6 +13,9 @@ import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import { end, sameDevice, transition } from './transition.ts'
 import type { CallInput, CallState, Effect } from './types.ts'
+
+/** How many ringing-time negotiation messages (offer, candidates) a call keeps for late devices. */
+const MAX_KEPT_SIGNALS = 64
 
 export interface CallEngineOptions {
   store: AccountStore & CallStore
@@ -21,6 +25,8 @@ export interface CallEngineOptions {
   /** Told of every call that ends, for metrics and logs. */
   onEnded?: (state: Extract<CallState, { phase: 'ended' }>) => void
   onError?: (error: unknown, callId: string) => void
+  /** STUN/TURN servers for a device of this account, fresh for each call. */
+  iceServers?: (accid: string) => IceServer[]
 }
 
 export interface StartCall {
@@ -39,6 +45,8 @@ export class CallEngine {
   readonly #now: () => number
   readonly #queue = new KeyedQueue()
   readonly #timers = new Map<string, NodeJS.Timeout>()
+  /** The caller's negotiation while ringing, for callee devices that log in late. */
+  readonly #ringingSignals = new Map<string, Effect['event'][]>()
 
   constructor(options: CallEngineOptions) {
     this.#o = options
@@ -53,7 +61,7 @@ export class CallEngine {
     appKey: string,
     caller: DeviceRef,
     req: StartCall,
-    announce: (callId: string) => void = () => {},
+    announce: (callId: string, iceServers: IceServer[]) => void = () => {},
   ): Promise<{ callId: string }> {
     const { store, calls, delivery } = this.#o
     const callee = req.to[0]
@@ -87,7 +95,7 @@ export class CallEngine {
     // Journal first: from here on a crash still leaves this call a record.
     await store.journalCall(state)
     await calls.put(state)
-    announce(callId)
+    announce(callId, this.#o.iceServers?.(caller.accid) ?? [])
 
     if (!(await calls.claim(appKey, callee, callId))) {
       const busy = { ...state, members: [{ accid: callee, status: 'busy' as const }] }
@@ -100,7 +108,7 @@ export class CallEngine {
       )
       return { callId }
     }
-    this.#send(appKey, { account: callee }, this.#invite(state))
+    this.#send(appKey, { account: callee }, this.#invite(state, callee))
     this.#arm(state)
     return { callId }
   }
@@ -129,6 +137,10 @@ export class CallEngine {
         }
         const accid = to?.accid ?? s.callees[0]
         if (accid === undefined || !s.callees.includes(accid)) throw new RingKitError('NOT_IN_CALL')
+        if (!to) {
+          const kept = this.#ringingSignals.get(callId) ?? []
+          if (kept.length < MAX_KEPT_SIGNALS) this.#ringingSignals.set(callId, [...kept, event])
+        }
         this.#send(appKey, to ? { device: to } : { account: accid }, event)
         return
       }
@@ -155,7 +167,8 @@ export class CallEngine {
     await this.#queue.run(callId, async () => {
       const s = await this.#o.calls.get(callId)
       if (s?.phase === 'ringing' && s.members.some((m) => m.accid === device.accid && m.status === 'ringing')) {
-        this.#send(appKey, { device }, this.#invite(s))
+        this.#send(appKey, { device }, this.#invite(s, device.accid))
+        for (const signal of this.#ringingSignals.get(callId) ?? []) this.#send(appKey, { device }, signal)
       }
     })
   }
@@ -225,7 +238,7 @@ export class CallEngine {
     this.#o.delivery.send(appKey, to, event)
   }
 
-  #invite(s: CallState): Effect['event'] {
+  #invite(s: CallState, accid: string): Effect['event'] {
     return {
       name: 'invited',
       data: {
@@ -236,6 +249,7 @@ export class CallEngine {
         isGroup: s.isGroup,
         members: [s.caller.accid, ...s.callees],
         expiresAt: s.expiresAt,
+        iceServers: this.#o.iceServers?.(accid) ?? [],
       },
     }
   }
@@ -255,8 +269,10 @@ export class CallEngine {
     this.#timers.set(s.callId, timer)
   }
 
+  /** Ringing is over: stop its timer and forget what late devices would have needed. */
   #disarm(callId: string): void {
     clearTimeout(this.#timers.get(callId))
     this.#timers.delete(callId)
+    this.#ringingSignals.delete(callId)
   }
 }

@@ -54,7 +54,8 @@ const TABLE: { [P in CallPhase]: PhaseTable<P> } = {
     mediaState: (s, input) => (sameDevice(input.by, s.caller) ? mediaState(s, input) : notInCall()),
   },
   active: {
-    hangup: (s, { by }, now) => (inCall(s, by) ? end(s, 'hangup', now, by.accid) : notInCall()),
+    hangup: (s, { by, failed }, now) =>
+      inCall(s, by) ? end(s, failed ? 'failed' : 'hangup', now, by.accid) : notInCall(),
     deviceLost: (s, { device, reason }, now) => (inCall(s, device) ? end(s, reason, now, device.accid) : ok(s, [])),
     interrupt: (s, _input, now) => end(s, 'interrupted', now),
     mediaState: (s, input) => (inCall(s, input.by) ? mediaState(s, input) : notInCall()),

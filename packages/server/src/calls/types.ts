@@ -50,7 +50,7 @@ export type CallInput =
   | { kind: 'accept'; by: DeviceRef }
   | { kind: 'reject'; by: DeviceRef }
   | { kind: 'cancel'; by: DeviceRef }
-  | { kind: 'hangup'; by: DeviceRef }
+  | { kind: 'hangup'; by: DeviceRef; failed?: boolean }
   | { kind: 'timeout' }
   /** A device of a party went away for good (grace period over, logout, kick). */
   | { kind: 'deviceLost'; device: DeviceRef; reason: 'disconnected' | 'kicked' }

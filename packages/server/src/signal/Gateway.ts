@@ -194,10 +194,10 @@ export class Gateway {
         session.appKey,
         deviceOf(session),
         { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs },
-        (callId) => {
+        (callId, iceServers) => {
           this.#o.metrics.callsStarted.inc()
           this.#o.metrics.activeCalls.inc()
-          session.reply(msg.id, { callId })
+          session.reply(msg.id, { callId, iceServers })
         },
       )
       return REPLIED
@@ -205,7 +205,8 @@ export class Gateway {
     accept: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'accept', by: deviceOf(s) }),
     reject: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'reject', by: deviceOf(s) }),
     cancel: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'cancel', by: deviceOf(s) }),
-    hangup: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'hangup', by: deviceOf(s) }),
+    hangup: (_c, s, msg) =>
+      this.#act(s, msg.callId, { kind: 'hangup', by: deviceOf(s), ...(msg.reason ? { failed: true } : {}) }),
     mediaState: (_c, s, msg) =>
       this.#act(s, msg.callId, { kind: 'mediaState', by: deviceOf(s), ...pick(msg, 'audio', 'video') }),
     switchTypeReply: (_c, s, msg) =>

@@ -1,0 +1,423 @@
+import { z } from 'zod'
+import { RingKitError, type CallType, type DeviceRef } from '@ringkit/protocol'
+import type { MediaSession } from './types.ts'
+
+/** The WebRTC pieces the media layer uses: the browser's, or injected ones (e.g. @roamhq/wrtc in Node). */
+export interface MediaEnvironment {
+  RTCPeerConnection: new (config: RTCConfiguration) => RTCPeerConnection
+  mediaDevices: Pick<MediaDevices, 'getUserMedia' | 'enumerateDevices'>
+  /** Wraps tracks for a view; browsers have MediaStream, Node has none to show. */
+  MediaStream?: new (tracks: MediaStreamTrack[]) => MediaStream
+  iceServers: RTCIceServer[]
+  iceTransportPolicy?: RTCIceTransportPolicy
+}
+
+export type MediaEvent =
+  | { name: 'userEnter' | 'userLeave'; accid: string }
+  | { name: 'volume'; accid: string; level: number }
+  | { name: 'networkQuality'; accid: string; quality: number }
+  | { name: 'mediaRestored' }
+  | { name: 'error'; error: RingKitError }
+
+export interface MediaCallContext {
+  role: 'caller' | 'callee'
+  type: CallType
+  me: string
+  /** Sends negotiation data to the call's other device(s); to one device when `to` is set. */
+  signal(data: MediaSignal, to?: DeviceRef): Promise<void>
+  emit(event: MediaEvent): void
+  /** The connection is dead past repair: end the call. */
+  failed(error: RingKitError): void
+}
+
+const descriptionSchema = z.object({
+  type: z.enum(['offer', 'answer', 'pranswer', 'rollback']),
+  sdp: z.string().max(60_000).optional(),
+})
+const candidateSchema = z.object({
+  candidate: z.string().max(2000).optional(),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+})
+/** What peers exchange through the `signal` relay. Validated on arrival: a peer is not trusted. */
+export const mediaSignalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('description'), description: descriptionSchema }),
+  z.object({ kind: z.literal('candidate'), candidate: candidateSchema }),
+])
+export type MediaSignal = z.infer<typeof mediaSignalSchema>
+
+/** How long ICE may stay failed, restarts included, before the call ends. */
+const DEAD_AFTER_MS = 15_000
+/** A `disconnected` ICE state lasting this long gets an ICE restart. */
+const RESTART_AFTER_MS = 2_000
+const STATS_EVERY_MS = 1_000
+
+/**
+ * One call's media over one RTCPeerConnection, with perfect negotiation (the callee is polite).
+ * The caller's offer travels while the callee's devices ring; a ringing device opens its camera and
+ * builds its answer, but sends nothing — no answer, no candidate — until its user accepts.
+ */
+export class WebRtcMedia implements MediaSession {
+  readonly #env: MediaEnvironment
+  readonly #ctx: MediaCallContext
+  readonly #polite: boolean
+  #type: CallType
+  #pc: RTCPeerConnection | undefined
+  #local: MediaStream | undefined
+  #opening: Promise<void> | undefined
+  #revealed: boolean
+  #heldOut: MediaSignal[] = []
+  #heldIn: RTCIceCandidateInit[] = []
+  #makingOffer = false
+  #ignoreOffer = false
+  #peer: DeviceRef | undefined
+  #entered = false
+  #closed = false
+  #views: { local?: unknown; remote?: unknown } = {}
+  #remoteTracks: MediaStreamTrack[] = []
+  #statsTimer: ReturnType<typeof setInterval> | undefined
+  #restartTimer: ReturnType<typeof setTimeout> | undefined
+  #deadTimer: ReturnType<typeof setTimeout> | undefined
+  #interrupted = false
+  #cameraIndex = 0
+
+  constructor(env: MediaEnvironment, ctx: MediaCallContext) {
+    this.#env = env
+    this.#ctx = ctx
+    this.#type = ctx.type
+    this.#polite = ctx.role === 'callee'
+    this.#revealed = ctx.role === 'caller'
+  }
+
+  /** The peer connection, for stats and tests. */
+  get peerConnection(): RTCPeerConnection | undefined {
+    return this.#pc
+  }
+
+  get localStream(): MediaStream | undefined {
+    return this.#local
+  }
+
+  async getStats(): Promise<RTCStatsReport | undefined> {
+    return this.#pc?.getStats()
+  }
+
+  open(): Promise<void> {
+    this.#opening ??= this.#getUserMedia({ audio: true, video: this.#type === 'video' }).then((stream) => {
+      if (this.#closed) return stopAll(stream)
+      this.#local = stream
+      this.#showLocal()
+    })
+    return this.#opening
+  }
+
+  start(): void {
+    void this.open()
+      .then(() => this.#connection())
+      .catch((error: unknown) => this.#ctx.emit({ name: 'error', error: asMediaError(error) }))
+  }
+
+  reveal(): void {
+    if (this.#revealed) return
+    this.#revealed = true
+    const held = this.#heldOut
+    this.#heldOut = []
+    for (const signal of held) this.#send(signal)
+    void this.#drainCandidates()
+  }
+
+  async handleSignal(from: DeviceRef, data: unknown): Promise<void> {
+    if (this.#closed) return
+    const parsed = mediaSignalSchema.safeParse(data)
+    if (!parsed.success) return
+    const signal = parsed.data
+    // The first device to answer is the call's other side; the rest are ignored.
+    if (this.#peer && (from.accid !== this.#peer.accid || from.deviceId !== this.#peer.deviceId)) return
+    if (signal.kind === 'candidate') {
+      this.#heldIn.push(signal.candidate)
+      return this.#drainCandidates()
+    }
+    await this.#onDescription(from, signal.description as RTCSessionDescriptionInit)
+  }
+
+  setLocalView(element: unknown): void {
+    this.#views.local = element
+    this.#showLocal()
+  }
+
+  setRemoteView(_accid: string, element: unknown): void {
+    this.#views.remote = element
+    this.#showRemote()
+  }
+
+  async enableAudio(enabled: boolean): Promise<void> {
+    for (const track of this.#local?.getAudioTracks() ?? []) track.enabled = enabled
+  }
+
+  async enableVideo(enabled: boolean): Promise<void> {
+    for (const track of this.#local?.getVideoTracks() ?? []) track.enabled = enabled
+  }
+
+  /** Moves to the next camera, replacing the sent track without renegotiating. */
+  async switchCamera(): Promise<void> {
+    const cameras = (await this.#env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
+    if (cameras.length < 2) return
+    this.#cameraIndex = (this.#cameraIndex + 1) % cameras.length
+    const deviceId = cameras[this.#cameraIndex]?.deviceId
+    const stream = await this.#getUserMedia({ video: deviceId ? { deviceId: { exact: deviceId } } : true })
+    const [track] = stream.getVideoTracks()
+    if (!track) return
+    await this.#replaceVideo(track)
+  }
+
+  async setType(type: CallType): Promise<void> {
+    if (type === this.#type) return
+    this.#type = type
+    if (type === 'audio') {
+      for (const track of this.#local?.getVideoTracks() ?? []) {
+        track.stop()
+        this.#local?.removeTrack(track)
+      }
+      const pc = this.#pc
+      for (const sender of pc?.getSenders() ?? [])
+        if (sender.track?.kind === 'video' || sender.track === null) pc?.removeTrack(sender)
+      return
+    }
+    const stream = await this.#getUserMedia({ video: true })
+    const [track] = stream.getVideoTracks()
+    if (!track) return
+    await this.#replaceVideo(track)
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#statsTimer)
+    clearTimeout(this.#restartTimer)
+    clearTimeout(this.#deadTimer)
+    if (this.#local) stopAll(this.#local)
+    this.#pc?.close()
+    if (this.#entered && this.#peer) this.#ctx.emit({ name: 'userLeave', accid: this.#peer.accid })
+  }
+
+  #connection(): RTCPeerConnection {
+    if (this.#pc) return this.#pc
+    const pc = new this.#env.RTCPeerConnection({
+      iceServers: this.#env.iceServers,
+      ...(this.#env.iceTransportPolicy ? { iceTransportPolicy: this.#env.iceTransportPolicy } : {}),
+    })
+    this.#pc = pc
+    pc.onnegotiationneeded = () => void this.#offer()
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate) return
+      const init = candidate.toJSON ? candidate.toJSON() : (candidate as RTCIceCandidateInit)
+      this.#send({ kind: 'candidate', candidate: init })
+    }
+    pc.ontrack = ({ track }) => {
+      this.#remoteTracks = [...this.#remoteTracks.filter((t) => t.kind !== track.kind), track]
+      this.#showRemote()
+    }
+    pc.oniceconnectionstatechange = () => this.#onIceState(pc.iceConnectionState)
+    for (const track of this.#local?.getTracks() ?? []) pc.addTrack(track, this.#local!)
+    return pc
+  }
+
+  async #offer(): Promise<void> {
+    const pc = this.#pc
+    if (!pc || this.#closed) return
+    try {
+      this.#makingOffer = true
+      if (!(await setLocal(pc, 'offer'))) return
+      if (pc.localDescription) this.#send({ kind: 'description', description: pc.localDescription.toJSON() })
+    } catch (error) {
+      this.#ctx.emit({ name: 'error', error: asMediaError(error) })
+    } finally {
+      this.#makingOffer = false
+    }
+  }
+
+  async #onDescription(from: DeviceRef, description: RTCSessionDescriptionInit): Promise<void> {
+    if (description.type === 'answer' && !this.#peer) this.#peer = from
+    if (this.#polite && !this.#peer) this.#peer = from
+    if (this.#ctx.role === 'callee') {
+      // Ringing: open camera and microphone now, so that accepting has nothing left to wait for.
+      await this.open().catch((error: unknown) => this.#ctx.emit({ name: 'error', error: asMediaError(error) }))
+    }
+    const pc = this.#connection()
+    const collision = description.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable')
+    this.#ignoreOffer = !this.#polite && collision
+    if (this.#ignoreOffer) return
+    try {
+      await pc.setRemoteDescription(description)
+      if (description.type === 'offer') {
+        await setLocal(pc, 'answer')
+        if (pc.localDescription) this.#send({ kind: 'description', description: pc.localDescription.toJSON() })
+      }
+    } catch (error) {
+      this.#ctx.emit({ name: 'error', error: asMediaError(error) })
+    }
+    await this.#drainCandidates()
+  }
+
+  async #drainCandidates(): Promise<void> {
+    const pc = this.#pc
+    // Before the user accepts, the caller's candidates wait: adding them would start ICE checks
+    // and tell the caller where this device is.
+    if (!pc || !this.#revealed || !pc.remoteDescription) return
+    const candidates = this.#heldIn
+    this.#heldIn = []
+    for (const candidate of candidates) {
+      await pc.addIceCandidate(candidate).catch((error: unknown) => {
+        if (!this.#ignoreOffer) this.#ctx.emit({ name: 'error', error: asMediaError(error) })
+      })
+    }
+  }
+
+  #send(signal: MediaSignal): void {
+    if (!this.#revealed) {
+      this.#heldOut.push(signal)
+      return
+    }
+    this.#ctx.signal(signal).catch(() => {
+      // The call may have ended meanwhile; the call's own events say so.
+    })
+  }
+
+  #onIceState(state: RTCIceConnectionState): void {
+    if (this.#closed) return
+    if (state === 'connected' || state === 'completed') {
+      clearTimeout(this.#restartTimer)
+      clearTimeout(this.#deadTimer)
+      this.#deadTimer = undefined
+      if (!this.#entered && this.#peer) {
+        this.#entered = true
+        this.#ctx.emit({ name: 'userEnter', accid: this.#peer.accid })
+        this.#statsTimer = setInterval(() => void this.#sampleStats(), STATS_EVERY_MS)
+      }
+      if (this.#interrupted) {
+        this.#interrupted = false
+        this.#ctx.emit({ name: 'mediaRestored' })
+      }
+      return
+    }
+    if (state === 'disconnected' || state === 'failed') {
+      this.#interrupted = true
+      clearTimeout(this.#restartTimer)
+      this.#restartTimer = setTimeout(() => this.#pc?.restartIce(), state === 'failed' ? 0 : RESTART_AFTER_MS)
+      this.#deadTimer ??= setTimeout(
+        () => this.#ctx.failed(new RingKitError('ICE_FAILED', 'the media connection failed and could not be restored')),
+        DEAD_AFTER_MS,
+      )
+    }
+  }
+
+  async #sampleStats(): Promise<void> {
+    const pc = this.#pc
+    const peer = this.#peer
+    if (!pc || !peer || this.#closed) return
+    const stats = await pc.getStats()
+    let rtt: number | undefined
+    let lost = 0
+    let received = 0
+    stats.forEach((report: Record<string, unknown>) => {
+      if (report.type === 'inbound-rtp' && report.kind === 'audio' && typeof report.audioLevel === 'number') {
+        this.#ctx.emit({ name: 'volume', accid: peer.accid, level: report.audioLevel })
+      }
+      if (report.type === 'media-source' && report.kind === 'audio' && typeof report.audioLevel === 'number') {
+        this.#ctx.emit({ name: 'volume', accid: this.#ctx.me, level: report.audioLevel })
+      }
+      if (report.type === 'inbound-rtp') {
+        lost += Number(report.packetsLost ?? 0)
+        received += Number(report.packetsReceived ?? 0)
+      }
+      if (report.type === 'candidate-pair' && report.nominated && typeof report.currentRoundTripTime === 'number') {
+        rtt = report.currentRoundTripTime
+      }
+    })
+    this.#ctx.emit({
+      name: 'networkQuality',
+      accid: peer.accid,
+      quality: networkQuality(rtt, lost / Math.max(1, lost + received)),
+    })
+  }
+
+  async #replaceVideo(track: MediaStreamTrack): Promise<void> {
+    const local = this.#local
+    for (const old of local?.getVideoTracks() ?? []) {
+      old.stop()
+      local?.removeTrack(old)
+    }
+    local?.addTrack(track)
+    const pc = this.#pc
+    const sender = pc?.getSenders().find((s) => s.track?.kind === 'video' || (s.track === null && s.dtmf === null))
+    if (sender) await sender.replaceTrack(track)
+    else if (pc && local) pc.addTrack(track, local)
+    this.#showLocal()
+  }
+
+  async #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {
+    try {
+      return await this.#env.mediaDevices.getUserMedia(constraints)
+    } catch (error) {
+      throw asMediaError(error)
+    }
+  }
+
+  #showLocal(): void {
+    const view = this.#views.local as { srcObject?: unknown; muted?: boolean } | undefined
+    if (!view || !this.#local) return
+    view.muted = true
+    view.srcObject = this.#local
+  }
+
+  #showRemote(): void {
+    const view = this.#views.remote as { srcObject?: unknown } | undefined
+    const Stream = this.#env.MediaStream
+    if (!view || !Stream || this.#remoteTracks.length === 0) return
+    view.srcObject = new Stream(this.#remoteTracks)
+  }
+}
+
+/** 1 (excellent) to 5 (very bad), from round-trip time and loss; 0 when unknown. */
+export function networkQuality(rttSeconds: number | undefined, lossRatio: number): number {
+  if (rttSeconds === undefined) return 0
+  const rttMs = rttSeconds * 1000
+  if (lossRatio > 0.2 || rttMs > 800) return 5
+  if (lossRatio > 0.1 || rttMs > 400) return 4
+  if (lossRatio > 0.05 || rttMs > 250) return 3
+  if (lossRatio > 0.01 || rttMs > 100) return 2
+  return 1
+}
+
+/** Maps getUserMedia and WebRTC failures to codes users can act on. */
+export function asMediaError(error: unknown): RingKitError {
+  if (error instanceof RingKitError) return error
+  const name = (error as { name?: string } | undefined)?.name
+  const message = (error as { message?: string } | undefined)?.message ?? String(error)
+  switch (name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return new RingKitError('MEDIA_PERMISSION_DENIED', undefined, { cause: error })
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return new RingKitError('MEDIA_DEVICE_NOT_FOUND', undefined, { cause: error })
+    case 'NotReadableError':
+    case 'AbortError':
+      return new RingKitError('MEDIA_DEVICE_IN_USE', undefined, { cause: error })
+  }
+  return new RingKitError('MEDIA_FAILED', message, { cause: error })
+}
+
+/** `setLocalDescription()` without arguments, for runtimes (wrtc) that need the description passed. */
+async function setLocal(pc: RTCPeerConnection, type: 'offer' | 'answer'): Promise<boolean> {
+  const description = type === 'offer' ? await pc.createOffer() : await pc.createAnswer()
+  // Perfect negotiation: a remote offer may have arrived while this one was being made.
+  if (type === 'offer' && pc.signalingState !== 'stable') return false
+  await pc.setLocalDescription(description)
+  return true
+}
+
+function stopAll(stream: MediaStream): void {
+  for (const track of stream.getTracks()) track.stop()
+}
