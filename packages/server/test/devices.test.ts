@@ -12,6 +12,7 @@ before(async () => {
   server = await startTestServer()
 })
 after(async () => {
+  await TestDevice.closeAll()
   await server.close()
 })
 

@@ -90,6 +90,7 @@ export class TestDevice {
   readonly #waiters = new Set<() => void>()
 
   constructor(server: TestServer, accid: string, options: { deviceId?: string; app?: App } = {}) {
+    live.add(this)
     this.accid = accid
     this.kit = new RingKit({
       server: server.url,
@@ -153,8 +154,16 @@ export class TestDevice {
   }
 
   async close(): Promise<void> {
+    live.delete(this)
     await this.kit.logout().catch(() => {})
   }
+
+  /** Logs every device still online out, so nothing keeps reconnecting after a suite. */
+  static async closeAll(): Promise<void> {
+    await Promise.all([...live].map((device) => device.close()))
+  }
 }
+
+const live = new Set<TestDevice>()
 
 const consumed = new WeakSet<object>()
