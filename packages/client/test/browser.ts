@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { build } from 'esbuild'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { findProgram } from '../../server/test/services.ts'
+
+/** The flags every Chromium here starts with: no network of its own, fake camera and microphone. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+]
+
+export const chromiumPath = findProgram('RINGKIT_CHROMIUM', ['/usr/bin/chromium'], 'apt-get install chromium')
+
+export async function launchChromium(extraArgs: string[] = [], withoutFakeUi = false): Promise<Browser> {
+  if (typeof chromiumPath !== 'string') throw new Error(chromiumPath.skip)
+  const args = [...CHROMIUM_ARGS.filter((a) => !withoutFakeUi || a !== '--use-fake-ui-for-media-stream'), ...extraArgs]
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args })
+}
+
+let bundle: Promise<string> | undefined
+
+/** The client SDK as one browser ES module, exposing `RingKit` on `window`. */
+export function sdkBundle(): Promise<string> {
+  bundle ??= build({
+    stdin: {
+      contents: "import * as sdk from './packages/client/src/index.ts'; Object.assign(window, { RingKitSDK: sdk })",
+      resolveDir: new URL('../../../', import.meta.url).pathname,
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+  }).then((result) => result.outputFiles[0]!.text)
+  return bundle
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>RingKit test</title>
+<video id="local" autoplay playsinline muted></video><video id="remote" autoplay playsinline></video>
+<script type="module" src="/sdk.js"></script>`
+
+let pageServer: Promise<{ url: string; server: Server }> | undefined
+
+/**
+ * Serves the test page and the SDK bundle from loopback. Chromium lets a loopback page reach the
+ * loopback RingKit server; a page it cannot place (a route fulfilled by the test) it would block.
+ */
+function servePages(): Promise<{ url: string; server: Server }> {
+  pageServer ??= sdkBundle().then(async (js) => {
+    const server = createServer((req, res) => {
+      const isSdk = req.url === '/sdk.js'
+      res.writeHead(200, { 'content-type': isSdk ? 'text/javascript' : 'text/html' })
+      res.end(isSdk ? js : PAGE)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    server.unref()
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+  })
+  return pageServer
+}
+
+/** Opens the test page, with the SDK loaded as `window.RingKitSDK`, in a fresh browser context. */
+export async function openSdkPage(browser: Browser): Promise<Page> {
+  const { url } = await servePages()
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${url}/index.html`)
+  await page.waitForFunction(() => 'RingKitSDK' in window)
+  return page
+}

@@ -1,0 +1,130 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Browser, Page } from 'playwright-core'
+import type { RingKit, Call } from '../src/index.ts'
+import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import { chromiumPath, launchChromium, openSdkPage } from './browser.ts'
+
+/** What the test page keeps on `window`. */
+interface Harness {
+  RingKitSDK: typeof import('../src/index.ts')
+  kit: RingKit
+  call: Call | undefined
+  seen: {
+    name: string
+    accid?: string
+    available?: boolean
+    reason?: string
+    type?: string
+    state?: string
+    status?: number
+    durationSeconds?: number
+  }[]
+}
+
+let server: TestServer
+let browser: Browser | undefined
+
+before(async () => {
+  server = await startTestServer()
+  if (typeof chromiumPath === 'string') browser = await launchChromium()
+})
+after(async () => {
+  await browser?.close()
+  await server.close()
+})
+
+async function device(accid: string): Promise<Page> {
+  const page = await openSdkPage(browser!)
+  const token = await tokenFor(server, accid)
+  await page.evaluate(
+    async ({ server, appKey, accid, token }) => {
+      const w = window as unknown as Harness
+      const kit = new w.RingKitSDK.RingKit({ server, appKey })
+      w.kit = kit
+      w.seen = []
+      for (const name of Object.values(kit.EVENT)) {
+        kit.on(name, (payload) => {
+          const p = payload as Record<string, unknown>
+          w.seen.push({ name, ...Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'object')) })
+          if (name === 'invited') w.call = p.call as Call
+        })
+      }
+      await kit.login({ accid, token })
+    },
+    { server: server.url, appKey: server.app.appKey, accid, token },
+  )
+  return page
+}
+
+function waitFor(page: Page, name: string, match: Partial<Harness['seen'][number]> = {}) {
+  return page.waitForFunction(
+    ({ name, match }) =>
+      (window as unknown as Harness).seen.find(
+        (e) => e.name === name && Object.entries(match).every(([k, v]) => (e as Record<string, unknown>)[k] === v),
+      ),
+    { name, match },
+    { timeout: 10_000 },
+  )
+}
+
+/** Video frames decoded from the other side, per getStats(). */
+function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const stats = await (window as unknown as Harness).call?.getStats()
+    let frames = 0
+    stats?.forEach((r: { type: string; kind?: string; framesDecoded?: number }) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0
+    })
+    return frames
+  })
+}
+
+describe('media in Chromium', () => {
+  it('a video call decodes video on both sides; mute, camera off and a switch to audio reach the other side; both get the record', async (t) => {
+    if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
+    const alice = await device('ca1')
+    const bob = await device('cb1')
+    await alice.evaluate(async () => {
+      const w = window as unknown as Harness
+      w.call = await w.kit.call({ to: 'cb1', type: 'video' })
+      w.call.setupLocalView(document.getElementById('local'))
+      w.call.setupRemoteView('cb1', document.getElementById('remote'))
+    })
+    await waitFor(bob, 'invited')
+    await bob.evaluate(async () => {
+      const w = window as unknown as Harness
+      w.call!.setupLocalView(document.getElementById('local'))
+      w.call!.setupRemoteView('ca1', document.getElementById('remote'))
+      await w.call!.accept()
+    })
+    await Promise.all([waitFor(alice, 'userEnter', { accid: 'cb1' }), waitFor(bob, 'userEnter', { accid: 'ca1' })])
+    const deadline = Date.now() + 10_000
+    let frames = [0, 0]
+    while (Date.now() < deadline && !(frames[0]! > 10 && frames[1]! > 10)) {
+      await new Promise((r) => setTimeout(r, 200))
+      frames = [await framesDecoded(alice), await framesDecoded(bob)]
+    }
+    assert.ok(frames[0]! > 10 && frames[1]! > 10, `frames decoded: caller ${frames[0]}, callee ${frames[1]}`)
+    const playing = await bob.evaluate(() => (document.getElementById('remote') as HTMLVideoElement).videoWidth)
+    assert.ok(playing > 0, 'the remote view shows the video')
+
+    await alice.evaluate(() => (window as unknown as Harness).call!.enableLocalAudio(false))
+    await waitFor(bob, 'audioAvailable', { accid: 'ca1', available: false })
+    await alice.evaluate(() => (window as unknown as Harness).call!.enableLocalVideo(false))
+    await waitFor(bob, 'videoAvailable', { accid: 'ca1', available: false })
+    await bob.evaluate(() => (window as unknown as Harness).call!.switchType('audio'))
+    await waitFor(alice, 'callTypeChange', { type: 'audio', state: 'switched' })
+    assert.equal(await alice.evaluate(() => (window as unknown as Harness).call!.type), 'audio')
+
+    await new Promise((r) => setTimeout(r, 1000))
+    await alice.evaluate(() => (window as unknown as Harness).call!.hangup())
+    await Promise.all([waitFor(alice, 'record', { status: 1 }), waitFor(bob, 'record', { status: 1 })])
+    const durations = await Promise.all(
+      [alice, bob].map((p) =>
+        p.evaluate(() => (window as unknown as Harness).seen.find((e) => e.name === 'record')!.durationSeconds),
+      ),
+    )
+    for (const d of durations) assert.ok(d !== undefined && d >= 1 && d < 60, `plausible duration ${d}`)
+  })
+})
