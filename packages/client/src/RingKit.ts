@@ -218,6 +218,7 @@ export class RingKit {
         return (fixedIce ?? (ref.iceServers.length ? ref.iceServers : sessionIce())) as RTCIceServer[]
       },
       ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
+      ...(this.#o.mediaTimeoutMs ? { deadAfterMs: this.#o.mediaTimeoutMs } : {}),
     }
     // The call outlives its place in #calls for the events of its ending (userLeave).
     const callOf = () => ref.call

@@ -30,6 +30,8 @@ export interface RingKitOptions {
   MediaStream?: new (tracks: MediaStreamTrack[]) => MediaStream
   /** `relay` sends all media through TURN. */
   iceTransportPolicy?: RTCIceTransportPolicy
+  /** How long a call's media may stay broken, ICE restarts included, before the call ends. Default 15 s. */
+  mediaTimeoutMs?: number
   /** For runtimes without a global WebSocket (Node < 22): e.g. the `ws` package's class. */
   WebSocket?: WebSocketConstructor
   /** How long a request waits for its reply before rejecting with REQUEST_TIMEOUT. Default 10 s. */

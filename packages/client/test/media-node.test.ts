@@ -29,7 +29,7 @@ after(async () => {
   setTimeout(() => process.exit(process.exitCode ?? 0), 200)
 })
 
-type BotOptions = { iceTransportPolicy?: RTCIceTransportPolicy; on?: TestServer }
+type BotOptions = { iceTransportPolicy?: RTCIceTransportPolicy; on?: TestServer; mediaTimeoutMs?: number }
 
 async function bot(accid: string, { on = server, ...options }: BotOptions = {}) {
   const kit = new RingKit({
@@ -130,5 +130,32 @@ describe('media in Node (@roamhq/wrtc)', () => {
       assert.equal(reports.get(pair.localCandidateId ?? '')?.candidateType, 'relay')
     }
     await call.hangup()
+  })
+
+  it('a short TURN outage is survived with an ICE restart, and the SDK says reconnected', async (t) => {
+    if (!turn) return t.skip(typeof turnserver === 'string' ? '' : turnserver.skip)
+    const { alice, call, incoming } = await videoCall('oa1', 'ob1', { iceTransportPolicy: 'relay', on: relayServer! })
+    await assertFlowing(call, incoming)
+    const back = next(alice, 'reconnected', 30_000)
+    await turn.restart()
+    const event = await back
+    assert.equal(event.call, call)
+    assert.equal(call.status, 'connected')
+    await assertFlowing(call, incoming)
+    await call.hangup()
+  })
+
+  it('a media connection that stays dead ends the call, and the record says it failed', async (t) => {
+    if (!turn) return t.skip(typeof turnserver === 'string' ? '' : turnserver.skip)
+    const options = { iceTransportPolicy: 'relay' as const, on: relayServer!, mediaTimeoutMs: 3000 }
+    const { alice, bob, call, incoming } = await videoCall('da1', 'db1', options)
+    await assertFlowing(call, incoming)
+    const records = Promise.all([next(alice, 'record', 40_000), next(bob, 'record', 40_000)])
+    await turn.stop()
+    const [ra, rb] = await records
+    assert.equal(ra.endReason, 'failed')
+    assert.equal(ra.status, 1)
+    assert.deepEqual(rb, ra)
+    turn = undefined
   })
 })

@@ -28,7 +28,10 @@ export async function freePort(): Promise<number> {
 export interface Turn {
   url: string
   secret: string
+  /** Kills the server, as a network outage would. */
   stop(): Promise<void>
+  /** Starts it again on the same port and secret. */
+  restart(): Promise<void>
 }
 
 /** A real coturn on loopback with TURN REST credentials (`use-auth-secret`). */
@@ -37,6 +40,28 @@ export async function startTurn(binary: string): Promise<Turn> {
   const secret = randomBytes(16).toString('hex')
   const dir = mkdtempSync(join(tmpdir(), 'ringkit-turn-'))
   const minPort = 40000 + Math.floor(Math.random() * 20000)
+  let child = await runTurn(binary, port, secret, dir, minPort)
+  return {
+    url: `turn:127.0.0.1:${port}?transport=udp`,
+    secret,
+    async stop() {
+      await kill(child)
+      rmSync(dir, { recursive: true, force: true })
+    },
+    async restart() {
+      await kill(child)
+      child = await runTurn(binary, port, secret, dir, minPort)
+    },
+  }
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+}
+
+async function runTurn(binary: string, port: number, secret: string, dir: string, minPort: number): Promise<ChildProcess> {
   const child: ChildProcess = spawn(
     binary,
     [
@@ -67,13 +92,5 @@ export async function startTurn(binary: string): Promise<Turn> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`coturn did not start:\n${log.slice(-2000)}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-  return {
-    url: `turn:127.0.0.1:${port}?transport=udp`,
-    secret,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  return child
 }

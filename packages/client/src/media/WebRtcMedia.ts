@@ -10,6 +10,8 @@ export interface MediaEnvironment {
   MediaStream?: new (tracks: MediaStreamTrack[]) => MediaStream
   iceServers: RTCIceServer[]
   iceTransportPolicy?: RTCIceTransportPolicy
+  /** How long media may stay broken, ICE restarts included, before the call ends. Default 15 s. */
+  deadAfterMs?: number
 }
 
 export type MediaEvent =
@@ -47,7 +49,6 @@ export const mediaSignalSchema = z.discriminatedUnion('kind', [
 ])
 export type MediaSignal = z.infer<typeof mediaSignalSchema>
 
-/** How long ICE may stay failed, restarts included, before the call ends. */
 const DEAD_AFTER_MS = 15_000
 /** A `disconnected` ICE state lasting this long gets an ICE restart. */
 const RESTART_AFTER_MS = 2_000
@@ -307,7 +308,7 @@ export class WebRtcMedia implements MediaSession {
       this.#restartTimer = setTimeout(() => this.#pc?.restartIce(), state === 'failed' ? 0 : RESTART_AFTER_MS)
       this.#deadTimer ??= setTimeout(
         () => this.#ctx.failed(new RingKitError('ICE_FAILED', 'the media connection failed and could not be restored')),
-        DEAD_AFTER_MS,
+        this.#env.deadAfterMs ?? DEAD_AFTER_MS,
       )
     }
   }
