@@ -18,9 +18,18 @@ export const CHROMIUM_ARGS = [
 
 export const chromiumPath = findProgram('RINGKIT_CHROMIUM', ['/usr/bin/chromium'], 'apt-get install chromium')
 
-export async function launchChromium(extraArgs: string[] = [], withoutFakeUi = false): Promise<Browser> {
+/** `withoutFakeUi`: permission prompts are denied; `noDevices`: no camera or microphone at all. */
+export async function launchChromium(
+  extraArgs: string[] = [],
+  withoutFakeUi = false,
+  noDevices = false,
+): Promise<Browser> {
   if (typeof chromiumPath !== 'string') throw new Error(chromiumPath.skip)
-  const args = [...CHROMIUM_ARGS.filter((a) => !withoutFakeUi || a !== '--use-fake-ui-for-media-stream'), ...extraArgs]
+  const dropped = new Set([
+    ...(withoutFakeUi ? ['--use-fake-ui-for-media-stream'] : []),
+    ...(noDevices ? ['--use-fake-device-for-media-stream'] : []),
+  ])
+  const args = [...new Set([...CHROMIUM_ARGS, ...extraArgs])].filter((a) => !dropped.has(a))
   return chromium.launch({ executablePath: chromiumPath, headless: true, args })
 }
 

@@ -127,4 +127,50 @@ describe('media in Chromium', () => {
     )
     for (const d of durations) assert.ok(d !== undefined && d >= 1 && d < 60, `plausible duration ${d}`)
   })
+
+  it('a denied camera or no camera at all fails call() with a clear code, and nobody is rung', async (t) => {
+    if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
+    const bob = await device('eb1')
+    const cases = [
+      { args: [] as string[], withoutFakeUi: true, code: 'MEDIA_PERMISSION_DENIED' },
+      {
+        args: ['--use-fake-ui-for-media-stream'],
+        withoutFakeUi: false,
+        code: 'MEDIA_DEVICE_NOT_FOUND',
+        noDevices: true,
+      },
+    ]
+    for (const c of cases) {
+      const other = await launchChromium(c.args, c.withoutFakeUi, c.noDevices)
+      try {
+        const page = await openSdkPage(other)
+        const token = await tokenFor(server, 'ea1')
+        const result = await page.evaluate(
+          async ({ server, appKey, token }) => {
+            const w = window as unknown as Harness
+            const kit = new w.RingKitSDK.RingKit({ server, appKey })
+            await kit.login({ accid: 'ea1', token })
+            try {
+              await kit.call({ to: 'eb1', type: 'video' })
+              return { code: 'none', message: '' }
+            } catch (error) {
+              const e = error as { code: string; message: string }
+              return { code: e.code, message: e.message }
+            } finally {
+              await kit.logout()
+            }
+          },
+          { server: server.url, appKey: server.app.appKey, token },
+        )
+        assert.equal(result.code, c.code)
+        assert.match(result.message, /camera|microphone/i)
+      } finally {
+        await other.close()
+      }
+    }
+    const rang = await bob.evaluate(
+      () => (window as unknown as Harness).seen.filter((e) => e.name === 'invited').length,
+    )
+    assert.equal(rang, 0)
+  })
 })

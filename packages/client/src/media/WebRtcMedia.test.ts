@@ -1,0 +1,36 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { asMediaError, mediaSignalSchema, networkQuality } from './WebRtcMedia.ts'
+
+describe('media errors', () => {
+  it('map the DOMException names getUserMedia rejects with to codes users can act on', () => {
+    const named = (name: string) => Object.assign(new Error(name), { name })
+    assert.equal(asMediaError(named('NotAllowedError')).code, 'MEDIA_PERMISSION_DENIED')
+    assert.equal(asMediaError(named('NotFoundError')).code, 'MEDIA_DEVICE_NOT_FOUND')
+    assert.equal(asMediaError(named('NotReadableError')).code, 'MEDIA_DEVICE_IN_USE')
+    assert.equal(asMediaError(named('TypeError')).code, 'MEDIA_FAILED')
+    const cause = named('NotReadableError')
+    assert.equal(asMediaError(cause).cause, cause)
+  })
+})
+
+describe('network quality', () => {
+  it('is 1 (excellent) to 5 (very bad) from round-trip time and loss, 0 when unknown', () => {
+    assert.equal(networkQuality(undefined, 0), 0)
+    assert.equal(networkQuality(0.02, 0), 1)
+    assert.equal(networkQuality(0.15, 0), 2)
+    assert.equal(networkQuality(0.02, 0.07), 3)
+    assert.equal(networkQuality(0.5, 0), 4)
+    assert.equal(networkQuality(0.02, 0.3), 5)
+  })
+})
+
+describe('media signals from peers', () => {
+  it('are validated: a peer cannot hand the media layer arbitrary objects', () => {
+    assert.ok(mediaSignalSchema.safeParse({ kind: 'description', description: { type: 'offer', sdp: 'v=0' } }).success)
+    assert.ok(mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 'candidate:1', sdpMid: '0' } }).success)
+    assert.ok(!mediaSignalSchema.safeParse({ kind: 'description', description: { type: 'bogus' } }).success)
+    assert.ok(!mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 5 } }).success)
+    assert.ok(!mediaSignalSchema.safeParse('offer').success)
+  })
+})
