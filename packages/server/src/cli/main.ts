@@ -14,6 +14,10 @@ Options (environment variable in brackets):
   --port N          port to listen on (RINGKIT_PORT, default 3000)
   --host ADDR       address to bind (RINGKIT_HOST, default 0.0.0.0)
   --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit)
+  --stun URLS       comma-separated STUN URLs for devices (RINGKIT_STUN_URLS)
+  --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
+  --turn-secret S   coturn static-auth-secret: devices get time-limited TURN credentials
+                    (RINGKIT_TURN_SECRET; lifetime RINGKIT_TURN_TTL seconds, default 3600)
   --name NAME       name of a new app
   --single-device   a new login of an account kicks its other device
 
@@ -32,6 +36,9 @@ async function main(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       name: { type: 'string' },
       'single-device': { type: 'boolean' },
+      stun: { type: 'string' },
+      turn: { type: 'string' },
+      'turn-secret': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -52,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
       host: values.host ?? env.RINGKIT_HOST ?? '0.0.0.0',
       appKey: env.RINGKIT_APP_KEY,
       appSecret: env.RINGKIT_APP_SECRET,
+      ice: {
+        stunUrls: list(values.stun ?? env.RINGKIT_STUN_URLS),
+        turnUrls: list(values.turn ?? env.RINGKIT_TURN_URLS),
+        ...optional('turnSecret', values['turn-secret'] ?? env.RINGKIT_TURN_SECRET),
+        ...(env.RINGKIT_TURN_TTL ? { turnTtlSeconds: Number(env.RINGKIT_TURN_TTL) } : {}),
+      },
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
     if (server.defaultApp.created) {
@@ -83,6 +96,17 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${HELP}`)
   return 1
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value ? { [key]: value } : {}) as { [P in K]?: string }
 }
 
 main(process.argv.slice(2)).then(
