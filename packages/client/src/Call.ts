@@ -126,6 +126,11 @@ export class Call {
     await this.#media.switchCamera()
   }
 
+  /** @internal Moves this call to the device `kit.selectDevice` chose. */
+  _useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    return this.#media.useDevice(kind, deviceId)
+  }
+
   /**
    * Video → audio happens at once. Audio → video asks the other side and resolves when it agrees;
    * it rejects with SWITCH_REJECTED when it declines.

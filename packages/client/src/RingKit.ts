@@ -45,6 +45,7 @@ export class RingKit {
   #lastToken: string | undefined
   #login: LoginOptions | undefined
   #callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS
+  readonly #devices: { camera?: string; microphone?: string } = {}
   #renewTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: RingKitOptions) {
@@ -161,6 +162,20 @@ export class RingKit {
     })
   }
 
+  /** Cameras, microphones and speakers, as the runtime lists them (labels once permission was given). */
+  async listDevices(): Promise<MediaDeviceInfo[]> {
+    const mediaDevices =
+      this.#o.mediaDevices ?? (globalThis as { navigator?: { mediaDevices?: MediaDevices } }).navigator?.mediaDevices
+    if (!mediaDevices) throw new RingKitError('MEDIA_UNAVAILABLE')
+    return mediaDevices.enumerateDevices()
+  }
+
+  /** Uses this camera or microphone from now on, in calls under way too. */
+  async selectDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    this.#devices[kind] = deviceId
+    await Promise.all(this.calls.map((call) => call._useDevice(kind, deviceId)))
+  }
+
   /** Drops the signaling socket as a network fault would. The SDK resumes by itself. */
   simulateNetworkDrop(): void {
     this.#connection?.simulateDrop()
@@ -219,6 +234,7 @@ export class RingKit {
       },
       ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
       ...(this.#o.mediaTimeoutMs ? { deadAfterMs: this.#o.mediaTimeoutMs } : {}),
+      devices: () => this.#devices,
     }
     // The call outlives its place in #calls for the events of its ending (userLeave).
     const callOf = () => ref.call

@@ -100,6 +100,19 @@ describe('media in Node (@roamhq/wrtc)', () => {
   it('a video call carries RTP both ways and ends with a record', async () => {
     const { alice, bob, call, incoming } = await videoCall('wa1', 'wb1')
     await assertFlowing(call, incoming)
+    // Another camera, by cycling and by choice: the sent track is replaced and video keeps flowing.
+    const sentTrack = () =>
+      call
+        .getStats()
+        .then(
+          (s) => [...(s?.values() ?? [])].find((r) => r.type === 'media-source' && r.kind === 'video')?.trackIdentifier,
+        )
+    const firstTrack = await sentTrack()
+    assert.ok(firstTrack, 'the sent video track is in the stats')
+    await call.switchCamera()
+    await alice.selectDevice('camera', 'synthetic-camera-0')
+    await assertFlowing(call, incoming)
+    assert.notEqual(await sentTrack(), firstTrack)
     const muted = next(bob, 'audioAvailable')
     await call.enableLocalAudio(false)
     assert.equal((await muted).available, false)

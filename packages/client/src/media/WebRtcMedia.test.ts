@@ -28,7 +28,9 @@ describe('network quality', () => {
 describe('media signals from peers', () => {
   it('are validated: a peer cannot hand the media layer arbitrary objects', () => {
     assert.ok(mediaSignalSchema.safeParse({ kind: 'description', description: { type: 'offer', sdp: 'v=0' } }).success)
-    assert.ok(mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 'candidate:1', sdpMid: '0' } }).success)
+    assert.ok(
+      mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 'candidate:1', sdpMid: '0' } }).success,
+    )
     assert.ok(!mediaSignalSchema.safeParse({ kind: 'description', description: { type: 'bogus' } }).success)
     assert.ok(!mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 5 } }).success)
     assert.ok(!mediaSignalSchema.safeParse('offer').success)

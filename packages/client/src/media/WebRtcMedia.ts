@@ -12,6 +12,8 @@ export interface MediaEnvironment {
   iceTransportPolicy?: RTCIceTransportPolicy
   /** How long media may stay broken, ICE restarts included, before the call ends. Default 15 s. */
   deadAfterMs?: number
+  /** The devices the user chose; unset means the system default. */
+  devices?: () => { camera?: string | undefined; microphone?: string | undefined }
 }
 
 export type MediaEvent =
@@ -105,7 +107,10 @@ export class WebRtcMedia implements MediaSession {
   }
 
   open(): Promise<void> {
-    this.#opening ??= this.#getUserMedia({ audio: true, video: this.#type === 'video' }).then((stream) => {
+    this.#opening ??= this.#getUserMedia({
+      audio: this.#audioConstraint(),
+      video: this.#type === 'video' && this.#videoConstraint(),
+    }).then((stream) => {
       if (this.#closed) return stopAll(stream)
       this.#local = stream
       this.#showLocal()
@@ -185,10 +190,45 @@ export class WebRtcMedia implements MediaSession {
         if (sender.track?.kind === 'video' || sender.track === null) pc?.removeTrack(sender)
       return
     }
-    const stream = await this.#getUserMedia({ video: true })
+    const stream = await this.#getUserMedia({ video: this.#videoConstraint() })
     const [track] = stream.getVideoTracks()
     if (!track) return
     await this.#replaceVideo(track)
+  }
+
+  /** Moves the call to the chosen camera or microphone now. */
+  async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    if (!this.#local || this.#closed) return
+    if (kind === 'camera') {
+      if (this.#type !== 'video') return
+      const [track] = (await this.#getUserMedia({ video: { deviceId: { exact: deviceId } } })).getVideoTracks()
+      if (track) await this.#replaceVideo(track)
+      return
+    }
+    const [track] = (await this.#getUserMedia({ audio: { deviceId: { exact: deviceId } } })).getAudioTracks()
+    if (!track) return
+    const local = this.#local
+    const old = local.getAudioTracks()[0]
+    track.enabled = old?.enabled ?? true
+    if (old) {
+      old.stop()
+      local.removeTrack(old)
+    }
+    local.addTrack(track)
+    await this.#pc
+      ?.getSenders()
+      .find((s) => s.track === old || s.track?.kind === 'audio')
+      ?.replaceTrack(track)
+  }
+
+  #audioConstraint(): MediaTrackConstraints | true {
+    const id = this.#env.devices?.().microphone
+    return id ? { deviceId: { exact: id } } : true
+  }
+
+  #videoConstraint(): MediaTrackConstraints | true {
+    const id = this.#env.devices?.().camera
+    return id ? { deviceId: { exact: id } } : true
   }
 
   close(): void {

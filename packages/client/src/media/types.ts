@@ -18,6 +18,8 @@ export interface MediaSession {
   enableAudio(enabled: boolean): Promise<void>
   enableVideo(enabled: boolean): Promise<void>
   switchCamera(): Promise<void>
+  /** Moves the call to another camera or microphone. */
+  useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void>
   /** WebRTC statistics of the call's connection, when it has one. */
   getStats(): Promise<RTCStatsReport | undefined>
   /** The call's type changed: add or drop video. */
@@ -36,6 +38,7 @@ export class NoMedia implements MediaSession {
   async enableAudio(): Promise<void> {}
   async enableVideo(): Promise<void> {}
   async switchCamera(): Promise<void> {}
+  async useDevice(): Promise<void> {}
   async setType(): Promise<void> {}
   async getStats(): Promise<undefined> {}
   close(): void {}
