@@ -61,7 +61,13 @@ async function kill(child: ChildProcess): Promise<void> {
   await new Promise((r) => child.once('exit', r))
 }
 
-async function runTurn(binary: string, port: number, secret: string, dir: string, minPort: number): Promise<ChildProcess> {
+async function runTurn(
+  binary: string,
+  port: number,
+  secret: string,
+  dir: string,
+  minPort: number,
+): Promise<ChildProcess> {
   const child: ChildProcess = spawn(
     binary,
     [
