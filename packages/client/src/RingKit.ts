@@ -115,7 +115,8 @@ export class RingKit {
   async logout(): Promise<void> {
     const connection = this.#connection
     if (!connection) return
-    await connection.request('logout', {}).catch(() => {})
+    // While reconnecting there is no one to tell: the server ends the session after its grace period.
+    if (connection.online) await connection.request('logout', {}).catch(() => {})
     this.#shutDown()
   }
 

@@ -13,6 +13,9 @@ export interface TestServer extends RingKitServer {
   rest: Rest
 }
 
+/** What devices and app backends need of a server, in this process or another. */
+export type ServerTarget = Pick<TestServer, 'url' | 'app' | 'rest'>
+
 /** A real server on an ephemeral port with SQLite in a fresh temp dir. */
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ringkit-test-'))
@@ -68,7 +71,7 @@ export function rest(base: string, app: Pick<App, 'appKey' | 'appSecret'>): Rest
 
 /** Creates the account if needed and returns a fresh token for it. */
 export async function tokenFor(
-  server: TestServer,
+  server: ServerTarget,
   accid: string,
   ttlSeconds?: number,
   app = server.app,
@@ -89,7 +92,7 @@ export class TestDevice {
   readonly seen: Seen[] = []
   readonly #waiters = new Set<() => void>()
 
-  constructor(server: TestServer, accid: string, options: { deviceId?: string; app?: App } = {}) {
+  constructor(server: ServerTarget, accid: string, options: { deviceId?: string; app?: App } = {}) {
     live.add(this)
     this.accid = accid
     this.kit = new RingKit({
@@ -108,7 +111,7 @@ export class TestDevice {
     }
   }
 
-  static async online(server: TestServer, accid: string, options: { deviceId?: string; app?: App } = {}) {
+  static async online(server: ServerTarget, accid: string, options: { deviceId?: string; app?: App } = {}) {
     const device = new TestDevice(server, accid, options)
     await device.kit.login({ accid, token: await tokenFor(server, accid, undefined, options.app) })
     return device
