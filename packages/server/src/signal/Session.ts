@@ -1,8 +1,12 @@
 import type { ErrorBody, ServerEvent } from '@ringkit/protocol'
 import type { WebSocket } from 'ws'
 
-/** How many frames a session keeps for a device that may resume; past that it cannot. */
-const OUTBOX_LIMIT = 2000
+/**
+ * How many unacknowledged frames a session keeps for a device that may resume; past that it
+ * cannot. Devices acknowledge every 64 frames and every heartbeat, so a live one stays far below;
+ * the cap bounds what a device that never acknowledges can make the server hold.
+ */
+const OUTBOX_LIMIT = 512
 /** How many request ids a session remembers, so a resent request is not run twice. */
 const RECENT_REQUESTS = 256
 

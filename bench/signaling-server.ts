@@ -1,0 +1,93 @@
+/**
+ * The server side of bench/signaling, in its own process: either RingKit or a bare `ws` relay.
+ * It reports its port over IPC and answers memory probes (after a forced GC) and seeding requests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
+import { pino } from 'pino'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { startServer } from '../packages/server/src/index.ts'
+
+type Request = { id: number; op: 'memory' | 'delay' | 'seed'; prefix?: string; count?: number }
+
+/** How long the event loop stalled since the last probe: blocking work shows here. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
+let gc = { count: 0, total: 0, max: 0 }
+let cpuAt = { usage: process.cpuUsage(), at: performance.now() }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++
+    gc.total += entry.duration
+    gc.max = Math.max(gc.max, entry.duration)
+  }
+}).observe({ entryTypes: ['gc'] })
+function delay() {
+  const used = process.cpuUsage(cpuAt.usage)
+  const cpu = (used.user + used.system) / 1000 / (performance.now() - cpuAt.at)
+  cpuAt = { usage: process.cpuUsage(), at: performance.now() }
+  const result = {
+    p50: loopDelay.percentile(50) / 1e6,
+    p99: loopDelay.percentile(99) / 1e6,
+    max: loopDelay.max / 1e6,
+    gc,
+    cpu,
+  }
+  loopDelay.reset()
+  gc = { count: 0, total: 0, max: 0 }
+  return result
+}
+
+const kind = process.argv[2]
+const send = (message: object) => process.send!(message)
+
+function memory() {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rss, heapUsed }
+}
+
+if (kind === 'ringkit') {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-bench-'))
+  const server = await startServer({ dataDir, port: 0, logger: pino({ level: 'warn' }) })
+  process.on('message', async (message: Request) => {
+    if (message.op === 'memory') return send({ id: message.id, ...memory() })
+    if (message.op === 'delay') return send({ id: message.id, ...delay() })
+    for (let i = 0; i < (message.count ?? 0); i++)
+      await server.store.createAccount(server.defaultApp.appKey, { accid: `${message.prefix}${i}` }, Date.now())
+    send({ id: message.id })
+  })
+  process.on('disconnect', () => {
+    void server.close().finally(() => {
+      rmSync(dataDir, { recursive: true, force: true })
+      process.exit(0)
+    })
+  })
+  send({ ready: true, port: server.port, appKey: server.defaultApp.appKey, appSecret: server.defaultApp.appSecret })
+} else {
+  // The baseline: log in by name, then every frame naming `to` is forwarded to that socket as it is.
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false })
+  const byName = new Map<string, WebSocket>()
+  wss.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { type: string; id: string; accid?: string; to?: string }
+      if (frame.type === 'login' && frame.accid) {
+        byName.set(frame.accid, socket)
+        socket.send(JSON.stringify({ type: 'reply', id: frame.id }))
+      } else if (frame.to) {
+        byName.get(frame.to)?.send(data, { binary: false })
+      }
+    })
+  })
+  await new Promise((resolve) => wss.once('listening', resolve))
+  process.on('message', (message: Request) =>
+    send({ id: message.id, ...(message.op === 'memory' ? memory() : message.op === 'delay' ? delay() : {}) }),
+  )
+  process.on('disconnect', () => process.exit(0))
+  send({ ready: true, port: (wss.address() as AddressInfo).port })
+}
