@@ -31,7 +31,8 @@ export async function createToken(input: TokenInput): Promise<IssuedToken> {
     throw new RingKitError('INVALID_PARAMS', `ttlSeconds must be a whole number from 1 to ${MAX_TOKEN_TTL_SECONDS}`)
   }
   const now = input.now ?? Date.now()
-  const expiresAt = now + ttl * 1000
+  // `exp` has whole seconds: round up, so the token lives its full ttl and expiresAt says when it ends.
+  const expiresAt = Math.ceil((now + ttl * 1000) / 1000) * 1000
   const token = await new SignJWT({ iatMs: now })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(input.appKey)
@@ -39,7 +40,7 @@ export async function createToken(input: TokenInput): Promise<IssuedToken> {
     .setAudience(AUDIENCE)
     .setJti(randomUUID())
     .setIssuedAt(Math.floor(now / 1000))
-    .setExpirationTime(Math.floor(expiresAt / 1000))
+    .setExpirationTime(expiresAt / 1000)
     .sign(secretKey(input.appSecret))
   return { token, expiresAt }
 }

@@ -60,8 +60,10 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
   http.get('/healthz', async () => ({ ok: true }))
 
   http.addHook('onRequest', async (request) => {
-    if (request.url === '/healthz' || !(request.url.startsWith('/v1/') || request.url === '/metrics')) return
-    if (request.url.startsWith('/v1/signal')) return
+    // Go by the matched route, not the raw URL: `/metrics?x` and `/%6detrics` reach /metrics too.
+    const route = request.routeOptions.url
+    if (route === '/healthz') return
+    if (route === undefined && (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/signal'))) return
     const headers = readAuthHeaders(request.headers)
     const app = await store.getApp(headers.appKey)
     if (!app) throw new RingKitError('APP_NOT_FOUND')
