@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
 import { rest, TestDevice, type ServerTarget } from './support.ts'
 
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-crash-'))
 const app = {
   appKey: 'crash-app',
@@ -17,19 +19,30 @@ const app = {
   createdAt: 0,
 }
 const children = new Set<ChildProcess>()
+const killAll = () => {
+  for (const child of children) child.kill('SIGKILL')
+}
+// Even if this process dies before `after` runs, no server is left behind.
+process.once('exit', killAll)
 
 after(async () => {
+  killAll()
   await TestDevice.closeAll()
-  for (const child of children) child.kill('SIGKILL')
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-/** `ringkit serve` as its own process, the way it runs in production. */
-async function serve(): Promise<{ target: ServerTarget; child: ChildProcess }> {
-  const cli = new URL('../src/cli/main.ts', import.meta.url).pathname
+interface Served {
+  target: ServerTarget
+  child: ChildProcess
+  port: number
+  stdout: () => string
+}
+
+/** `ringkit serve --port 0` as its own process, the way it runs in production. */
+async function serve(): Promise<Served> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    ['--import', 'tsx', CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--host', '127.0.0.1'],
     {
       env: {
         ...process.env,
@@ -42,112 +55,190 @@ async function serve(): Promise<{ target: ServerTarget; child: ChildProcess }> {
   )
   children.add(child)
   let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const match = /serving at (http:\/\/\S+)/.exec(out)
-      if (match) resolve(match[1]!)
+    const timer = setTimeout(() => reject(new Error(`ringkit serve printed no URL within 20 s: ${out}`)), 20_000)
+    const look = () => {
+      const match = /^RingKit is serving at (http:\/\/\S+)/m.exec(out)
+      if (!match) return
+      clearTimeout(timer)
+      resolve(match[1]!)
+    }
+    child.stdout!.on('data', look)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`ringkit serve exited (${code ?? signal}) before serving: ${out}`))
     })
-    child.once('exit', (code) => reject(new Error(`ringkit serve exited with ${code}: ${out}`)))
   })
-  return { target: { url, app, rest: rest(url, app) }, child }
+  // --port 0: the printed URL must carry the port the kernel picked, and answer there.
+  const parsed = /^http:\/\/127\.0\.0\.1:(\d+)$/.exec(url)
+  assert.ok(parsed, `printed URL ${url}`)
+  const port = Number(parsed[1])
+  assert.ok(port > 0, `printed port ${port}`)
+  assert.equal((await fetch(`${url}/healthz`)).status, 200)
+  return { target: { url, app, rest: rest(url, app) }, child, port, stdout: () => out }
 }
 
-async function kill(child: ChildProcess): Promise<void> {
-  child.kill('SIGKILL')
-  await new Promise((r) => child.once('exit', r))
+async function stop(child: ChildProcess, signal: 'SIGKILL' | 'SIGTERM'): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
+    else child.once('exit', (code) => resolve(code))
+  })
+  child.kill(signal)
+  const code = await exited
   children.delete(child)
+  return code
 }
 
-/** Every record in an account's history, paging through it. */
+/** Every record in an account's history, two per page, newest first. */
 async function history(target: ServerTarget, accid: string): Promise<CallRecord[]> {
   const records: CallRecord[] = []
   let cursor: string | undefined
-  do {
-    const res = await target.rest('GET', `/v1/accounts/${accid}/calls?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
-    assert.equal(res.status, 200)
+  for (let pages = 0; ; pages++) {
+    assert.ok(pages < 50, 'history pages never end')
+    const query = `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+    const res = await target.rest('GET', `/v1/accounts/${accid}/calls?${query}`)
+    assert.equal(res.status, 200, JSON.stringify(res.body))
     records.push(...(res.body.records as CallRecord[]))
     cursor = res.body.nextCursor
-  } while (cursor)
-  return records
+    if (cursor === undefined) return records
+  }
 }
 
-describe('a server killed with SIGKILL', () => {
-  it('keeps every ended call to its one record and ends the calls it was carrying with an interrupted record', async () => {
+interface Placed {
+  callId: string
+  caller: string
+  callee: string
+}
+
+/** Where each call must show up: its two parties' histories, once each, and nowhere else. */
+async function everything(target: ServerTarget, calls: Placed[]) {
+  const byAccount = new Map<string, string[]>()
+  const records = new Map<string, CallRecord>()
+  for (const { caller, callee } of calls) {
+    for (const accid of [caller, callee]) {
+      const list = await history(target, accid)
+      byAccount.set(
+        accid,
+        list.map((r) => r.callId),
+      )
+      for (const r of list) records.set(r.callId, r)
+    }
+  }
+  return { byAccount, records }
+}
+
+async function recordOf(target: ServerTarget, callId: string): Promise<CallRecord> {
+  const res = await target.rest('GET', `/v1/calls/${callId}`)
+  assert.equal(res.status, 200, `record of ${callId}: ${JSON.stringify(res.body)}`)
+  return res.body as CallRecord
+}
+
+describe('ringkit serve killed with SIGKILL', () => {
+  it('keeps each ended call to its one record and gives each live call one interrupted record, once', async () => {
     const first = await serve()
-    const pairs = async (prefix: string, count: number) => {
-      const made = []
-      for (let i = 0; i < count; i++) {
-        const caller = await TestDevice.online(first.target, `${prefix}${i}a`)
-        const callee = await TestDevice.online(first.target, `${prefix}${i}b`)
-        made.push({ caller, callee })
-      }
-      return made
+    let pairs = 0
+    const pair = async () => {
+      pairs++
+      const caller = await TestDevice.online(first.target, `crash${pairs}a`)
+      const callee = await TestDevice.online(first.target, `crash${pairs}b`)
+      return { caller, callee }
     }
-    const ended: CallRecord[] = []
-    for (const { caller, callee } of await pairs('done', 3)) {
+
+    const ended: Placed[] = []
+    for (let i = 0; i < 3; i++) {
+      const { caller, callee } = await pair()
       const call = await caller.kit.call({ to: callee.accid, type: 'audio' })
-      await (await callee.next('invited')).call.accept()
+      const invited = await callee.next('invited')
+      await invited.call.accept()
       await caller.next('userAccept')
-      await call.hangup()
-      ended.push(await caller.next('record'))
+      // Both sides may hang up; the record must not care who did.
+      await (i % 2 === 0 ? call.hangup() : invited.call.hangup())
+      await Promise.all([caller.next('record'), callee.next('record')])
+      ended.push({ callId: call.callId, caller: caller.accid, callee: callee.accid })
     }
-    const ringing: string[] = []
-    for (const { caller, callee } of await pairs('ring', 2)) {
-      ringing.push((await caller.kit.call({ to: callee.accid, type: 'video' })).callId)
+    const ringing: Placed[] = []
+    for (let i = 0; i < 3; i++) {
+      const { caller, callee } = await pair()
+      const call = await caller.kit.call({ to: callee.accid, type: 'video', timeoutMs: 120_000 })
       await callee.next('invited')
+      ringing.push({ callId: call.callId, caller: caller.accid, callee: callee.accid })
     }
-    const connected: string[] = []
-    for (const { caller, callee } of await pairs('live', 2)) {
+    const connected: Placed[] = []
+    for (let i = 0; i < 3; i++) {
+      const { caller, callee } = await pair()
       const call = await caller.kit.call({ to: callee.accid, type: 'video' })
       await (await callee.next('invited')).call.accept()
       await caller.next('userAccept')
-      connected.push(call.callId)
+      connected.push({ callId: call.callId, caller: caller.accid, callee: callee.accid })
+    }
+    const live = [...ringing, ...connected]
+    const all = [...ended, ...live]
+
+    const before = new Map<string, CallRecord>()
+    for (const { callId } of ended) before.set(callId, await recordOf(first.target, callId))
+    for (const { callId } of live) {
+      const res = await first.target.rest('GET', `/v1/calls/${callId}`)
+      assert.deepEqual([res.status, res.body.error?.code], [404, 'CALL_NOT_FOUND'], 'a live call has no record yet')
     }
 
-    await kill(first.child)
+    const killedAt = Date.now()
+    await stop(first.child, 'SIGKILL')
     await TestDevice.closeAll()
-    const second = await serve()
 
-    for (const record of ended) {
-      const res = await second.target.rest('GET', `/v1/calls/${record.callId}`)
-      assert.deepEqual(res.body, record, 'an ended call keeps its record as it was')
+    const second = await serve()
+    assert.match(second.stdout(), /"calls":6,.*interrupted by the last shutdown/)
+    for (const { callId } of ended) {
+      assert.deepEqual(await recordOf(second.target, callId), before.get(callId), 'an ended call keeps its record')
     }
-    const records = async (callId: string) =>
-      (await second.target.rest('GET', `/v1/calls/${callId}`)).body as CallRecord
-    for (const callId of ringing) {
-      const r = await records(callId)
+    for (const { callId, caller, callee } of ringing) {
+      const r = await recordOf(second.target, callId)
       assert.equal(r.endReason, 'interrupted')
       assert.equal(r.status, RECORD_STATUS.timeout)
-      assert.equal(r.members[1]?.status, 'missed')
       assert.equal(r.connectedAt, undefined)
+      assert.equal(r.durationSeconds, 0)
+      assert.deepEqual(
+        r.members.map((m) => [m.accid, m.status]),
+        [
+          [caller, 'joined'],
+          [callee, 'missed'],
+        ],
+      )
+      assert.ok(r.endedAt >= killedAt, 'ended by the restart, not before the crash')
     }
-    for (const callId of connected) {
-      const r = await records(callId)
+    for (const { callId, caller, callee } of connected) {
+      const r = await recordOf(second.target, callId)
       assert.equal(r.endReason, 'interrupted')
       assert.equal(r.status, RECORD_STATUS.completed)
-      assert.ok(r.connectedAt !== undefined)
+      assert.ok(r.connectedAt !== undefined && r.connectedAt < killedAt, `connectedAt ${r.connectedAt}`)
+      assert.ok(r.endedAt >= killedAt)
+      assert.deepEqual(
+        r.members.map((m) => [m.accid, m.status]),
+        [
+          [caller, 'joined'],
+          [callee, 'joined'],
+        ],
+      )
     }
-    const all = async (target: ServerTarget) => {
-      const ids: string[] = []
-      for (const prefix of ['done', 'ring', 'live']) {
-        for (let i = 0; i < 3; i++) {
-          for (const side of ['a', 'b']) {
-            const res = await target.rest('GET', `/v1/accounts/${prefix}${i}${side}`)
-            if (res.status === 200) ids.push(...(await history(target, `${prefix}${i}${side}`)).map((r) => r.callId))
-          }
-        }
-      }
-      return ids.sort()
-    }
-    const afterFirstRestart = await all(second.target)
-    // Every call appears once in each of its two parties' histories, and no call twice.
-    assert.equal(afterFirstRestart.length, 2 * (ended.length + ringing.length + connected.length))
-    assert.equal(new Set(afterFirstRestart).size, ended.length + ringing.length + connected.length)
 
-    await kill(second.child)
+    const afterFirst = await everything(second.target, all)
+    for (const { callId, caller, callee } of all) {
+      for (const accid of [caller, callee]) {
+        assert.deepEqual(afterFirst.byAccount.get(accid), [callId], `${accid}'s history holds its one call, once`)
+      }
+    }
+    assert.equal(afterFirst.records.size, all.length)
+    for (const { callId } of all)
+      assert.deepEqual(afterFirst.records.get(callId), await recordOf(second.target, callId))
+
+    // A clean stop and a third start on the same data dir recover nothing and write nothing.
+    assert.equal(await stop(second.child, 'SIGTERM'), 0, 'SIGTERM stops the server cleanly')
     const third = await serve()
-    assert.deepEqual(await all(third.target), afterFirstRestart, 'another restart writes nothing more')
-    await kill(third.child)
+    assert.match(third.stdout(), /Default app: AppKey crash-app/)
+    assert.doesNotMatch(third.stdout(), /interrupted by the last shutdown/, 'the journal was left empty')
+    const afterSecond = await everything(third.target, all)
+    assert.deepEqual(afterSecond.byAccount, afterFirst.byAccount)
+    assert.deepEqual(afterSecond.records, afterFirst.records)
+    await stop(third.child, 'SIGKILL')
   })
 })
