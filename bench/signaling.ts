@@ -218,10 +218,11 @@ function pct(samples: number[], p: number): number {
 async function main() {
   const results: Record<Kind, { loads: LoadResult[]; idle: Awaited<ReturnType<typeof idle>> }> = {} as never
   for (const kind of ['baseline', 'ringkit'] as const) {
+    // Idle memory on a process of its own: a fresh heap, and no load run sharing it.
+    const idleTarget = await start(kind)
+    const held = await idle(idleTarget).finally(() => idleTarget.stop())
     const target = await start(kind)
     try {
-      // Idle memory first, on a fresh process, before load has grown and shrunk its heap.
-      const held = await idle(target)
       const loads: LoadResult[] = []
       for (const [n, rate] of RATES.entries()) {
         if (kind === 'ringkit') {
@@ -240,9 +241,9 @@ async function main() {
   const ms = (v: number) => v.toFixed(2)
   console.log(`\n## bench/signaling — ${SECONDS} s per rate, ${PAIRS} caller/callee pairs, ${IDLE} idle devices\n`)
   console.log(
-    '| offered calls/s | system | achieved/s | p50 ms | p90 ms | p99 ms | max ms | skipped | errors | p99 vs baseline |',
+    '| offered calls/s | system | achieved/s | p50 ms | p90 ms | p99 ms | max ms | p99 vs baseline | server CPU (cores) | server loop stall p99 / max ms | server GC max ms | load generator CPU | skipped | errors |',
   )
-  console.log('|---|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const [n, rate] of RATES.entries()) {
     const base = results.baseline.loads[n]!
     for (const kind of ['baseline', 'ringkit'] as const) {
