@@ -67,6 +67,8 @@ async function start(kind: Kind): Promise<Target> {
   }
 }
 
+/** Sockets of finished load runs, closed when their server stops. */
+const openSockets: WebSocket[] = []
 let frameId = 1
 const id = () => String(frameId++)
 
@@ -195,7 +197,9 @@ async function load(target: Target, rate: number, prefix: string): Promise<LoadR
   const used = process.cpuUsage(clientCpu)
   const loadCpu = (used.user + used.system) / 1000 / (elapsed * 1000)
   await new Promise((r) => setTimeout(r, 500))
-  for (const socket of callers) socket.close()
+  // Callers stay connected: closing them would put 600 sessions in their grace period, and
+  // their expiry would land in the next run.
+  openSockets.push(...callers)
   return { offered: rate, achieved: latencies.length / elapsed, latencies, skipped, errors, serverLoop, loadCpu }
 }
 
@@ -236,6 +240,7 @@ async function main() {
       results[kind] = { loads, idle: held }
     } finally {
       target.stop()
+      for (const socket of openSockets.splice(0)) socket.terminate()
     }
   }
   const ms = (v: number) => v.toFixed(2)

@@ -50,6 +50,8 @@ type Handler<T extends ClientMessageType> = (
 type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value))
+/** A heartbeat period is cut in this many ticks, each pinging its share of the connections. */
+const HEARTBEAT_SLICES = 20
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
@@ -62,10 +64,11 @@ export class Gateway {
   readonly #o: GatewayOptions
   readonly #connections = new Set<Connection>()
   readonly #heartbeat: NodeJS.Timeout
+  #beatQueue: Connection[] = []
 
   constructor(options: GatewayOptions) {
     this.#o = options
-    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs / HEARTBEAT_SLICES)
     this.#heartbeat.unref()
   }
 
@@ -357,8 +360,15 @@ export class Gateway {
     return new RingKitError('INTERNAL', undefined, { cause: error })
   }
 
+  /**
+   * Pings one slice of the connections per tick, so each is pinged once a heartbeat: pinging ten
+   * thousand sockets at once would stall every call on this node for tens of milliseconds.
+   */
   #beat(): void {
-    for (const conn of this.#connections) {
+    if (this.#beatQueue.length === 0) this.#beatQueue = [...this.#connections]
+    const slice = this.#beatQueue.splice(0, Math.ceil(this.#connections.size / HEARTBEAT_SLICES))
+    for (const conn of slice) {
+      if (!this.#connections.has(conn)) continue
       if (!conn.alive) {
         conn.socket.terminate()
         continue

@@ -1,4 +1,5 @@
 import type { ErrorBody, ServerEvent } from '@ringkit/protocol'
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 
 /**
@@ -89,6 +90,20 @@ export class Session {
       this.#overflowed = true
     }
     const socket = this.socket
-    if (socket && socket.readyState === socket.OPEN) socket.send(text)
+    if (!socket || socket.readyState !== socket.OPEN) return
+    corkForThisTick(socket)
+    socket.send(text)
   }
+}
+
+/**
+ * Holds a socket's writes until the end of the current tick, so the frames one action sends a
+ * device (say userReject, callEnd and record) leave in one system call instead of one each.
+ * Reaches into ws's underlying net.Socket, which ws exposes but does not document.
+ */
+function corkForThisTick(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: Socket })._socket
+  if (!raw || raw.writableCorked > 0) return
+  raw.cork()
+  process.nextTick(() => raw.uncork())
 }
