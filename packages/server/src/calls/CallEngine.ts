@@ -69,7 +69,7 @@ export class CallEngine {
       throw new RingKitError('INVALID_PARAMS', 'a call has exactly one callee')
     }
     if (callee === caller.accid) throw new RingKitError('CALL_SELF')
-    if (!(await store.getAccount(appKey, callee))) {
+    if (!(await store.hasAccount(appKey, callee))) {
       throw new RingKitError('ACCOUNT_NOT_FOUND', `no account "${callee}" in this app`)
     }
     if ((await delivery.onlineDevices(appKey, callee)).length === 0) {

@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS call_parties (
   PRIMARY KEY (app_key, accid, ended_at, call_id));
 `
 
+/** How many existing accounts `hasAccount` remembers. */
+const KNOWN_ACCOUNTS_CACHE = 100_000
+
 interface AccountRow {
   accid: string
   name: string
@@ -99,6 +102,7 @@ export function openSqliteStore(dataDir: string): Store {
     ),
   }
 
+  const known = new Set<string>()
   const finish = db.transaction((appKey: string, record: CallRecord): boolean => {
     q.unjournal.run(record.callId)
     const inserted = q.insertRecord.run(record.callId, appKey, record.endedAt, JSON.stringify(record)).changes === 1
@@ -144,6 +148,15 @@ export function openSqliteStore(dataDir: string): Store {
     async getAccount(appKey, accid) {
       const row = q.getAccount.get(appKey, accid)
       return row && toAccount(row)
+    },
+    async hasAccount(appKey, accid) {
+      const k = `${appKey}\u0000${accid}`
+      if (known.has(k)) return true
+      if (!q.getAccount.get(appKey, accid)) return false
+      // Accounts are never deleted, so a sighting stays true; the cache is only bounded.
+      if (known.size >= KNOWN_ACCOUNTS_CACHE) known.clear()
+      known.add(k)
+      return true
     },
     async revokeTokens(appKey, accid, now) {
       return q.revoke.run(now, now, appKey, accid).changes === 1

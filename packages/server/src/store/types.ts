@@ -38,6 +38,8 @@ export interface AccountStore {
   createAccount(appKey: string, input: { accid: string } & AccountPatch, now: number): Promise<Account | undefined>
   updateAccount(appKey: string, accid: string, patch: AccountPatch, now: number): Promise<Account | undefined>
   getAccount(appKey: string, accid: string): Promise<Account | undefined>
+  /** Whether the account exists; cheap enough for every call (accounts are never deleted). */
+  hasAccount(appKey: string, accid: string): Promise<boolean>
   /** Marks every token issued until `now` revoked. False when there is no such account. */
   revokeTokens(appKey: string, accid: string, now: number): Promise<boolean>
 }
