@@ -171,4 +171,34 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.deepEqual(rb, ra)
     turn = undefined
   })
+
+  it('a ringing callee prepares its answer but reveals nothing to the caller until its user accepts', async () => {
+    const alice = await bot('ha1')
+    const bob = await bot('hb1')
+    const invited = next(bob, 'invited')
+    const call = await alice.call({ to: 'hb1', type: 'video' })
+    const { call: incoming } = await invited
+    // Let the callee open its camera and build its answer.
+    await new Promise((r) => setTimeout(r, 1500))
+    const seen = async (side: Call) => {
+      const types = new Map<string, number>()
+      ;(await side.getStats())?.forEach((r: { type: string }) => types.set(r.type, (types.get(r.type) ?? 0) + 1))
+      return types
+    }
+    const callee = await seen(incoming)
+    assert.ok((callee.get('local-candidate') ?? 0) > 0, 'the callee gathered its candidates while ringing')
+    const caller = await seen(call)
+    assert.equal(caller.get('remote-candidate') ?? 0, 0, 'the caller knows no address of the callee')
+    assert.equal(caller.get('inbound-rtp') ?? 0, 0, 'no media reached the caller')
+
+    const entered = next(alice, 'userEnter')
+    const volume = next(alice, 'volume', 5000)
+    const quality = next(alice, 'networkQuality', 5000)
+    await incoming.accept()
+    await entered
+    const [v, q] = await Promise.all([volume, quality])
+    assert.ok(v.level >= 0 && v.level <= 1, `volume ${v.level}`)
+    assert.ok(q.quality >= 0 && q.quality <= 5, `quality ${q.quality}`)
+    await call.hangup()
+  })
 })

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { asMediaError, mediaSignalSchema, networkQuality } from './WebRtcMedia.ts'
+import { asMediaError, mediaSignalSchema, networkQuality, splitCandidates } from './WebRtcMedia.ts'
 
 describe('media errors', () => {
   it('map the DOMException names getUserMedia rejects with to codes users can act on', () => {
@@ -34,5 +34,28 @@ describe('media signals from peers', () => {
     assert.ok(!mediaSignalSchema.safeParse({ kind: 'description', description: { type: 'bogus' } }).success)
     assert.ok(!mediaSignalSchema.safeParse({ kind: 'candidate', candidate: { candidate: 5 } }).success)
     assert.ok(!mediaSignalSchema.safeParse('offer').success)
+  })
+})
+
+describe('splitCandidates', () => {
+  it('takes inline candidates out of an SDP with the mid and index of their m-section', () => {
+    const sdp = [
+      'v=0',
+      'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+      'a=mid:0',
+      'a=candidate:1 1 udp 1 127.0.0.1 5000 typ host',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96',
+      'a=mid:1',
+      'a=candidate:2 1 udp 1 127.0.0.1 5002 typ host',
+      'a=end-of-candidates',
+      '',
+    ].join('\r\n')
+    const { sdp: bare, candidates } = splitCandidates(sdp)
+    assert.ok(!bare.includes('a=candidate') && !bare.includes('end-of-candidates'))
+    assert.ok(bare.includes('a=mid:1'))
+    assert.deepEqual(candidates, [
+      { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 },
+      { candidate: 'candidate:2 1 udp 1 127.0.0.1 5002 typ host', sdpMid: '1', sdpMLineIndex: 1 },
+    ])
   })
 })

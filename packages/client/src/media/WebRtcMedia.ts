@@ -285,6 +285,12 @@ export class WebRtcMedia implements MediaSession {
       // Ringing: open camera and microphone now, so that accepting has nothing left to wait for.
       await this.open().catch((error: unknown) => this.#ctx.emit({ name: 'error', error: asMediaError(error) }))
     }
+    if (!this.#revealed && description.sdp) {
+      // An offer may carry the caller's candidates inline; they wait with the trickled ones.
+      const { sdp, candidates } = splitCandidates(description.sdp)
+      description = { ...description, sdp }
+      this.#heldIn.push(...candidates)
+    }
     const pc = this.#connection()
     const collision = description.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable')
     this.#ignoreOffer = !this.#polite && collision
@@ -448,6 +454,28 @@ export function asMediaError(error: unknown): RingKitError {
       return new RingKitError('MEDIA_DEVICE_IN_USE', undefined, { cause: error })
   }
   return new RingKitError('MEDIA_FAILED', message, { cause: error })
+}
+
+/** Takes `a=candidate` lines out of an SDP, as trickle candidates with their m-section's mid. */
+export function splitCandidates(sdp: string): { sdp: string; candidates: RTCIceCandidateInit[] } {
+  const candidates: RTCIceCandidateInit[] = []
+  let mid: string | null = null
+  let index = -1
+  const kept = sdp.split('\r\n').filter((line) => {
+    if (line.startsWith('m=')) {
+      index++
+      mid = null
+    } else if (line.startsWith('a=mid:')) {
+      mid = line.slice('a=mid:'.length)
+    } else if (line.startsWith('a=candidate:')) {
+      candidates.push({ candidate: line.slice(2), sdpMid: mid, sdpMLineIndex: index })
+      return false
+    } else if (line === 'a=end-of-candidates') {
+      return false
+    }
+    return true
+  })
+  return { sdp: kept.join('\r\n'), candidates }
 }
 
 /** `setLocalDescription()` without arguments, for runtimes (wrtc) that need the description passed. */
