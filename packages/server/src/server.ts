@@ -46,6 +46,8 @@ export interface RingKitServer {
 
 export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, invites: { perSecond: 5, burst: 10 } }
 const SIGNAL_PATH = '/v1/signal'
+const ALIVE_SETTING = 'aliveAt'
+const ALIVE_EVERY_MS = 5_000
 
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
@@ -63,9 +65,15 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
-  const recovered = await engine.recover()
+  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
+  const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
   metrics.activeCalls.set(0)
+  // When this run was last known to be up: what a crash recovery dates interrupted calls to.
+  const markAlive = () => void store.putSetting(ALIVE_SETTING, String(Date.now()))
+  markAlive()
+  const aliveTimer = setInterval(markAlive, ALIVE_EVERY_MS)
+  aliveTimer.unref()
 
   const defaultApp = await ensureDefaultApp(store, options)
   const gateway = new Gateway({
@@ -113,6 +121,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     store,
     createApp: (input = {}) => createApp(store, input),
     async close() {
+      clearInterval(aliveTimer)
+      markAlive()
       gateway.close()
       engine.close()
       wss.close()

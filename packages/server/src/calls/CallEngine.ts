@@ -173,14 +173,20 @@ export class CallEngine {
     })
   }
 
-  /** Ends every call the journal holds from a previous run with reason `interrupted`. */
-  async recover(): Promise<number> {
+  /**
+   * Ends every call the journal holds from a previous run with reason `interrupted`, as of
+   * `lastAliveAt` (when the previous run was last known to be up) so the downtime is not counted
+   * as talk time.
+   */
+  async recover(lastAliveAt?: number): Promise<number> {
     const journaled = await this.#o.store.listJournaledCalls()
     for (const s of journaled) {
       if (s.phase === 'ended') {
         await this.#finish({ ok: true, state: s, effects: [] })
       } else {
-        await this.#finish(end(s, 'interrupted', this.#now()))
+        const began = s.phase === 'active' ? s.connectedAt : s.createdAt
+        const endedAt = lastAliveAt === undefined ? this.#now() : Math.min(this.#now(), Math.max(began, lastAliveAt))
+        await this.#finish(end(s, 'interrupted', endedAt))
       }
     }
     return journaled.length
