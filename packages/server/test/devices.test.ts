@@ -16,6 +16,17 @@ after(async () => {
   await server.close()
 })
 
+/** Two fresh accounts in an answered video call. */
+async function connectedVideoCall() {
+  const alice = await TestDevice.online(server, name('alice'))
+  const bob = await TestDevice.online(server, name('bob'))
+  const call = await alice.kit.call({ to: bob.accid, type: 'video' })
+  const ring = await bob.next('invited')
+  await ring.call.accept()
+  await alice.next('userAccept')
+  return { alice, bob, call, ring }
+}
+
 describe('multi-device', () => {
   it('all devices of the callee ring; the first accept wins and the others get otherClientAccept', async () => {
     const alice = await TestDevice.online(server, name('alice'))
@@ -98,12 +109,7 @@ describe('single-device apps', () => {
 
 describe('connection resilience', () => {
   it('a device whose socket drops resumes within the grace period and gets what it missed, in order', async () => {
-    const alice = await TestDevice.online(server, name('alice'))
-    const bob = await TestDevice.online(server, name('bob'))
-    const call = await alice.kit.call({ to: bob.accid, type: 'video' })
-    const ring = await bob.next('invited')
-    await ring.call.accept()
-    await alice.next('userAccept')
+    const { alice, bob, call, ring } = await connectedVideoCall()
 
     alice.kit.simulateNetworkDrop()
     await alice.next('disconnect')
@@ -163,12 +169,7 @@ describe('connection resilience', () => {
 
 describe('call type and media state', () => {
   it('video → audio switches at once; audio → video is refused, then accepted, by the other side', async () => {
-    const alice = await TestDevice.online(server, name('alice'))
-    const bob = await TestDevice.online(server, name('bob'))
-    const call = await alice.kit.call({ to: bob.accid, type: 'video' })
-    const ring = await bob.next('invited')
-    await ring.call.accept()
-    await alice.next('userAccept')
+    const { alice, bob, call, ring } = await connectedVideoCall()
 
     await call.switchType('audio')
     await Promise.all([
