@@ -5,6 +5,7 @@
  * Options (env): RATES=200,1000  SECONDS=6  PAIRS=600  IDLE=10000
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { createToken } from '../packages/server/src/index.ts'
 
@@ -124,8 +125,9 @@ interface ServerLoop {
 
 interface LoadResult {
   serverLoop: ServerLoop
-  /** CPU the load generator itself used, in cores. */
+  /** CPU the load generator itself used, in cores, and its own event-loop stalls (ms). */
   loadCpu: number
+  loadLoop: { p99: number; max: number }
   offered: number
   achieved: number
   latencies: number[]
@@ -163,6 +165,8 @@ async function load(target: Target, rate: number, prefix: string): Promise<LoadR
     }),
   )
   await target.rpc('delay')
+  const clientLoop = monitorEventLoopDelay({ resolution: 1 })
+  clientLoop.enable()
   const clientCpu = process.cpuUsage()
   let issued = 0
   let skipped = 0
@@ -196,11 +200,22 @@ async function load(target: Target, rate: number, prefix: string): Promise<LoadR
   const serverLoop = await target.rpc('delay')
   const used = process.cpuUsage(clientCpu)
   const loadCpu = (used.user + used.system) / 1000 / (elapsed * 1000)
+  clientLoop.disable()
+  const loadLoop = { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 }
   await new Promise((r) => setTimeout(r, 500))
   // Callers stay connected: closing them would put 600 sessions in their grace period, and
   // their expiry would land in the next run.
   openSockets.push(...callers)
-  return { offered: rate, achieved: latencies.length / elapsed, latencies, skipped, errors, serverLoop, loadCpu }
+  return {
+    offered: rate,
+    achieved: latencies.length / elapsed,
+    latencies,
+    skipped,
+    errors,
+    serverLoop,
+    loadCpu,
+    loadLoop,
+  }
 }
 
 async function idle(target: Target): Promise<{ perDevice: number; heapPerDevice: number; held: number }> {
@@ -246,16 +261,16 @@ async function main() {
   const ms = (v: number) => v.toFixed(2)
   console.log(`\n## bench/signaling — ${SECONDS} s per rate, ${PAIRS} caller/callee pairs, ${IDLE} idle devices\n`)
   console.log(
-    '| offered calls/s | system | achieved/s | p50 ms | p90 ms | p99 ms | max ms | p99 vs baseline | server CPU (cores) | server loop stall p99 / max ms | server GC max ms | load generator CPU | skipped | errors |',
+    '| offered calls/s | system | achieved/s | p50 ms | p90 ms | p99 ms | max ms | p99 vs baseline | server CPU (cores) | server loop stall p99 / max ms | server GC max ms | load generator CPU | load generator loop stall p99 / max ms | skipped | errors |',
   )
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const [n, rate] of RATES.entries()) {
     const base = results.baseline.loads[n]!
     for (const kind of ['baseline', 'ringkit'] as const) {
       const r = results[kind].loads[n]!
       const l = r.latencies
       console.log(
-        `| ${rate} | ${kind === 'ringkit' ? 'RingKit invite → invited' : 'raw ws relay'} | ${r.achieved.toFixed(0)} | ${ms(pct(l, 50))} | ${ms(pct(l, 90))} | ${ms(pct(l, 99))} | ${ms(Math.max(...l))} | ${(pct(l, 99) / pct(base.latencies, 99)).toFixed(2)}× | ${r.serverLoop.cpu.toFixed(2)} | ${ms(r.serverLoop.p99)} / ${ms(r.serverLoop.max)} | ${ms(r.serverLoop.gc.max)} | ${r.loadCpu.toFixed(2)} | ${r.skipped} | ${r.errors} |`,
+        `| ${rate} | ${kind === 'ringkit' ? 'RingKit invite → invited' : 'raw ws relay'} | ${r.achieved.toFixed(0)} | ${ms(pct(l, 50))} | ${ms(pct(l, 90))} | ${ms(pct(l, 99))} | ${ms(Math.max(...l))} | ${(pct(l, 99) / pct(base.latencies, 99)).toFixed(2)}× | ${r.serverLoop.cpu.toFixed(2)} | ${ms(r.serverLoop.p99)} / ${ms(r.serverLoop.max)} | ${ms(r.serverLoop.gc.max)} | ${r.loadCpu.toFixed(2)} | ${ms(r.loadLoop.p99)} / ${ms(r.loadLoop.max)} | ${r.skipped} | ${r.errors} |`,
       )
     }
   }
