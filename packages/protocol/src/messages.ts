@@ -4,6 +4,8 @@ import type { ErrorBody } from './errors.ts'
 
 /** Largest frame, in bytes, the server reads. SDP with many candidates fits well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024
+/** Deepest nesting of objects and arrays in a frame, the frame itself counting as 1. */
+export const MAX_FRAME_DEPTH = 64
 /** Longest call timeout a caller may ask for. */
 export const MAX_CALL_TIMEOUT_MS = 120_000
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000

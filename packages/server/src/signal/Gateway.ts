@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws'
 import {
   clientMessageSchema,
   MAX_FRAME_BYTES,
+  MAX_FRAME_DEPTH,
   RingKitError,
   type ClientMessage,
   type ClientMessageOf,
@@ -133,6 +134,10 @@ export class Gateway {
     }
     const rawId = (json as { id?: unknown }).id
     const id = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : null
+    // JSON.parse nests as deep as it is told; JSON.stringify of it again (replies, journal) overflows the stack.
+    if (nestedDeeperThan(json, MAX_FRAME_DEPTH)) {
+      return this.#reject(conn, id, new RingKitError('INVALID_PARAMS', `frames nest at most ${MAX_FRAME_DEPTH} levels`))
+    }
     const parsed = clientMessageSchema.safeParse(json)
     if (!parsed.success) {
       const type = (json as { type?: unknown }).type
@@ -381,6 +386,19 @@ export class Gateway {
 
 function deviceOf(session: Session) {
   return { accid: session.accid, deviceId: session.deviceId }
+}
+
+/** Whether objects and arrays nest deeper than `limit`, `value` itself being level 1. Not recursive. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [object, number][] = typeof value === 'object' && value !== null ? [[value, 1]] : []
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, depth] = top
+    if (depth > limit) return true
+    for (const child of Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    }
+  }
+  return false
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Partial<Pick<T, K>> {
