@@ -93,8 +93,14 @@ export class CallEngine {
       members: [{ accid: callee, status: 'ringing' }],
     }
     // Journal first: from here on a crash still leaves this call a record.
-    await store.journalCall(state)
-    await calls.put(state)
+    try {
+      await store.journalCall(state)
+      await calls.put(state)
+    } catch (error) {
+      // The call never started: a caller left claimed would be refused as busy from now on.
+      await calls.release(appKey, caller.accid, callId)
+      throw error
+    }
     announce(callId, this.#o.iceServers?.(caller.accid) ?? [])
 
     if (!(await calls.claim(appKey, callee, callId))) {

@@ -83,6 +83,9 @@ describe('transition', () => {
       [active, { kind: 'cancel', by: alice }, 'INVALID_STATE'],
       [active, { kind: 'hangup', by: bob2 }, 'NOT_IN_CALL'],
       [active, { kind: 'switchTypeReply', by: bob1, accept: true }, 'INVALID_STATE'],
+      [active, { kind: 'accept', by: carol }, 'NOT_IN_CALL'],
+      [active, { kind: 'cancel', by: carol }, 'NOT_IN_CALL'],
+      [ringing, { kind: 'switchType', by: carol, type: 'audio' }, 'NOT_IN_CALL'],
     )
     for (const [state, input, code] of refusals) {
       const result = transition(state, input, 3000)

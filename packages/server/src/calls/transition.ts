@@ -6,6 +6,10 @@ import type { Audience, CallInput, CallPhase, CallState, Effect, Member, Transit
  * the result and performs its effects; nothing else changes call state.
  */
 export function transition(state: CallState, input: CallInput, now: number): TransitionResult {
+  // Checked before the phase: an outsider is told it is not in the call, and learns nothing of its state.
+  if ('by' in input && input.by.accid !== state.caller.accid && !state.callees.includes(input.by.accid)) {
+    return notInCall()
+  }
   const handler = TABLE[state.phase][input.kind] as Handler<CallInput['kind']> | undefined
   if (!handler) return fail('INVALID_STATE', `cannot ${input.kind} a call that is ${state.phase}`)
   return handler(state as never, input as never, now)
