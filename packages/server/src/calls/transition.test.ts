@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { transition } from './transition.ts'
+import { end, transition } from './transition.ts'
 import type { CallInput, CallState, Effect } from './types.ts'
 
 const alice = { accid: 'alice', deviceId: 'a1' }
@@ -120,5 +120,12 @@ describe('transition', () => {
     const declined = step(asked.state, { kind: 'switchTypeReply', by: bob1, accept: false })
     assert.equal(declined.state.type, 'audio')
     assert.deepEqual(sent(declined.effects), ['callTypeChange→a1'])
+  })
+
+  it('a call ended as busy tells only the caller: the busy callee was never rung', () => {
+    const busy: CallState = { ...ringing, members: [{ accid: 'bob', status: 'busy' }] }
+    const result = end(busy as Extract<CallState, { phase: 'ringing' }>, 'busy', 2000, 'bob')
+    assert.ok(result.ok)
+    assert.deepEqual(sent(result.effects), ['callEnd→a1'])
   })
 })

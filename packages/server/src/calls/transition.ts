@@ -166,7 +166,9 @@ function finalMember(m: Member, reason: EndReason, now: number): Member {
 /** Everyone the call reaches now: the caller's device and, per callee, the answering device or all of them. */
 function callDevices(s: Live<'ringing' | 'active'>): Audience[] {
   if (s.phase === 'active') return [{ device: s.caller }, { device: s.answeredBy }]
-  return [{ device: s.caller }, ...s.callees.map((account) => ({ account }))]
+  // A busy callee was never rung: it hears of the call only through its record.
+  const rung = s.members.filter((m) => m.status !== 'busy').map((m) => m.accid)
+  return [{ device: s.caller }, ...rung.map((account) => ({ account }))]
 }
 
 function peersOf(s: Live<'ringing' | 'active'>, me: DeviceRef): Audience[] {
