@@ -7,7 +7,7 @@
 import type { Page } from 'playwright-core'
 import type { Call, RingKit } from '../packages/client/src/index.ts'
 import { launchChromium, openSdkPage } from '../packages/client/test/browser.ts'
-import { startTestServer, tokenFor } from '../packages/server/test/support.ts'
+import { startTestServer, tokenFor, type TestServer } from '../packages/server/test/support.ts'
 
 const CALLS = Number(process.argv[2] ?? 20)
 /** How long the callee's device rings before its user answers; it prepares meanwhile. */
@@ -25,20 +25,8 @@ async function main() {
   const browser = await launchChromium(['--autoplay-policy=no-user-gesture-required'])
   try {
     const baseline = await measureBaseline(await openSdkPage(browser))
-    const alice = await login(
-      await openSdkPage(browser),
-      server.url,
-      server.app.appKey,
-      'bench-alice',
-      await tokenFor(server, 'bench-alice'),
-    )
-    const bob = await login(
-      await openSdkPage(browser),
-      server.url,
-      server.app.appKey,
-      'bench-bob',
-      await tokenFor(server, 'bench-bob'),
-    )
+    const alice = await login(await openSdkPage(browser), server, 'bench-alice')
+    const bob = await login(await openSdkPage(browser), server, 'bench-bob')
     const callerSide: number[] = []
     const calleeSide: number[] = []
     for (let i = 0; i < CALLS + 2; i++) {
@@ -75,14 +63,15 @@ async function main() {
   }
 }
 
-async function login(page: Page, server: string, appKey: string, accid: string, token: string): Promise<Page> {
+async function login(page: Page, server: TestServer, accid: string): Promise<Page> {
+  const token = await tokenFor(server, accid)
   await page.evaluate(
-    async ({ server, appKey, accid, token }) => {
+    async ({ url, appKey, accid, token }) => {
       const w = window as unknown as Page$
-      w.kit = new w.RingKitSDK.RingKit({ server, appKey })
+      w.kit = new w.RingKitSDK.RingKit({ server: url, appKey })
       await w.kit.login({ accid, token })
     },
-    { server, appKey, accid, token },
+    { url: server.url, appKey: server.app.appKey, accid, token },
   )
   return page
 }

@@ -7,7 +7,7 @@ export interface IceConfig {
   /** TURN URLs, e.g. `turn:turn.example.com:3478?transport=udp`. */
   turnUrls?: string[]
   /** coturn's `static-auth-secret` (`use-auth-secret`): devices get time-limited credentials. */
-  turnSecret?: string
+  turnSecret?: string | undefined
   /** Lifetime of TURN credentials; default 1 hour. */
   turnTtlSeconds?: number
 }

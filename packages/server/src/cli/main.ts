@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       ice: {
         stunUrls: list(values.stun ?? env.RINGKIT_STUN_URLS),
         turnUrls: list(values.turn ?? env.RINGKIT_TURN_URLS),
-        ...optional('turnSecret', values['turn-secret'] ?? env.RINGKIT_TURN_SECRET),
+        turnSecret: values['turn-secret'] ?? env.RINGKIT_TURN_SECRET,
         ...(env.RINGKIT_TURN_TTL ? { turnTtlSeconds: Number(env.RINGKIT_TURN_TTL) } : {}),
       },
     })
@@ -103,10 +103,6 @@ function list(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-}
-
-function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value ? { [key]: value } : {}) as { [P in K]?: string }
 }
 
 main(process.argv.slice(2)).then(

@@ -331,10 +331,7 @@ export class Gateway {
     this.#o.metrics.sessions.set(this.#o.registry.size)
     const socket = session.socket
     session.socket = undefined
-    if (socket) {
-      for (const conn of this.#connections) if (conn.socket === socket) conn.session = undefined
-      if (closeCode !== undefined) this.#detach(socket, closeCode)
-    }
+    if (socket) this.#detach(socket, closeCode)
     const device = deviceOf(session)
     this.#o.engine
       .deviceLost(session.appKey, device, why === 'kicked' ? 'kicked' : 'disconnected')
@@ -343,9 +340,10 @@ export class Gateway {
       })
   }
 
-  #detach(socket: WebSocket, code: number): void {
+  /** Unbinds the socket from its session, closing it when given a code. */
+  #detach(socket: WebSocket, code?: number): void {
     for (const conn of this.#connections) if (conn.socket === socket) conn.session = undefined
-    socket.close(code)
+    if (code !== undefined) socket.close(code)
   }
 
   #reject(conn: Connection, id: string | null, error: RingKitError): void {
