@@ -1,5 +1,5 @@
 // Runs every test file with Node's test runner (TypeScript through tsx), one file at a time per core.
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 
@@ -15,7 +15,9 @@ function find(dir) {
 }
 
 const filter = process.argv[2]
-const files = find('packages')
+const files = ['packages', 'apps']
+  .filter((root) => existsSync(root))
+  .flatMap((root) => find(root))
   .filter((f) => !filter || f.includes(filter))
   .sort()
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', ...files]
