@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyBaseLogger } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import { iceServersFor, type IceConfig } from './auth/turn.ts'
@@ -30,6 +30,11 @@ export interface ServerOptions {
   resumeGraceMs?: number
   invites?: { perSecond: number; burst: number }
   logger?: Logger
+  /**
+   * Adds routes of an app beside the API on the same port (the CLI mounts the demo this way).
+   * Called before listen; `url` is valid once the server listens.
+   */
+  mount?: (app: FastifyInstance, ctx: { url: () => string; defaultApp: App }) => Promise<void> | void
 }
 
 export interface RingKitServer {
@@ -109,13 +114,23 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws))
   })
 
+  let url = ''
+  await options.mount?.(http, {
+    url: () => {
+      if (!url) throw new Error('the server URL is known once it listens')
+      return url
+    },
+    defaultApp,
+  })
+
   await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
   const { port } = http.server.address() as AddressInfo
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   log.info({ port }, 'RingKit listening')
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     port,
     defaultApp,
     store,

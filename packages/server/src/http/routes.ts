@@ -61,9 +61,10 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
 
   http.addHook('onRequest', async (request) => {
     // Go by the matched route, not the raw URL: `/metrics?x` and `/%6detrics` reach /metrics too.
+    // Routes outside /v1 and /metrics belong to an app mounted beside the API, which does its own auth.
     const route = request.routeOptions.url
-    if (route === '/healthz') return
-    if (route === undefined && (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/signal'))) return
+    const path = route ?? request.url
+    if (route !== '/metrics' && (!path.startsWith('/v1/') || path.startsWith('/v1/signal'))) return
     const headers = readAuthHeaders(request.headers)
     const app = await store.getApp(headers.appKey)
     if (!app) throw new RingKitError('APP_NOT_FOUND')
