@@ -1,0 +1,419 @@
+import { LitElement, html, nothing, type PropertyValues } from 'lit'
+import { RingKitError, type Call, type CallRecord, type CallType, type RingKit } from '@ringkit/client'
+import { describeRecord, detectLocale, errorMessage, translator, type Locale, type Translate } from './i18n.ts'
+import { Tones } from './sounds.ts'
+import { callStyles } from './styles.ts'
+import {
+  audioPanel,
+  incomingPanel,
+  miniWindow,
+  outgoingPanel,
+  overlays,
+  videoPanel,
+  type Actions,
+  type ViewContext,
+} from './templates.ts'
+import type { CallView, ResolveUser, UiState, UserInfo } from './types.ts'
+
+const TOAST_MS = 3_500
+const NOTICE_MS = 6_000
+
+const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBlocked'> = {
+  view: 'idle',
+  type: 'audio',
+  peer: { accid: '', name: '' },
+  connectedAt: undefined,
+  minimized: false,
+  micOff: false,
+  cameraOff: false,
+  peerMicOff: false,
+  peerCameraOff: false,
+  peerSpeaking: false,
+  switchAsked: false,
+  switchPending: false,
+  devicesOpen: false,
+}
+
+/**
+ * `<ringkit-call>`: bind a logged-in `RingKit` to `.kit` and every call of that device, incoming or
+ * placed with `.call()`, gets its whole UI: ringing, answering, the call itself, and the end.
+ */
+export class RingkitCall extends LitElement {
+  static override styles = callStyles
+  static override properties = {
+    kit: { attribute: false },
+    locale: { reflect: true },
+    ringtone: {},
+    ringback: {},
+    resolveUser: { attribute: false },
+  }
+
+  /** The logged-in client whose calls this element shows. */
+  declare kit: RingKit | undefined
+  /** `en` or `zh-CN`; the browser's language when not set. */
+  declare locale: Locale
+  /** URLs of sounds to use instead of the generated ringtone and ringback. */
+  declare ringtone: string | undefined
+  declare ringback: string | undefined
+  /** Names and pictures for accids; the accid itself is shown without it. */
+  declare resolveUser: ResolveUser | undefined
+
+  #s: UiState = { ...IDLE, devices: [], selected: {}, soundBlocked: false, toast: undefined, notice: undefined }
+  #call: Call | undefined
+  #unsubscribe: (() => void)[] = []
+  #timers = new Map<'toast' | 'notice' | 'tick' | 'record', ReturnType<typeof setTimeout>>()
+  #endedCallId: string | undefined
+  /** The latest record this device got: it may arrive just before its callEnd. */
+  #record: CallRecord | undefined
+  readonly #localVideo = video(true)
+  readonly #remoteVideo = video(false)
+  readonly #tones = new Tones({
+    onBlocked: (soundBlocked) => this.#set({ soundBlocked }),
+  })
+
+  constructor() {
+    super()
+    this.kit = undefined
+    this.locale = detectLocale()
+    this.ringtone = undefined
+    this.ringback = undefined
+    this.resolveUser = undefined
+  }
+
+  /** What the element shows now: `idle`, `incoming`, `outgoing` or `connected`. */
+  get state(): CallView {
+    return this.#s.view
+  }
+
+  /** The call on screen, if any. */
+  get currentCall(): Call | undefined {
+    return this.#call
+  }
+
+  /** Places a call and shows it: ringback, then the call. Rejects with the call's `RingKitError`. */
+  async call(options: { to: string; type: CallType }): Promise<Call> {
+    const kit = this.#requireKit()
+    if (this.#call) throw new RingKitError('CALLER_BUSY')
+    this.#show('outgoing', options.type, options.to)
+    this.#play('ringback')
+    try {
+      const call = await kit.call(options)
+      if (call.status === 'ended') return call
+      this.#attach(call)
+      return call
+    } catch (error) {
+      this.#clear()
+      this.#showNotice(errorMessage(codeOf(error), this.#s.peer.name, this.#t()))
+      throw error
+    }
+  }
+
+  accept(asAudio = false): Promise<void> {
+    return this.#actions.accept(asAudio) ?? Promise.resolve()
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    this.#timers.set(
+      'tick',
+      setInterval(() => this.#s.view === 'connected' && this.requestUpdate(), 1000),
+    )
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    for (const timer of this.#timers.values()) clearTimeout(timer)
+    this.#timers.clear()
+    this.#tones.stop()
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('kit')) this.#bind(this.kit)
+  }
+
+  protected override updated(): void {
+    this.setAttribute('state', this.#s.view)
+    this.setAttribute('call-type', this.#s.type)
+    // A video element moved to another container pauses in some browsers; nudge both.
+    for (const v of [this.#localVideo, this.#remoteVideo]) if (v.srcObject && v.paused) void v.play().catch(() => {})
+  }
+
+  override render() {
+    const ctx: ViewContext = {
+      s: this.#s,
+      t: this.#t(),
+      now: Date.now(),
+      localVideo: this.#localVideo,
+      remoteVideo: this.#remoteVideo,
+      act: this.#actions,
+    }
+    const { view, minimized, type } = this.#s
+    let main: unknown = nothing
+    if (view !== 'idle' && minimized) main = miniWindow(ctx)
+    else if (view === 'incoming') main = html`<div class="overlay">${incomingPanel(ctx)}</div>`
+    else if (view === 'outgoing') main = html`<div class="overlay">${outgoingPanel(ctx)}</div>`
+    else if (view === 'connected')
+      main = html`<div class="overlay">${type === 'video' ? videoPanel(ctx) : audioPanel(ctx)}</div>`
+    return html`${main}${overlays(ctx)}`
+  }
+
+  // ---- state ----
+
+  #t(): Translate {
+    return translator(this.locale)
+  }
+
+  #set(patch: Partial<UiState>): void {
+    this.#s = { ...this.#s, ...patch }
+    this.requestUpdate()
+  }
+
+  #show(view: CallView, type: CallType, accid: string): void {
+    this.#set({ ...IDLE, view, type, peer: { accid, name: accid } })
+    this.style.setProperty('--_peer', colorFor(accid))
+    void this.#resolvePeer(accid)
+  }
+
+  async #resolvePeer(accid: string): Promise<void> {
+    let info: UserInfo | undefined
+    try {
+      info = await this.resolveUser?.(accid)
+    } catch {
+      info = undefined
+    }
+    if (!info || this.#s.peer.accid !== accid) return
+    this.#set({ peer: { accid, ...info } })
+    if (info.color) this.style.setProperty('--_peer', info.color)
+  }
+
+  #attach(call: Call): void {
+    this.#call = call
+    call.setupLocalView(this.#localVideo)
+    call.setupRemoteView(call.peer, this.#remoteVideo)
+  }
+
+  #clear(): void {
+    this.#tones.stop()
+    this.#call = undefined
+    this.#set({ ...IDLE })
+  }
+
+  #play(kind: 'ringtone' | 'ringback'): void {
+    this.#tones.setUrls({ ringtone: this.ringtone, ringback: this.ringback })
+    this.#tones.play(kind)
+  }
+
+  #showToast(text: string): void {
+    this.#set({ toast: text })
+    this.#later('toast', TOAST_MS, () => this.#set({ toast: undefined }))
+  }
+
+  #showNotice(text: string, kind: 'error' | 'info' = 'error', sticky = false): void {
+    this.#set({ notice: { text, kind } })
+    clearTimeout(this.#timers.get('notice'))
+    if (!sticky) this.#later('notice', NOTICE_MS, () => this.#set({ notice: undefined }))
+  }
+
+  #later(name: 'toast' | 'notice' | 'record', ms: number, run: () => void): void {
+    clearTimeout(this.#timers.get(name))
+    this.#timers.set(name, setTimeout(run, ms))
+  }
+
+  #requireKit(): RingKit {
+    if (!this.kit) throw new RingKitError('NOT_LOGGED_IN', 'set the element’s kit first')
+    return this.kit
+  }
+
+  #focus(part: string): void {
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`[part~="${part}"]`)?.focus())
+  }
+
+  /** The call ended here: back to idle, and the record's wording once it comes (or a plain "ended" if it does not). */
+  #ended(call: Call): void {
+    if (this.#call !== call) return
+    this.#endedCallId = call.callId
+    this.#clear()
+    if (this.#record?.callId === call.callId) return this.#toastRecord(this.#record)
+    this.#later('record', 1_500, () => this.#showToast(this.#t()('recordCompleted', { duration: '' }).trim()))
+  }
+
+  #endedElsewhere(call: Call, key: 'answeredElsewhere' | 'declinedElsewhere'): void {
+    if (this.#call !== call) return
+    this.#clear()
+    this.#showToast(this.#t()(key))
+  }
+
+  #onRecord(record: CallRecord): void {
+    this.#record = record
+    if (record.callId === this.#endedCallId) this.#toastRecord(record)
+  }
+
+  #toastRecord(record: CallRecord): void {
+    const me = this.kit?.accid
+    if (!me) return
+    clearTimeout(this.#timers.get('record'))
+    this.#showToast(describeRecord(record, me, this.#t()).text)
+  }
+
+  #bind(kit: RingKit | undefined): void {
+    for (const off of this.#unsubscribe) off()
+    this.#unsubscribe = kit ? this.#listen(kit) : []
+  }
+
+  #listen(kit: RingKit): (() => void)[] {
+    const mine = (call: Call) => call === this.#call
+    const t = () => this.#t()
+    return [
+      kit.on('invited', ({ call, from, type }) => {
+        if (this.#call) return
+        this.#show('incoming', type, from)
+        this.#attach(call)
+        this.#play('ringtone')
+        this.#focus('accept')
+      }),
+      kit.on('userAccept', ({ call }) => {
+        if (!mine(call)) return
+        this.#tones.stop()
+        this.#set({ view: 'connected', connectedAt: Date.now() })
+      }),
+      kit.on('callEnd', ({ call }) => this.#ended(call)),
+      kit.on('otherClientAccept', ({ call }) => this.#endedElsewhere(call, 'answeredElsewhere')),
+      kit.on('otherClientReject', ({ call }) => this.#endedElsewhere(call, 'declinedElsewhere')),
+      kit.on('record', (record) => this.#onRecord(record)),
+      kit.on('audioAvailable', ({ call, accid, available }) => {
+        if (mine(call) && accid !== kit.accid) this.#set({ peerMicOff: !available })
+      }),
+      kit.on('videoAvailable', ({ call, accid, available }) => {
+        if (mine(call) && accid !== kit.accid) this.#set({ peerCameraOff: !available })
+      }),
+      kit.on('volume', ({ call, accid, level }) => {
+        if (mine(call) && accid !== kit.accid && level > 0.04 !== this.#s.peerSpeaking)
+          this.#set({ peerSpeaking: level > 0.04 })
+      }),
+      kit.on('callTypeChange', ({ call, type, state, by }) => {
+        if (!mine(call)) return
+        const byPeer = by !== kit.accid
+        if (state === 'invite' && byPeer) this.#set({ switchAsked: true })
+        else if (state === 'reject' && byPeer) {
+          this.#set({ switchPending: false })
+          this.#showToast(t()('switchRefused', { name: this.#s.peer.name }))
+        } else if (state === 'switched' || state === 'accept')
+          this.#set({ type, switchAsked: false, switchPending: false, cameraOff: false, peerCameraOff: false })
+      }),
+      kit.on('disconnect', () => this.#showNotice(t()('networkLost'), 'error', true)),
+      kit.on('reconnected', ({ call }) => {
+        if (!call && this.#s.notice) this.#showNotice(t()('networkRestored'), 'info')
+      }),
+      kit.on('kickedOffline', ({ reason }) => {
+        if (this.#call) this.#clear()
+        this.#showNotice(t()(reason === 'revoked' ? 'revoked' : 'kickedOffline'), 'error', true)
+      }),
+      kit.on('tokenExpired', () => {
+        if (this.#call) this.#clear()
+        this.#showNotice(t()('tokenExpired'), 'error', true)
+      }),
+    ]
+  }
+
+  // ---- what the buttons do ----
+
+  #run(work: () => Promise<unknown>): Promise<void> {
+    return work().then(
+      () => undefined,
+      (error: unknown) => this.#showNotice(errorMessage(codeOf(error), this.#s.peer.name, this.#t())),
+    )
+  }
+
+  readonly #actions: Actions & { accept(asAudio?: boolean): Promise<void> } = {
+    accept: (asAudio = false) => {
+      const call = this.#call
+      if (!call || this.#s.view !== 'incoming') return Promise.resolve()
+      this.#tones.stop()
+      this.#set({ view: 'connected', connectedAt: undefined })
+      return this.#run(async () => {
+        try {
+          await call.accept()
+        } catch (error) {
+          await call.reject().catch(() => {})
+          this.#clear()
+          throw error
+        }
+        this.#set({ connectedAt: Date.now() })
+        if (asAudio && call.type === 'video') await call.switchType('audio')
+      })
+    },
+    reject: () => void this.#run(async () => this.#call?.reject()),
+    cancel: () => {
+      // The call may still be on its way to the server: cancel it as soon as it exists.
+      if (!this.#call) return this.#clear()
+      void this.#run(async () => this.#call?.cancel())
+    },
+    hangup: () => void this.#run(async () => this.#call?.hangup()),
+    toggleMic: () => {
+      const micOff = !this.#s.micOff
+      this.#set({ micOff })
+      void this.#run(async () => this.#call?.enableLocalAudio(!micOff))
+    },
+    toggleCamera: () => {
+      const cameraOff = !this.#s.cameraOff
+      this.#set({ cameraOff })
+      void this.#run(async () => this.#call?.enableLocalVideo(!cameraOff))
+    },
+    flipCamera: () => void this.#run(async () => this.#call?.switchCamera()),
+    switchType: (type) => {
+      if (type === 'video') this.#set({ switchPending: true })
+      void this.#run(async () => {
+        try {
+          await this.#call?.switchType(type)
+        } catch (error) {
+          // A refusal has its own toast (from the callTypeChange event).
+          if (codeOf(error) !== 'SWITCH_REJECTED') throw error
+        } finally {
+          this.#set({ switchPending: false })
+        }
+      })
+    },
+    answerSwitch: (agree) => {
+      this.#set({ switchAsked: false })
+      void this.#run(async () => this.#call?.answerSwitchType(agree))
+    },
+    minimize: (minimized) => this.#set({ minimized, devicesOpen: false }),
+    openDevices: (open) => {
+      this.#set({ devicesOpen: open })
+      if (open) void this.#run(async () => this.#set({ devices: (await this.kit?.listDevices()) ?? [] }))
+    },
+    selectDevice: (kind, deviceId) => {
+      this.#set({ selected: { ...this.#s.selected, [kind]: deviceId } })
+      if (kind === 'speaker') return void this.#run(async () => setSink(this.#remoteVideo, deviceId))
+      void this.#run(async () => this.kit?.selectDevice(kind, deviceId))
+    },
+    unlockSound: () => this.#tones.unlock(),
+    dismissNotice: () => this.#set({ notice: undefined }),
+  }
+}
+
+function video(local: boolean): HTMLVideoElement {
+  const element = document.createElement('video')
+  element.autoplay = true
+  element.playsInline = true
+  element.muted = local
+  element.className = local ? 'local-video' : 'remote'
+  element.setAttribute('part', local ? 'local-video-element' : 'remote-video')
+  return element
+}
+
+async function setSink(element: HTMLMediaElement, deviceId: string): Promise<void> {
+  const withSink = element as HTMLMediaElement & { setSinkId?: (id: string) => Promise<void> }
+  await withSink.setSinkId?.(deviceId)
+}
+
+/** A calm color per accid, so a person always gets the same one. */
+export function colorFor(accid: string): string {
+  let hash = 0
+  for (const char of accid) hash = (hash * 31 + char.charCodeAt(0)) | 0
+  return `hsl(${Math.abs(hash) % 360} 55% 48%)`
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof RingKitError ? error.code : 'MEDIA_FAILED'
+}

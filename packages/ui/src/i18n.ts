@@ -1,0 +1,212 @@
+import type { CallRecord, ErrorCode } from '@ringkit/client'
+
+export type Locale = 'en' | 'zh-CN'
+export const LOCALES: readonly Locale[] = ['en', 'zh-CN']
+
+const en = {
+  videoCall: 'Video call',
+  audioCall: 'Audio call',
+  invitesVideo: 'Invites you to a video call',
+  invitesAudio: 'Invites you to an audio call',
+  calling: 'Calling…',
+  connecting: 'Connecting…',
+  waitingAnswer: 'Waiting for an answer',
+  accept: 'Accept',
+  reject: 'Decline',
+  acceptAsAudio: 'Answer as audio',
+  cancel: 'Cancel',
+  hangup: 'Hang up',
+  mute: 'Mute',
+  unmute: 'Unmute',
+  cameraOff: 'Camera off',
+  cameraOn: 'Camera on',
+  switchCamera: 'Flip camera',
+  toAudio: 'Switch to audio',
+  toVideo: 'Switch to video',
+  devices: 'Devices',
+  minimize: 'Minimize',
+  restore: 'Back to call',
+  camera: 'Camera',
+  microphone: 'Microphone',
+  speaker: 'Speaker',
+  systemDefault: 'System default',
+  close: 'Close',
+  you: 'You',
+  remoteMuted: '{name} muted the microphone',
+  remoteCameraOff: '{name} turned the camera off',
+  switchRequest: '{name} wants to switch to video',
+  switchAgree: 'Switch',
+  switchDecline: 'Not now',
+  switchRequested: 'Asking {name} to switch to video…',
+  switchRefused: '{name} declined to switch to video',
+  enableSound: 'Tap to enable sound',
+  // Record wording: each side reads its own.
+  recordCompleted: 'Call ended {duration}',
+  recordDropped: 'Call dropped {duration}',
+  recordCanceled: 'Canceled',
+  recordMissed: 'Missed call',
+  recordDeclined: 'Declined',
+  recordYouDeclined: 'You declined',
+  recordNoAnswer: 'No answer',
+  recordBusy: 'Busy',
+  recordFailed: 'Call failed',
+  recordInterrupted: 'Call interrupted',
+  answeredElsewhere: 'Answered on another device',
+  declinedElsewhere: 'Declined on another device',
+  // Notices.
+  permissionDenied: 'Camera or microphone access was denied. Allow it in the browser settings and try again.',
+  noDevice: 'No camera or microphone was found.',
+  deviceInUse: 'The camera or microphone is in use by another app.',
+  mediaFailed: 'Could not start the camera or microphone.',
+  tokenExpired: 'Your session expired. Please sign in again.',
+  kickedOffline: 'You signed in on another device, so this one was signed out.',
+  revoked: 'You were signed out.',
+  networkLost: 'Network lost. Reconnecting…',
+  networkRestored: 'Back online',
+  calleeOffline: '{name} is offline',
+  calleeBusy: '{name} is busy',
+  callFailed: 'The call could not be placed ({code})',
+} satisfies Record<string, string>
+
+export type MessageKey = keyof typeof en
+
+const zhCN: Record<MessageKey, string> = {
+  videoCall: '视频通话',
+  audioCall: '语音通话',
+  invitesVideo: '邀请你视频通话',
+  invitesAudio: '邀请你语音通话',
+  calling: '正在呼叫…',
+  connecting: '正在连接…',
+  waitingAnswer: '等待对方接听',
+  accept: '接听',
+  reject: '拒绝',
+  acceptAsAudio: '语音接听',
+  cancel: '取消',
+  hangup: '挂断',
+  mute: '静音',
+  unmute: '取消静音',
+  cameraOff: '关闭摄像头',
+  cameraOn: '打开摄像头',
+  switchCamera: '翻转摄像头',
+  toAudio: '切到语音',
+  toVideo: '切到视频',
+  devices: '设备',
+  minimize: '最小化',
+  restore: '返回通话',
+  camera: '摄像头',
+  microphone: '麦克风',
+  speaker: '扬声器',
+  systemDefault: '系统默认',
+  close: '关闭',
+  you: '我',
+  remoteMuted: '{name} 已静音',
+  remoteCameraOff: '{name} 已关闭摄像头',
+  switchRequest: '{name} 请求切换到视频通话',
+  switchAgree: '切换',
+  switchDecline: '暂不',
+  switchRequested: '正在请求 {name} 切换到视频…',
+  switchRefused: '{name} 拒绝了切换到视频',
+  enableSound: '点击开启声音',
+  recordCompleted: '通话时长 {duration}',
+  recordDropped: '通话中断 {duration}',
+  recordCanceled: '已取消',
+  recordMissed: '未接来电',
+  recordDeclined: '对方已拒绝',
+  recordYouDeclined: '已拒绝',
+  recordNoAnswer: '对方无应答',
+  recordBusy: '对方忙线中',
+  recordFailed: '通话失败',
+  recordInterrupted: '通话异常中断',
+  answeredElsewhere: '已在其他设备接听',
+  declinedElsewhere: '已在其他设备拒绝',
+  permissionDenied: '摄像头或麦克风权限被拒绝，请在浏览器设置中允许后重试。',
+  noDevice: '未找到摄像头或麦克风。',
+  deviceInUse: '摄像头或麦克风正被其他应用占用。',
+  mediaFailed: '无法启动摄像头或麦克风。',
+  tokenExpired: '登录已过期，请重新登录。',
+  kickedOffline: '你已在其他设备登录，本设备已下线。',
+  revoked: '你已被登出。',
+  networkLost: '网络已断开，正在重连…',
+  networkRestored: '网络已恢复',
+  calleeOffline: '{name} 不在线',
+  calleeBusy: '{name} 忙线中',
+  callFailed: '呼叫失败（{code}）',
+}
+
+const CATALOG: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN }
+
+export type Translate = (key: MessageKey, params?: Record<string, string>) => string
+
+export function translator(locale: Locale): Translate {
+  const messages = CATALOG[locale]
+  return (key, params = {}) => messages[key].replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? '')
+}
+
+/** The first supported language the browser prefers; English otherwise. */
+export function detectLocale(languages: readonly string[] = globalThis.navigator?.languages ?? []): Locale {
+  for (const language of languages) {
+    if (/^zh\b/i.test(language)) return 'zh-CN'
+    if (/^en\b/i.test(language)) return 'en'
+  }
+  return 'en'
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds))
+  const hh = Math.floor(s / 3600)
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0')
+  const ss = String(s % 60).padStart(2, '0')
+  return hh > 0 ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`
+}
+
+export interface RecordWording {
+  text: string
+  /** A call that rang me and I never answered. */
+  missed: boolean
+  outgoing: boolean
+}
+
+/** How a call record reads for `me`: the caller and the callee see the same record in their own words. */
+export function describeRecord(record: CallRecord, me: string, t: Translate): RecordWording {
+  const outgoing = record.caller === me
+  const duration = formatDuration(record.durationSeconds)
+  const reason = record.endReason
+  const say = (key: MessageKey, missed = false): RecordWording => ({ text: t(key, { duration }), missed, outgoing })
+  switch (record.status) {
+    case 1:
+      return say(reason === 'hangup' || reason === 'kicked' ? 'recordCompleted' : 'recordDropped')
+    case 2:
+      return outgoing ? say('recordCanceled') : say('recordMissed', true)
+    case 3:
+      return outgoing ? say('recordDeclined') : say('recordYouDeclined')
+    case 4:
+      if (reason === 'interrupted') return say('recordInterrupted', !outgoing)
+      if (reason === 'failed') return say('recordFailed', !outgoing)
+      return outgoing ? say('recordNoAnswer') : say('recordMissed', true)
+    case 5:
+      return outgoing ? say('recordBusy') : say('recordMissed', true)
+  }
+}
+
+/** The notice a failed call action shows, for the codes users can act on. */
+export function errorMessage(code: ErrorCode | string, peerName: string, t: Translate): string {
+  switch (code) {
+    case 'MEDIA_PERMISSION_DENIED':
+      return t('permissionDenied')
+    case 'MEDIA_DEVICE_NOT_FOUND':
+      return t('noDevice')
+    case 'MEDIA_DEVICE_IN_USE':
+      return t('deviceInUse')
+    case 'MEDIA_UNAVAILABLE':
+    case 'MEDIA_FAILED':
+      return t('mediaFailed')
+    case 'CALLEE_OFFLINE':
+      return t('calleeOffline', { name: peerName })
+    case 'TOKEN_EXPIRED':
+      return t('tokenExpired')
+    case 'KICKED_OFFLINE':
+      return t('kickedOffline')
+    default:
+      return t('callFailed', { code })
+  }
+}

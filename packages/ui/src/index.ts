@@ -1,0 +1,26 @@
+import { RingkitCall } from './RingkitCall.ts'
+
+export { RingkitCall, colorFor } from './RingkitCall.ts'
+export {
+  LOCALES,
+  describeRecord,
+  detectLocale,
+  errorMessage,
+  formatDuration,
+  translator,
+  type Locale,
+  type MessageKey,
+  type RecordWording,
+  type Translate,
+} from './i18n.ts'
+export { Tones, type ToneKind, type ToneUrls } from './sounds.ts'
+export type { CallView, ResolveUser, UserInfo } from './types.ts'
+
+// Defining the tag is what importing the kit is for; a second copy on the page keeps the first.
+if (!customElements.get('ringkit-call')) customElements.define('ringkit-call', RingkitCall)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'ringkit-call': RingkitCall
+  }
+}

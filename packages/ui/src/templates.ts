@@ -1,0 +1,323 @@
+import { html, nothing, type TemplateResult } from 'lit'
+import { ref } from 'lit/directives/ref.js'
+import { makeDraggable } from './drag.ts'
+import { formatDuration, type Translate } from './i18n.ts'
+import { icons } from './icons.ts'
+import type { UiState } from './types.ts'
+
+/** What the element hands its templates: state, words, the two video elements and the actions. */
+export interface ViewContext {
+  s: UiState
+  t: Translate
+  now: number
+  localVideo: HTMLVideoElement
+  remoteVideo: HTMLVideoElement
+  act: Actions
+}
+
+export interface Actions {
+  accept(asAudio?: boolean): void
+  reject(): void
+  cancel(): void
+  hangup(): void
+  toggleMic(): void
+  toggleCamera(): void
+  flipCamera(): void
+  switchType(type: 'audio' | 'video'): void
+  answerSwitch(agree: boolean): void
+  minimize(minimized: boolean): void
+  openDevices(open: boolean): void
+  selectDevice(kind: 'camera' | 'microphone' | 'speaker', deviceId: string): void
+  unlockSound(): void
+  dismissNotice(): void
+}
+
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/)
+  const first = [...(words[0] ?? '?')][0] ?? '?'
+  const second = words.length > 1 ? ([...(words[words.length - 1] ?? '')][0] ?? '') : ''
+  return (first + second).toUpperCase()
+}
+
+function avatar(ctx: ViewContext, extra = ''): TemplateResult {
+  const { peer, peerSpeaking } = ctx.s
+  const cls = `avatar ${peerSpeaking ? 'speaking' : ''} ${extra}`
+  const inner = peer.avatar
+    ? html`<img class=${cls} part="avatar" src=${peer.avatar} alt="" />`
+    : html`<div class=${cls} part="avatar" aria-hidden="true">${initials(peer.name)}</div>`
+  return html`<slot name="avatar">${inner}</slot>`
+}
+
+function button(
+  label: string,
+  icon: TemplateResult,
+  onClick: () => void,
+  cls = '',
+  part = 'button',
+  pressed?: boolean,
+): TemplateResult {
+  return html`<div class="control">
+    <button
+      class="btn ${cls}"
+      part=${part}
+      aria-label=${label}
+      aria-pressed=${pressed === undefined ? nothing : String(pressed)}
+      @click=${onClick}
+    >
+      ${icon}
+    </button>
+    <span aria-hidden="true">${label}</span>
+  </div>`
+}
+
+function typeBadge(ctx: ViewContext): TemplateResult {
+  const video = ctx.s.type === 'video'
+  return html`<span class="badge" part="badge"
+    >${video ? icons.video : icons.audio}${ctx.t(video ? 'videoCall' : 'audioCall')}</span
+  >`
+}
+
+function hidden(...videos: HTMLVideoElement[]): TemplateResult {
+  return html`<div class="hidden" aria-hidden="true">${videos}</div>`
+}
+
+export function incomingPanel(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  const video = s.type === 'video'
+  return html`<slot name="incoming">
+    <section class="panel incoming ringing" part="panel incoming" role="dialog" aria-label=${t('invitesAudio')}>
+      <div class="top">${typeBadge(ctx)}</div>
+      <div class="center">
+        ${avatar(ctx)}
+        <div class="peer-name" part="name">${s.peer.name}</div>
+        <div class="status" part="status">${t(video ? 'invitesVideo' : 'invitesAudio')}</div>
+      </div>
+      ${
+        video
+          ? html`<div class="controls" style="padding-bottom:0">
+              ${button(t('acceptAsAudio'), icons.audio, () => act.accept(true), '', 'button accept-audio')}
+            </div>`
+          : nothing
+      }
+      <div class="controls" part="controls">
+        ${button(t('reject'), icons.hangup, act.reject, 'danger big', 'button reject')}
+        ${button(t('accept'), video ? icons.video : icons.phone, () => act.accept(), 'accept big', 'button accept')}
+      </div>
+      ${hidden(ctx.localVideo, ctx.remoteVideo)}
+    </section>
+  </slot>`
+}
+
+export function outgoingPanel(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  const video = s.type === 'video'
+  return html`<section class="panel outgoing ringing" part="panel outgoing">
+    ${video ? html`<div class="backdrop">${ctx.localVideo}</div>` : nothing}
+    <div class="top">${typeBadge(ctx)}</div>
+    <div class="center">
+      ${avatar(ctx)}
+      <div class="peer-name" part="name">${s.peer.name}</div>
+      <div class="status" part="status"><span class="dots">${t('waitingAnswer')}</span></div>
+    </div>
+    <div class="controls" part="controls">
+      ${button(t('cancel'), icons.hangup, act.cancel, 'danger big', 'button cancel')}
+    </div>
+    ${hidden(...(video ? [ctx.remoteVideo] : [ctx.localVideo, ctx.remoteVideo]))}
+  </section>`
+}
+
+function timer(ctx: ViewContext): string {
+  const { connectedAt } = ctx.s
+  return connectedAt === undefined ? ctx.t('connecting') : formatDuration((ctx.now - connectedAt) / 1000)
+}
+
+function callControls(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  const video = s.type === 'video'
+  return html`<slot name="controls">
+    <div class="controls" part="controls">
+      ${button(t(s.micOff ? 'unmute' : 'mute'), s.micOff ? icons.micOff : icons.mic, act.toggleMic, s.micOff ? 'on' : '', 'button mute', s.micOff)}
+      ${
+        video
+          ? html`${button(
+              t(s.cameraOff ? 'cameraOn' : 'cameraOff'),
+              s.cameraOff ? icons.videoOff : icons.video,
+              act.toggleCamera,
+              s.cameraOff ? 'on' : '',
+              'button camera',
+              s.cameraOff,
+            )}
+            ${button(t('switchCamera'), icons.flip, act.flipCamera, '', 'button flip')}
+            ${button(t('toAudio'), icons.audio, () => act.switchType('audio'), '', 'button to-audio')}`
+          : html`${button(t('speaker'), icons.speaker, () => act.openDevices(true), '', 'button devices')}
+            ${button(t('toVideo'), icons.video, () => act.switchType('video'), '', 'button to-video')}`
+      }
+      ${button(t('hangup'), icons.hangup, act.hangup, 'danger', 'button hangup')}
+    </div>
+  </slot>`
+}
+
+function topBar(ctx: ViewContext, withName: boolean): TemplateResult {
+  const { s, t, act } = ctx
+  return html`<div class="top" part="top">
+    ${
+      withName
+        ? html`<div class="who">
+            <span class="name" part="name"
+              >${s.peer.name}
+              ${
+                s.peerMicOff
+                  ? html`<span class="indicator" part="peer-mic-off" title=${t('remoteMuted', { name: s.peer.name })}
+                      >${icons.micOff}</span
+                    >`
+                  : nothing
+              }</span
+            >
+            <span class="timer" part="timer" role="timer">${timer(ctx)}</span>
+          </div>`
+        : typeBadge(ctx)
+    }
+    <span class="spacer"></span>
+    <button class="icon-button" part="button settings" aria-label=${t('devices')} @click=${() => act.openDevices(true)}>
+      ${icons.settings}
+    </button>
+    <button class="icon-button" part="button minimize" aria-label=${t('minimize')} @click=${() => act.minimize(true)}>
+      ${icons.minimize}
+    </button>
+  </div>`
+}
+
+function switchPrompt(ctx: ViewContext): TemplateResult | typeof nothing {
+  const { s, t, act } = ctx
+  if (s.switchAsked)
+    return html`<div class="prompt" part="prompt" role="alertdialog">
+      ${t('switchRequest', { name: s.peer.name })}
+      <div class="actions">
+        <button class="pill" @click=${() => act.answerSwitch(false)}>${t('switchDecline')}</button>
+        <button class="pill primary" @click=${() => act.answerSwitch(true)}>${t('switchAgree')}</button>
+      </div>
+    </div>`
+  if (s.switchPending)
+    return html`<div class="prompt" part="prompt" role="status">${t('switchRequested', { name: s.peer.name })}</div>`
+  return nothing
+}
+
+export function videoPanel(ctx: ViewContext): TemplateResult {
+  const { s, t } = ctx
+  return html`<section class="panel wide connected video" part="panel video">
+    ${ctx.remoteVideo}
+    ${
+      s.peerCameraOff
+        ? html`<div class="camera-off-note" part="peer-camera-off">
+            ${avatar(ctx)}
+            <span>${t('remoteCameraOff', { name: s.peer.name })}</span>
+          </div>`
+        : nothing
+    }
+    ${topBar(ctx, true)}
+    <div class="local" part="local-video" ${ref(dragRef())}>
+      ${ctx.localVideo}${s.cameraOff ? html`<div class="off">${icons.videoOff}</div>` : nothing}
+    </div>
+    <div class="spacer"></div>
+    ${switchPrompt(ctx)} ${callControls(ctx)} ${devicesSheet(ctx)}
+  </section>`
+}
+
+export function audioPanel(ctx: ViewContext): TemplateResult {
+  const { s, t } = ctx
+  return html`<section class="panel connected audio" part="panel audio">
+    ${topBar(ctx, false)}
+    <div class="center">
+      ${avatar(ctx)}
+      <div class="peer-name" part="name">${s.peer.name}</div>
+      <div class="status" part="status">
+        ${
+          s.peerMicOff
+            ? html`<span class="indicator" part="peer-mic-off" title=${t('remoteMuted', { name: s.peer.name })}
+                >${icons.micOff}</span
+              >`
+            : nothing
+        }
+        <span class="timer" part="timer" role="timer">${timer(ctx)}</span>
+      </div>
+    </div>
+    ${switchPrompt(ctx)} ${callControls(ctx)} ${devicesSheet(ctx)} ${hidden(ctx.localVideo, ctx.remoteVideo)}
+  </section>`
+}
+
+export function miniWindow(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  const video = s.type === 'video' && !s.peerCameraOff && s.connectedAt !== undefined
+  return html`<div
+    class="mini ${video ? 'video' : ''}"
+    part="mini"
+    role="button"
+    tabindex="0"
+    aria-label=${t('restore')}
+    ${ref(dragRef(() => act.minimize(false)))}
+    @keydown=${(e: KeyboardEvent) => (e.key === 'Enter' || e.key === ' ') && act.minimize(false)}
+  >
+    ${video ? ctx.remoteVideo : avatar(ctx)}
+    <span class="timer">${s.view === 'connected' ? timer(ctx) : t('calling')}</span>
+    ${hidden(...(video ? [ctx.localVideo] : [ctx.localVideo, ctx.remoteVideo]))}
+  </div>`
+}
+
+function dragRef(onTap?: () => void): (element: Element | undefined) => void {
+  return (element) => {
+    if (element instanceof HTMLElement) makeDraggable(element, onTap)
+  }
+}
+
+function devicesSheet(ctx: ViewContext): TemplateResult | typeof nothing {
+  const { s, t, act } = ctx
+  if (!s.devicesOpen) return nothing
+  const kinds = [
+    ['camera', 'videoinput'],
+    ['microphone', 'audioinput'],
+    ['speaker', 'audiooutput'],
+  ] as const
+  return html`<div class="sheet" part="devices" role="dialog" aria-label=${t('devices')}>
+    <header>
+      ${t('devices')}
+      <button class="icon-button" aria-label=${t('close')} @click=${() => act.openDevices(false)}>
+        ${icons.close}
+      </button>
+    </header>
+    ${kinds.map(([kind, deviceKind]) => {
+      const options = s.devices.filter((d) => d.kind === deviceKind)
+      if (options.length === 0) return nothing
+      return html`<label
+        >${t(kind)}
+        <select @change=${(e: Event) => act.selectDevice(kind, (e.target as HTMLSelectElement).value)}>
+          ${options.map(
+            (d, i) =>
+              html`<option value=${d.deviceId} ?selected=${s.selected[kind] === d.deviceId}>
+                ${d.label || (d.deviceId === 'default' ? t('systemDefault') : `${t(kind)} ${i + 1}`)}
+              </option>`,
+          )}
+        </select>
+      </label>`
+    })}
+  </div>`
+}
+
+export function overlays(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  return html`${
+    s.soundBlocked
+      ? html`<button class="chip sound" part="enable-sound" @click=${act.unlockSound}>
+          ${icons.soundOff}${t('enableSound')}
+        </button>`
+      : nothing
+  }
+  ${
+    s.notice
+      ? html`<div class="notice ${s.notice.kind}" part="notice" role=${s.notice.kind === 'error' ? 'alert' : 'status'}>
+          ${s.notice.kind === 'error' ? icons.warning : nothing}<span>${s.notice.text}</span>
+          <button aria-label=${t('close')} @click=${act.dismissNotice}>${icons.close}</button>
+        </div>`
+      : nothing
+  }
+  ${s.toast ? html`<div class="toast" part="toast" role="status">${s.toast}</div>` : nothing}`
+}
