@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { openSqliteStore } from '../store/sqlite.ts'
-import { createApp, startServer } from '../server.ts'
+import { createApp, startServer, type ServerOptions } from '../server.ts'
 
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
-  ringkit serve [--port N] [--host ADDR] [--data-dir DIR]
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--no-demo]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
@@ -18,6 +18,8 @@ Options (environment variable in brackets):
   --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
   --turn-secret S   coturn static-auth-secret: devices get time-limited TURN credentials
                     (RINGKIT_TURN_SECRET; lifetime RINGKIT_TURN_TTL seconds, default 3600)
+  --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
+                    keeps its users in demo.sqlite and maps them to accounts of the default app
   --name NAME       name of a new app
   --single-device   a new login of an account kicks its other device
 
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       stun: { type: 'string' },
       turn: { type: 'string' },
       'turn-secret': { type: 'string' },
+      'no-demo': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -53,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     const port = Number(values.port ?? env.RINGKIT_PORT ?? 3000)
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port must be 0 to 65535, got ${values.port}`)
+    const demo = !values['no-demo'] && env.RINGKIT_DEMO !== '0'
     const server = await startServer({
       dataDir,
       port,
@@ -65,8 +69,10 @@ async function main(argv: string[]): Promise<number> {
         turnSecret: values['turn-secret'] ?? env.RINGKIT_TURN_SECRET,
         ...(env.RINGKIT_TURN_TTL ? { turnTtlSeconds: Number(env.RINGKIT_TURN_TTL) } : {}),
       },
+      ...(demo ? { mount: mountDemo(dataDir) } : {}),
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
+    if (demo) lines.push(`Demo app: ${server.url}/`)
     if (server.defaultApp.created) {
       lines.push(
         'Created the default app. Keep these; they are stored in the data dir and not printed again:',
@@ -96,6 +102,17 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${HELP}`)
   return 1
+}
+
+/**
+ * The demo is an app like any other: it gets the default app's credentials and calls the REST API.
+ * Loaded only when mounted, so `--no-demo` needs neither esbuild nor the demo's pages.
+ */
+function mountDemo(dataDir: string): ServerOptions['mount'] {
+  return async (app, { url, defaultApp }) => {
+    const { registerDemo } = await import('@ringkit/demo')
+    registerDemo(app, { dataDir, ringkitUrl: url, appKey: defaultApp.appKey, appSecret: defaultApp.appSecret })
+  }
 }
 
 function list(value: string | undefined): string[] {
