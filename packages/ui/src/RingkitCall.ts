@@ -108,6 +108,12 @@ export class RingkitCall extends LitElement {
     }
   }
 
+  /** Plays the other side's sound on this output device (browsers with `setSinkId`). */
+  async setSpeaker(deviceId: string): Promise<void> {
+    this.#set({ selected: { ...this.#s.selected, speaker: deviceId } })
+    await setSink(this.#remoteVideo, deviceId)
+  }
+
   accept(asAudio = false): Promise<void> {
     return this.#actions.accept(asAudio) ?? Promise.resolve()
   }
@@ -383,9 +389,10 @@ export class RingkitCall extends LitElement {
       if (open) void this.#run(async () => this.#set({ devices: (await this.kit?.listDevices()) ?? [] }))
     },
     selectDevice: (kind, deviceId) => {
-      this.#set({ selected: { ...this.#s.selected, [kind]: deviceId } })
-      if (kind === 'speaker') return void this.#run(async () => setSink(this.#remoteVideo, deviceId))
-      void this.#run(async () => this.kit?.selectDevice(kind, deviceId))
+      if (kind !== 'speaker') this.#set({ selected: { ...this.#s.selected, [kind]: deviceId } })
+      void this.#run(async () =>
+        kind === 'speaker' ? this.setSpeaker(deviceId) : this.kit?.selectDevice(kind, deviceId),
+      )
     },
     unlockSound: () => this.#tones.unlock(),
     dismissNotice: () => this.#set({ notice: undefined }),

@@ -13,6 +13,7 @@ export {
   type RecordWording,
   type Translate,
 } from './i18n.ts'
+export { icons } from './icons.ts'
 export { Tones, type ToneKind, type ToneUrls } from './sounds.ts'
 export type { CallView, ResolveUser, UserInfo } from './types.ts'
 

@@ -1,0 +1,261 @@
+import { LitElement, html, type TemplateResult } from 'lit'
+import { RingKit, type CallType } from '@ringkit/client'
+import { detectLocale, LOCALES, type Locale, type RingkitCall, type UserInfo } from '@ringkit/ui'
+import { api, DemoApiError, type DemoHistoryRecord, type DemoUser } from './api.ts'
+import { authPage, contactsPage, historyPage, settingsPage, shell, type DemoPage } from './pages.ts'
+import { demoStyles } from './styles.ts'
+import { demoTranslator, isDemoKey, type DemoTranslate } from './strings.ts'
+
+const LOCALE_KEY = 'ringkit-demo.locale'
+const DEVICE_KEY = 'ringkit-demo.devices'
+type DeviceKind = 'camera' | 'microphone' | 'speaker'
+
+export interface DemoState {
+  checking: boolean
+  user: DemoUser | undefined
+  page: DemoPage
+  authMode: 'signIn' | 'signUp'
+  authError: string | undefined
+  busy: boolean
+  link: 'connecting' | 'online' | 'offline'
+  query: string
+  contacts: DemoUser[] | undefined
+  history: DemoHistoryRecord[] | undefined
+  historyCursor: string | undefined
+  devices: MediaDeviceInfo[]
+  selected: Partial<Record<DeviceKind, string>>
+}
+
+/** The demo web app: sign up or in, find people, call them, read the history, pick devices and language. */
+export class DemoApp extends LitElement {
+  static override styles = demoStyles
+
+  s: DemoState = {
+    checking: true,
+    user: undefined,
+    page: pageFromHash(),
+    authMode: 'signIn',
+    authError: undefined,
+    busy: false,
+    link: 'connecting',
+    query: '',
+    contacts: undefined,
+    history: undefined,
+    historyCursor: undefined,
+    devices: [],
+    selected: readJson(DEVICE_KEY) ?? {},
+  }
+  locale: Locale = readLocale()
+  kit: RingKit | undefined
+  #names = new Map<string, Promise<UserInfo>>()
+  #searchTimer: ReturnType<typeof setTimeout> | undefined
+
+  get t(): DemoTranslate {
+    return demoTranslator(this.locale)
+  }
+
+  get callElement(): RingkitCall | null {
+    return this.renderRoot.querySelector('ringkit-call')
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    addEventListener('hashchange', () => this.go(pageFromHash()))
+    api.me().then(
+      (user) => this.#signedIn(user),
+      () => this.set({ checking: false }),
+    )
+  }
+
+  set(patch: Partial<DemoState>): void {
+    this.s = { ...this.s, ...patch }
+    this.requestUpdate()
+  }
+
+  override render(): TemplateResult {
+    if (this.s.checking) return html`<div class="splash" aria-busy="true"></div>`
+    const call = html`<ringkit-call
+      .kit=${this.kit}
+      .locale=${this.locale}
+      .resolveUser=${(accid: string) => this.#resolve(accid)}
+    ></ringkit-call>`
+    if (!this.s.user) return html`${authPage(this)}${call}`
+    const page =
+      this.s.page === 'contacts'
+        ? contactsPage(this)
+        : this.s.page === 'history'
+          ? historyPage(this)
+          : settingsPage(this)
+    return html`${shell(this, page)}${call}`
+  }
+
+  // ---- actions the pages call ----
+
+  go(page: DemoPage): void {
+    if (location.hash !== `#/${page}`) history.replaceState(null, '', `#/${page}`)
+    this.set({ page })
+    // History rows borrow avatar colors from the people list.
+    if (page === 'history') {
+      void this.loadHistory()
+      if (!this.s.contacts) this.search('')
+    }
+    if (page === 'contacts') void this.search(this.s.query)
+    if (page === 'settings') void this.loadDevices()
+  }
+
+  async submitAuth(form: HTMLFormElement): Promise<void> {
+    const data = new FormData(form)
+    const field = (name: string) => String(data.get(name) ?? '')
+    this.set({ busy: true, authError: undefined })
+    try {
+      const user =
+        this.s.authMode === 'signUp'
+          ? await api.signUp({
+              username: field('username'),
+              displayName: field('displayName'),
+              password: field('password'),
+            })
+          : await api.logIn({ username: field('username'), password: field('password') })
+      await this.#signedIn(user)
+    } catch (error) {
+      this.set({ authError: this.errorText(error) })
+    } finally {
+      this.set({ busy: false })
+    }
+  }
+
+  async signOut(): Promise<void> {
+    await this.kit?.logout().catch(() => {})
+    this.kit = undefined
+    await api.logOut().catch(() => {})
+    this.set({ user: undefined, contacts: undefined, history: undefined, authMode: 'signIn', link: 'connecting' })
+  }
+
+  setLocale(locale: Locale): void {
+    this.locale = locale
+    localStorage.setItem(LOCALE_KEY, locale)
+    document.documentElement.lang = locale
+    this.requestUpdate()
+  }
+
+  search(query: string): void {
+    this.set({ query })
+    clearTimeout(this.#searchTimer)
+    this.#searchTimer = setTimeout(() => {
+      api.search(query).then(
+        (contacts) => this.s.query === query && this.set({ contacts }),
+        (error: unknown) => this.#failed(error),
+      )
+    }, 150)
+  }
+
+  async placeCall(user: DemoUser, type: CallType): Promise<void> {
+    // The call element shows what went wrong (offline, busy, no camera…) by itself.
+    await this.callElement?.call({ to: user.accid, type }).catch(() => {})
+  }
+
+  async loadHistory(more = false): Promise<void> {
+    try {
+      const page = await api.history(more ? this.s.historyCursor : undefined)
+      const history = more ? [...(this.s.history ?? []), ...page.records] : page.records
+      this.set({ history, historyCursor: page.nextCursor })
+    } catch (error) {
+      this.#failed(error)
+    }
+  }
+
+  async loadDevices(askPermission = false): Promise<void> {
+    if (askPermission) {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true }).catch(() => undefined)
+      stream?.getTracks().forEach((track) => track.stop())
+    }
+    const devices = (await this.kit?.listDevices().catch(() => [])) ?? []
+    this.set({ devices })
+  }
+
+  async selectDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+    const selected = { ...this.s.selected, [kind]: deviceId }
+    this.set({ selected })
+    localStorage.setItem(DEVICE_KEY, JSON.stringify(selected))
+    await this.#applyDevice(kind, deviceId)
+  }
+
+  errorText(error: unknown): string {
+    const code = error instanceof DemoApiError ? error.code : 'UNKNOWN'
+    if (code === 'INVALID_PARAMS' && error instanceof Error) return this.t('INVALID_PARAMS', { detail: error.message })
+    return isDemoKey(code) ? this.t(code) : this.t('UNKNOWN', { code })
+  }
+
+  // ---- internals ----
+
+  async #signedIn(user: DemoUser): Promise<void> {
+    this.set({ user, checking: false, link: 'connecting' })
+    this.go(this.s.page)
+    const first = await api.ringkitToken()
+    let firstToken: string | undefined = first.token
+    const kit = new RingKit({ server: first.server, appKey: first.appKey })
+    this.kit = kit
+    kit.on('disconnect', () => this.set({ link: 'offline' }))
+    kit.on('reconnected', () => this.set({ link: 'online' }))
+    kit.on('kickedOffline', () => this.set({ link: 'offline' }))
+    kit.on('tokenExpired', () => this.set({ link: 'offline' }))
+    kit.on('record', () => this.s.page === 'history' && void this.loadHistory())
+    // Renewed tokens come from the demo backend, which asks RingKit's REST API with its secret.
+    const tokenProvider = async () => {
+      const token = firstToken ?? (await api.ringkitToken()).token
+      firstToken = undefined
+      return token
+    }
+    try {
+      await kit.login({ accid: user.accid, tokenProvider })
+      this.set({ link: 'online' })
+      for (const [kind, id] of Object.entries(this.s.selected)) if (id) await this.#applyDevice(kind as DeviceKind, id)
+    } catch (error) {
+      this.set({ link: 'offline' })
+      this.#failed(error)
+    }
+  }
+
+  async #applyDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+    if (kind === 'speaker') return this.callElement?.setSpeaker(deviceId)
+    await this.kit?.selectDevice(kind, deviceId).catch(() => {})
+  }
+
+  #resolve(accid: string): Promise<UserInfo> {
+    let found = this.#names.get(accid)
+    if (!found) {
+      found = api.userByAccid(accid).then(
+        (u) => ({ name: u.displayName, color: u.avatarColor }),
+        () => ({ name: accid }),
+      )
+      this.#names.set(accid, found)
+    }
+    return found
+  }
+
+  #failed(error: unknown): void {
+    if (error instanceof DemoApiError && error.code === 'NOT_SIGNED_IN') {
+      this.set({ user: undefined })
+      return
+    }
+    console.warn('RingKit demo:', error)
+  }
+}
+
+function pageFromHash(): DemoPage {
+  const page = location.hash.replace(/^#\//, '')
+  return page === 'history' || page === 'settings' ? page : 'contacts'
+}
+
+function readLocale(): Locale {
+  const saved = localStorage.getItem(LOCALE_KEY)
+  return LOCALES.find((l) => l === saved) ?? detectLocale()
+}
+
+function readJson<T>(key: string): T | undefined {
+  try {
+    return JSON.parse(localStorage.getItem(key) ?? 'null') ?? undefined
+  } catch {
+    return undefined
+  }
+}

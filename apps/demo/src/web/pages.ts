@@ -1,0 +1,294 @@
+import { html, nothing, svg, type TemplateResult } from 'lit'
+import { describeRecord, icons, translator, type Locale } from '@ringkit/ui'
+import type { DemoHistoryRecord, DemoUser } from './api.ts'
+import type { DemoApp } from './DemoApp.ts'
+import type { DemoKey } from './strings.ts'
+
+export type DemoPage = 'contacts' | 'history' | 'settings'
+
+const navIcon = (d: ReturnType<typeof svg>) =>
+  html`<svg
+    viewBox="0 0 24 24"
+    width="22"
+    height="22"
+    fill="none"
+    stroke="currentColor"
+    stroke-width="1.8"
+    stroke-linecap="round"
+    stroke-linejoin="round"
+    aria-hidden="true"
+  >
+    ${d}
+  </svg>`
+const NAV: [DemoPage, DemoKey, TemplateResult][] = [
+  [
+    'contacts',
+    'contacts',
+    navIcon(
+      svg`<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20a6.5 6.5 0 0 1 13 0M16 4.5a3.5 3.5 0 0 1 0 7M18 14a6.5 6.5 0 0 1 3.5 6"/>`,
+    ),
+  ],
+  ['history', 'history', navIcon(svg`<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3.5 2"/>`)],
+  [
+    'settings',
+    'settings',
+    navIcon(
+      svg`<path d="M4 6h10M18 6h2M4 12h4M12 12h8M4 18h12M20 18h0"/><circle cx="16" cy="6" r="2"/><circle cx="10" cy="12" r="2"/><circle cx="18" cy="18" r="2"/>`,
+    ),
+  ],
+]
+
+const LOGO = html`<span class="logo" aria-hidden="true">${icons.phone}</span>`
+
+export function avatar(name: string, color: string, size = 44): TemplateResult {
+  const letters = [...name.trim()][0]?.toUpperCase() ?? '?'
+  return html`<span
+    class="avatar"
+    style="background:${color};width:${size}px;height:${size}px;font-size:${size * 0.42}px"
+    >${letters}</span
+  >`
+}
+
+function languagePicker(app: DemoApp): TemplateResult {
+  return html`<select
+    class="lang"
+    aria-label=${app.t('language')}
+    @change=${(e: Event) => app.setLocale((e.target as HTMLSelectElement).value as Locale)}
+  >
+    <option value="en" ?selected=${app.locale === 'en'}>English</option>
+    <option value="zh-CN" ?selected=${app.locale === 'zh-CN'}>简体中文</option>
+  </select>`
+}
+
+export function authPage(app: DemoApp): TemplateResult {
+  const { t } = app
+  const signUp = app.s.authMode === 'signUp'
+  return html`<div class="auth">
+    <div class="auth-top">${languagePicker(app)}</div>
+    <form
+      class="card auth-card"
+      @submit=${(e: SubmitEvent) => {
+        e.preventDefault()
+        void app.submitAuth(e.target as HTMLFormElement)
+      }}
+    >
+      <div class="brand big">${LOGO}<span>${t('brand')}</span></div>
+      <p class="tagline">${t('tagline')}</p>
+      <h1>${t(signUp ? 'signUpTitle' : 'signInTitle')}</h1>
+      <label
+        >${t('username')}<input name="username" autocomplete="username" required minlength="3" maxlength="32"
+      /></label>
+      ${
+        signUp
+          ? html`<label
+              >${t('displayName')}<input name="displayName" autocomplete="nickname" required maxlength="40"
+            /></label>`
+          : nothing
+      }
+      <label
+        >${t('password')}<input
+          name="password"
+          type="password"
+          autocomplete=${signUp ? 'new-password' : 'current-password'}
+          required
+          minlength=${signUp ? 8 : 1}
+          maxlength="128"
+          placeholder=${signUp ? t('passwordHint') : ''}
+      /></label>
+      ${app.s.authError ? html`<p class="error" role="alert">${app.s.authError}</p>` : nothing}
+      <button class="primary" type="submit" ?disabled=${app.s.busy}>${t(signUp ? 'signUp' : 'signIn')}</button>
+      <p class="switch">
+        ${t(signUp ? 'haveAccount' : 'noAccount')}
+        <button
+          type="button"
+          class="link"
+          @click=${() => app.set({ authMode: signUp ? 'signIn' : 'signUp', authError: undefined })}
+        >
+          ${t(signUp ? 'signIn' : 'signUp')}
+        </button>
+      </p>
+    </form>
+  </div>`
+}
+
+export function shell(app: DemoApp, content: TemplateResult): TemplateResult {
+  const { t } = app
+  const user = app.s.user
+  if (!user) return content
+  const nav = NAV.map(
+    ([page, key, icon]) =>
+      html`<a
+        href="#/${page}"
+        class="nav-item ${app.s.page === page ? 'active' : ''}"
+        aria-current=${app.s.page === page ? 'page' : 'false'}
+        >${icon}<span>${t(key)}</span></a
+      >`,
+  )
+  const status = html`<span class="status-dot ${app.s.link}" title=${t(app.s.link)}></span>`
+  return html`<div class="app">
+    <aside class="sidebar">
+      <div class="brand">${LOGO}<span>${t('brand')}</span></div>
+      <nav>${nav}</nav>
+      <div class="me">
+        ${avatar(user.displayName, user.avatarColor, 36)}
+        <div class="me-text"><strong>${user.displayName}</strong><small>${status}${t(app.s.link)}</small></div>
+      </div>
+    </aside>
+    <header class="topbar">
+      <div class="brand">${LOGO}<span>${t(app.s.page)}</span></div>
+      ${status}
+    </header>
+    <main class="content">
+      <h1 class="page-title">${t(app.s.page)}</h1>
+      ${content}
+    </main>
+    <nav class="tabbar">${nav}</nav>
+  </div>`
+}
+
+function person(user: DemoUser, app: DemoApp): TemplateResult {
+  const { t } = app
+  return html`<li class="row">
+    ${avatar(user.displayName, user.avatarColor)}
+    <div class="row-text"><strong>${user.displayName}</strong><small>@${user.username}</small></div>
+    <button
+      class="round"
+      aria-label=${t('audioCallTo', { name: user.displayName })}
+      @click=${() => void app.placeCall(user, 'audio')}
+    >
+      ${icons.phone}
+    </button>
+    <button
+      class="round"
+      aria-label=${t('videoCallTo', { name: user.displayName })}
+      @click=${() => void app.placeCall(user, 'video')}
+    >
+      ${icons.video}
+    </button>
+  </li>`
+}
+
+export function contactsPage(app: DemoApp): TemplateResult {
+  const { t } = app
+  const { contacts, query } = app.s
+  return html`<div class="search">
+      <input
+        type="search"
+        placeholder=${t('search')}
+        aria-label=${t('search')}
+        .value=${query}
+        @input=${(e: Event) => app.search((e.target as HTMLInputElement).value)}
+      />
+    </div>
+    ${
+      contacts === undefined
+        ? html`<div class="card list loading"></div>`
+        : contacts.length === 0
+          ? html`<p class="empty">${query ? t('noMatches', { q: query }) : t('noContacts')}</p>`
+          : html`<ul class="card list" aria-label=${t('contacts')}>
+              ${contacts.map((user) => person(user, app))}
+            </ul>`
+    }`
+}
+
+function when(at: number, app: DemoApp): string {
+  const date = new Date(at)
+  const day = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime()
+  const days = Math.round((day(new Date()) - day(date)) / 86_400_000)
+  const time = date.toLocaleTimeString(app.locale, { hour: '2-digit', minute: '2-digit' })
+  if (days === 0) return time
+  if (days === 1) return `${app.t('yesterday')} ${time}`
+  return date.toLocaleDateString(app.locale, { month: 'short', day: 'numeric' })
+}
+
+function historyRow(record: DemoHistoryRecord, app: DemoApp): TemplateResult {
+  const me = app.s.user?.accid ?? ''
+  const wording = describeRecord(record, me, translator(app.locale))
+  const outgoing = record.caller === me
+  const otherAccid = outgoing ? (record.callees[0] ?? '') : record.caller
+  const otherName = outgoing ? (record.calleeNames[0] ?? otherAccid) : record.callerName
+  const other = app.s.contacts?.find((c) => c.accid === otherAccid)
+  const color = other?.avatarColor ?? '#64748b'
+  const direction = wording.missed ? 'missed' : outgoing ? 'outgoing' : 'incoming'
+  return html`<li class="row ${wording.missed ? 'missed' : ''}" data-call-id=${record.callId}>
+    ${avatar(otherName, color)}
+    <div class="row-text">
+      <strong>${otherName}</strong>
+      <small
+        ><span class="dir ${direction}" title=${app.t(direction)}>${direction === 'outgoing' ? '↗' : '↙'}</span>
+        ${record.type === 'video' ? icons.video : icons.phone}<span class="wording">${wording.text}</span></small
+      >
+    </div>
+    <time datetime=${new Date(record.startedAt).toISOString()}>${when(record.startedAt, app)}</time>
+    ${
+      other
+        ? html`<button
+            class="round"
+            aria-label=${app.t(record.type === 'video' ? 'videoCallTo' : 'audioCallTo', { name: otherName })}
+            @click=${() => void app.placeCall(other, record.type)}
+          >
+            ${record.type === 'video' ? icons.video : icons.phone}
+          </button>`
+        : nothing
+    }
+  </li>`
+}
+
+export function historyPage(app: DemoApp): TemplateResult {
+  const { history, historyCursor } = app.s
+  if (history === undefined) return html`<div class="card list loading"></div>`
+  if (history.length === 0) return html`<p class="empty">${app.t('noHistory')}</p>`
+  return html`<ul class="card list history" aria-label=${app.t('history')}>
+      ${history.map((record) => historyRow(record, app))}
+    </ul>
+    ${historyCursor ? html`<button class="secondary more" @click=${() => void app.loadHistory(true)}>${app.t('loadMore')}</button>` : nothing}`
+}
+
+export function settingsPage(app: DemoApp): TemplateResult {
+  const { t } = app
+  const { devices, selected, user } = app.s
+  const kinds = [
+    ['camera', 'videoinput'],
+    ['microphone', 'audioinput'],
+    ['speaker', 'audiooutput'],
+  ] as const
+  const named = devices.some((d) => d.label)
+  return html`<section class="card settings">
+      <h2>${t('language')}</h2>
+      ${languagePicker(app)}
+    </section>
+    <section class="card settings">
+      <h2>${t('devices')}</h2>
+      ${kinds.map(([kind, deviceKind]) => {
+        const options = devices.filter((d) => d.kind === deviceKind)
+        return html`<label
+          >${t(kind)}
+          <select
+            ?disabled=${options.length === 0}
+            @change=${(e: Event) => void app.selectDevice(kind, (e.target as HTMLSelectElement).value)}
+          >
+            ${options.length === 0 ? html`<option>${t('systemDefault')}</option>` : nothing}
+            ${options.map(
+              (d, i) =>
+                html`<option value=${d.deviceId} ?selected=${selected[kind] === d.deviceId}>
+                  ${d.label || (d.deviceId === 'default' ? t('systemDefault') : `${t(kind)} ${i + 1}`)}
+                </option>`,
+            )}
+          </select>
+        </label>`
+      })}
+      ${named ? nothing : html`<button class="secondary" @click=${() => void app.loadDevices(true)}>${t('showDeviceNames')}</button>`}
+    </section>
+    <section class="card settings">
+      <h2>${t('account')}</h2>
+      ${
+        user
+          ? html`<div class="row plain">
+              ${avatar(user.displayName, user.avatarColor)}
+              <div class="row-text"><strong>${user.displayName}</strong><small>@${user.username}</small></div>
+            </div>`
+          : nothing
+      }
+      <button class="secondary danger" @click=${() => void app.signOut()}>${t('signOut')}</button>
+    </section>`
+}
