@@ -240,7 +240,7 @@ export class RingkitCall extends LitElement {
     this.#endedCallId = call.callId
     this.#clear()
     if (this.#record?.callId === call.callId) return this.#toastRecord(this.#record)
-    this.#later('record', 1_500, () => this.#showToast(this.#t()('recordCompleted', { duration: '' }).trim()))
+    this.#later('record', 1_500, () => this.#showToast(this.#t()('callEnded')))
   }
 
   #endedElsewhere(call: Call, key: 'answeredElsewhere' | 'declinedElsewhere'): void {

@@ -41,6 +41,7 @@ const en = {
   switchRefused: '{name} declined to switch to video',
   enableSound: 'Tap to enable sound',
   // Record wording: each side reads its own.
+  callEnded: 'Call ended',
   recordCompleted: 'Call ended {duration}',
   recordDropped: 'Call dropped {duration}',
   recordCanceled: 'Canceled',
@@ -69,6 +70,7 @@ const en = {
 } satisfies Record<string, string>
 
 export type MessageKey = keyof typeof en
+export const MESSAGE_KEYS = Object.keys(en) as MessageKey[]
 
 const zhCN: Record<MessageKey, string> = {
   videoCall: '视频通话',
@@ -107,6 +109,7 @@ const zhCN: Record<MessageKey, string> = {
   switchRequested: '正在请求 {name} 切换到视频…',
   switchRefused: '{name} 拒绝了切换到视频',
   enableSound: '点击开启声音',
+  callEnded: '通话已结束',
   recordCompleted: '通话时长 {duration}',
   recordDropped: '通话中断 {duration}',
   recordCanceled: '已取消',

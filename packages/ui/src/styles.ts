@@ -449,7 +449,7 @@ export const callStyles = css`
   .mini {
     position: absolute;
     right: 20px;
-    bottom: 24px;
+    bottom: var(--ringkit-mini-bottom, 24px);
     width: 136px;
     height: 184px;
     border-radius: 18px;
@@ -497,7 +497,7 @@ export const callStyles = css`
     animation: fade 0.2s ease-out;
   }
   .toast {
-    bottom: 48px;
+    bottom: var(--ringkit-toast-bottom, 48px);
     background: rgba(15, 23, 42, 0.92);
     color: var(--_fg);
     font-weight: 500;

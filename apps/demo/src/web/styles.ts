@@ -265,6 +265,11 @@ export const demoStyles = css`
     font-size: 26px;
   }
   @media (max-width: 760px) {
+    /* Keep the call kit's floating window and toasts above the tab bar. */
+    ringkit-call {
+      --ringkit-mini-bottom: 88px;
+      --ringkit-toast-bottom: 92px;
+    }
     .app {
       grid-template-columns: 1fr;
       grid-template-rows: auto 1fr auto;
