@@ -365,7 +365,7 @@ export const callStyles = css`
     position: absolute;
     z-index: 5;
     left: 50%;
-    bottom: 150px;
+    top: 84px;
     transform: translateX(-50%);
     width: min(92%, 360px);
     padding: 16px;
@@ -487,6 +487,7 @@ export const callStyles = css`
     position: absolute;
     left: 50%;
     transform: translateX(-50%);
+    width: max-content;
     max-width: min(92vw, 520px);
     border-radius: 14px;
     padding: 12px 18px;
