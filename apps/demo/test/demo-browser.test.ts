@@ -131,4 +131,20 @@ describe('demo app in two Chromium pages', () => {
     assert.match(await rows.first().innerText(), /Missed call/)
     await closeAll(a, b)
   })
+
+  it('a video call answered as audio becomes an audio call on both sides, and Enter on the focused button answers', async (t) => {
+    if (skipWithoutChromium(t)) return
+    const [a, b] = await twoUsers(PHONE)
+    await callFromContacts(a.page, b, 'video')
+    await state(b.page, 'incoming')
+    await part(b.page, 'accept-audio').focus()
+    await b.page.keyboard.press('Enter')
+    for (const { page } of [a, b]) {
+      await state(page, 'connected')
+      await page.locator('ringkit-call[call-type="audio"]').waitFor()
+    }
+    await part(b.page, 'hangup').click()
+    assert.match(await toast(a.page), /^Call ended 00:0\d$/)
+    await closeAll(a, b)
+  })
 })

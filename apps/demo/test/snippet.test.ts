@@ -18,6 +18,12 @@ function readmeSnippet(): string {
   return found[1]
 }
 
+const THEME = `<style>
+  ringkit-call { --ringkit-accept: rgb(1, 102, 3); --ringkit-font: monospace }
+  ringkit-call::part(panel) { border-radius: 3px }
+</style>`
+const AVATAR = '<span slot="avatar" id="my-avatar">☎</span>'
+
 let server: TestServer
 let pages: Server
 let pagesUrl = ''
@@ -36,7 +42,9 @@ before(async () => {
       void tokenFor(server, accid).then((token) => res.writeHead(200).end(JSON.stringify({ accid, token })))
       return
     }
-    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><meta charset="utf-8">${snippet}`)
+    // /<accid>/themed: the same page, themed by custom properties and ::part, with its own avatar in a slot.
+    const page = rest === 'themed' ? THEME + snippet.replace('<ringkit-call>', `<ringkit-call>${AVATAR}`) : snippet
+    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><meta charset="utf-8">${page}`)
   })
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve))
   pagesUrl = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`
@@ -48,10 +56,10 @@ after(async () => {
   await server.close()
 })
 
-async function open(accid: string): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, locale: 'en' })
+async function open(accid: string, variant = ''): Promise<Page> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en' })
   const page = await context.newPage()
-  await page.goto(`${pagesUrl}/${accid}/`)
+  await page.goto(`${pagesUrl}/${accid}/${variant}`)
   await page.waitForFunction(
     () => (document.querySelector('ringkit-call') as { kit?: { online?: boolean } })?.kit?.online,
   )
@@ -82,4 +90,39 @@ it('the README snippet, loaded as is, gives a page that rings, answers and carri
   await bob.locator('ringkit-call [part~="hangup"]').click()
   await alice.locator('ringkit-call[state="idle"]').waitFor()
   assert.match(await alice.locator('ringkit-call [part~="toast"]').innerText(), /^Call ended 00:0\d$/)
+})
+
+it('an app themes the call UI with custom properties and ::part, and puts its own avatar in the slot', async (t) => {
+  if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
+  const carol = await open('carol')
+  const dave = await open('dave', 'themed')
+  await carol.evaluate(() =>
+    (document.querySelector('ringkit-call') as HTMLElement & { call(o: object): Promise<unknown> }).call({
+      to: 'dave',
+      type: 'audio',
+    }),
+  )
+  await dave.locator('ringkit-call[state="incoming"]').waitFor()
+  const look = await dave.evaluate(() => {
+    const root = document.querySelector('ringkit-call')!.shadowRoot!
+    const accept = root.querySelector('[part~="accept"]')!
+    const panel = root.querySelector('[part~="panel"]')!
+    const slot = root.querySelector<HTMLSlotElement>('slot[name="avatar"]')!
+    return {
+      accept: getComputedStyle(accept).backgroundColor,
+      radius: getComputedStyle(panel).borderTopLeftRadius,
+      font: getComputedStyle(panel).fontFamily,
+      slotted: slot.assignedElements().map((e) => e.id),
+      avatarShown: document.getElementById('my-avatar')!.getBoundingClientRect().width > 0,
+    }
+  })
+  assert.deepEqual(look, {
+    accept: 'rgb(1, 102, 3)',
+    radius: '3px',
+    font: 'monospace',
+    slotted: ['my-avatar'],
+    avatarShown: true,
+  })
+  await dave.locator('ringkit-call [part~="reject"]').click()
+  assert.equal(await carol.locator('ringkit-call [part~="toast"]').innerText(), 'Declined')
 })
