@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   CALL_TIMEOUT_INVALID: 'The call timeout must be between 1 and 120 seconds.',
   SWITCH_PENDING: 'A call type switch is already waiting for an answer.',
   SWITCH_REJECTED: 'The other side declined the call type switch.',
+  // Group calls
+  SFU_UNAVAILABLE: 'No Janus media server answered: check that Janus runs and its URL and api_secret.',
   // Media (client side)
   MEDIA_PERMISSION_DENIED: 'Camera or microphone access was denied; allow it in the browser or system settings.',
   MEDIA_DEVICE_NOT_FOUND: 'No camera or microphone was found.',
