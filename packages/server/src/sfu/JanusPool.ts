@@ -1,0 +1,113 @@
+import { randomBytes, randomInt } from 'node:crypto'
+import { RingKitError } from '@ringkit/protocol'
+import { JanusLink } from './JanusLink.ts'
+import type { JanusPoolOptions, SfuRoom } from './types.ts'
+
+/**
+ * Room settings for a group call of up to 25 people. Everyone may publish, and each subscriber
+ * receives up to 24 streams, so a publisher's video is capped at 256 kbps: 24 × 256 kbps ≈ 6 Mbps
+ * down per participant, which a grid of small tiles does not need more than.
+ */
+const ROOM_SETTINGS = {
+  description: 'ringkit group call',
+  max_publishers: 25,
+  bitrate: 256_000,
+  videocodec: 'vp8',
+  audiocodec: 'opus',
+  // Rooms live as long as their call: never written to the config file, never listed to others.
+  permanent: false,
+  is_private: true,
+} as const
+
+/** Janus room ids are 64-bit, but the ids travel as JSON numbers, so they stay below 2^48. */
+const MAX_ROOM_ID = 2 ** 48 - 1
+
+/**
+ * Group-call rooms across one or more Janus servers, created and destroyed through janode.
+ *
+ * A new room goes to the Janus with the fewest rooms (ties: the first listed), not round robin:
+ * group calls last minutes to hours and end unevenly, so the room count is the load that is
+ * actually there, and a Janus that comes back after a restart takes new rooms first.
+ */
+export class JanusPool {
+  readonly #links: JanusLink[]
+  readonly #options: JanusPoolOptions
+  #closed = false
+
+  constructor(options: JanusPoolOptions) {
+    if (options.urls.length === 0) throw new RingKitError('INVALID_PARAMS', 'JanusPool needs at least one Janus URL')
+    this.#options = options
+    const timeoutMs = options.requestTimeoutMs ?? 5_000
+    this.#links = options.urls.map(
+      (url) => new JanusLink({ url, apiSecret: options.apiSecret, timeoutMs, onLost: (_, rooms) => this.#lost(rooms) }),
+    )
+  }
+
+  /** Creates a room on the least loaded Janus that answers; SFU_UNAVAILABLE when none does. */
+  async createRoom(): Promise<SfuRoom> {
+    const failures: unknown[] = []
+    if (!this.#closed) {
+      for (const link of this.#byPreference()) {
+        // Random secrets: whoever holds the pin can join and the secret can destroy the room.
+        const params = {
+          ...ROOM_SETTINGS,
+          room: randomInt(1, MAX_ROOM_ID),
+          secret: randomBytes(24).toString('base64url'),
+          pin: randomBytes(12).toString('base64url'),
+        }
+        try {
+          return await link.createRoom(params)
+        } catch (error) {
+          failures.push(error)
+        }
+      }
+    }
+    throw new RingKitError('SFU_UNAVAILABLE', undefined, {
+      cause: new AggregateError(failures, this.#closed ? 'the Janus pool is closed' : 'no Janus created the room'),
+    })
+  }
+
+  /**
+   * Destroys a room made by `createRoom()`. A room the pool no longer knows (destroyed already, or
+   * lost with its Janus) resolves false; a Janus that does not answer rejects with SFU_UNAVAILABLE.
+   */
+  async destroyRoom(room: number): Promise<boolean> {
+    const link = this.#links.find((candidate) => candidate.rooms.has(room))
+    const known = link?.rooms.get(room)
+    if (!link || !known) return false
+    try {
+      await link.destroyRoom(known)
+      return true
+    } catch (error) {
+      throw new RingKitError('SFU_UNAVAILABLE', undefined, { cause: error })
+    }
+  }
+
+  /** The rooms the pool holds, per Janus URL. */
+  rooms(): Map<string, SfuRoom[]> {
+    return new Map(this.#links.map((link) => [link.url, [...link.rooms.values()]]))
+  }
+
+  /** Closes every Janus connection. Rooms are left to their Janus; no onRoomsLost follows. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#links.map(async (link) => link.close()))
+  }
+
+  /** Fewest rooms (held or being created) first; a Janus that failed within `retryDownMs` goes after all the others. */
+  #byPreference(): JanusLink[] {
+    const downUntil = Date.now() - (this.#options.retryDownMs ?? 5_000)
+    const recentlyFailed = (link: JanusLink) => (link.failedAt > downUntil ? 1 : 0)
+    // Array.prototype.sort is stable, so equal links keep the order they were listed in.
+    return [...this.#links].sort((a, b) => recentlyFailed(a) - recentlyFailed(b) || a.load - b.load)
+  }
+
+  #lost(rooms: SfuRoom[]): void {
+    if (rooms.length === 0) return
+    try {
+      this.#options.onRoomsLost?.(rooms)
+    } catch {
+      // The listener's failure is its own; the pool keeps serving the other Janus servers.
+    }
+  }
+}

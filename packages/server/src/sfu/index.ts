@@ -1,0 +1,2 @@
+export { JanusPool } from './JanusPool.ts'
+export type { JanusPoolOptions, SfuRoom } from './types.ts'
