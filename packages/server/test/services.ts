@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import WebSocket from 'ws'
 
 /**
  * Outside programs some suites need. On a developer's machine without one, the suite skips with a
@@ -99,4 +100,77 @@ async function runTurn(
     await new Promise((r) => setTimeout(r, 50))
   }
   return child
+}
+
+export interface Janus {
+  /** The Janus API over WebSocket, on loopback. */
+  url: string
+  apiSecret: string
+  /** SIGKILLs Janus, as a crash would; its WebSocket clients see the connection drop. */
+  kill(): Promise<void>
+  /** SIGSTOPs Janus: its sockets stay open but nothing answers, as with a hung process. */
+  freeze(): void
+  /** Kills it if running and removes its config folder. */
+  stop(): Promise<void>
+}
+
+/** The Janus configuration the repository ships, which these tests must start unchanged. */
+const SHIPPED_JANUS_CONFIG = new URL('../janus/', import.meta.url)
+
+/** Janus processes still running, killed if the test process exits without stopping them. */
+const runningJanus = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of runningJanus) child.kill('SIGKILL')
+})
+
+/**
+ * A real Janus on a free loopback port, with the shipped config except for the port and the API
+ * secret (random unless given, so several Janus can share one for a pool).
+ */
+export async function startJanus(binary: string, { apiSecret = randomBytes(16).toString('hex') } = {}): Promise<Janus> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'ringkit-janus-'))
+  for (const name of readdirSync(SHIPPED_JANUS_CONFIG)) {
+    const text = readFileSync(new URL(name, SHIPPED_JANUS_CONFIG), 'utf8')
+      .replace(/^(\s*ws_port = )\d+/m, `$1${port}`)
+      .replace(/^(\s*api_secret = )".*"/m, `$1"${apiSecret}"`)
+    writeFileSync(join(dir, name), text)
+  }
+  const url = `ws://127.0.0.1:${port}`
+  const child: ChildProcess = spawn(binary, ['-F', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  runningJanus.add(child)
+  child.once('exit', () => runningJanus.delete(child))
+  let log = ''
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()))
+  const stop = async () => {
+    await kill(child)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await waitForWebSocket(url, child, 10_000)
+  } catch (error) {
+    await stop()
+    throw new Error(`Janus did not start: ${String(error)}\n${log.slice(-2000)}`)
+  }
+  return { url, apiSecret, kill: async () => kill(child), freeze: () => child.kill('SIGSTOP'), stop }
+}
+
+/** Resolves once a WebSocket with Janus's subprotocol opens at `url`. */
+async function waitForWebSocket(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('the process exited')
+    if (Date.now() > deadline) throw new Error(`no WebSocket at ${url} within ${timeoutMs} ms`)
+    const opened = await new Promise<boolean>((resolve) => {
+      const socket = new WebSocket(url, 'janus-protocol')
+      socket.once('open', () => {
+        socket.close()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (opened) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
