@@ -61,6 +61,8 @@ export interface DemoUserPage {
 export async function openDemo(browser: Browser, url: string, viewport: Viewport, locale: Locale): Promise<Page> {
   const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1 })
   await context.addInitScript((l) => localStorage.setItem('ringkit-demo.locale', l), locale)
+  // Two Chromium pages in a real call share two cores with the other suites: give waits room.
+  context.setDefaultTimeout(60_000)
   const page = await context.newPage()
   page.on('pageerror', (error) => console.error('page error:', error.message))
   await page.goto(url)

@@ -58,6 +58,7 @@ after(async () => {
 
 async function open(accid: string, variant = ''): Promise<Page> {
   const context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en' })
+  context.setDefaultTimeout(60_000)
   const page = await context.newPage()
   await page.goto(`${pagesUrl}/${accid}/${variant}`)
   await page.waitForFunction(
