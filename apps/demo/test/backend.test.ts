@@ -7,32 +7,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { RECORD_STATUS } from '@ringkit/protocol'
-import { startTestServer, TestDevice, type TestServer } from '../../../packages/server/test/support.ts'
-import { registerDemo, SESSION_COOKIE, type DemoOptions } from '../src/server/index.ts'
+import { TestDevice, type TestServer } from '../../../packages/server/test/support.ts'
+import { SESSION_COOKIE, type DemoOptions } from '../src/server/index.ts'
+import { startDemoServer } from './flows.ts'
 
 /** A real server with the demo mounted as `ringkit serve` does, SQLite in a fresh temp dir. */
-async function startWithDemo(demo: Partial<DemoOptions> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-demo-test-'))
-  const server = await startTestServer({
-    dataDir,
-    // The history test makes calls back to back, faster than a person could.
-    invites: { perSecond: 100, burst: 100 },
-    mount: (app, ctx) =>
-      registerDemo(app, {
-        dataDir,
-        ringkitUrl: ctx.url,
-        appKey: ctx.defaultApp.appKey,
-        appSecret: ctx.defaultApp.appSecret,
-        ...demo,
-      }),
-  })
-  return {
-    ...server,
-    async close() {
-      await server.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+function startWithDemo(demo: Partial<DemoOptions> = {}): Promise<TestServer> {
+  // The history test makes calls back to back, faster than a person could.
+  return startDemoServer({ demo, server: { invites: { perSecond: 100, burst: 100 } } })
 }
 
 interface Answer {

@@ -3,22 +3,28 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import type { Locale } from '@ringkit/ui'
-import { registerDemo } from '../src/server/index.ts'
+import type { ServerOptions } from '../../../packages/server/src/index.ts'
+import { registerDemo, type DemoOptions } from '../src/server/index.ts'
 import { startTestServer, type TestServer } from '../../../packages/server/test/support.ts'
 
 /** A RingKit server on port 0 with the demo app mounted at `/`, as `ringkit serve` runs it. */
-export async function startDemoServer(): Promise<TestServer> {
+export async function startDemoServer(
+  options: { demo?: Partial<DemoOptions>; server?: Partial<ServerOptions> } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-demo-'))
   const server = await startTestServer({
     dataDir,
     host: '127.0.0.1',
+    ...options.server,
     mount: (app, ctx) =>
       registerDemo(app, {
         dataDir,
         ringkitUrl: ctx.url,
         appKey: ctx.defaultApp.appKey,
         appSecret: ctx.defaultApp.appSecret,
+        // Every test user signs up from the same address.
         authAttemptsPerMinute: 1000,
+        ...options.demo,
       }),
   })
   return {
