@@ -115,7 +115,7 @@ export class RingkitCall extends LitElement {
   }
 
   accept(asAudio = false): Promise<void> {
-    return this.#actions.accept(asAudio) ?? Promise.resolve()
+    return this.#actions.accept(asAudio)
   }
 
   override connectedCallback(): void {
@@ -330,7 +330,7 @@ export class RingkitCall extends LitElement {
     )
   }
 
-  readonly #actions: Actions & { accept(asAudio?: boolean): Promise<void> } = {
+  readonly #actions: Actions = {
     accept: (asAudio = false) => {
       const call = this.#call
       if (!call || this.#s.view !== 'incoming') return Promise.resolve()

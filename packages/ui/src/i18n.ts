@@ -140,9 +140,15 @@ const CATALOG: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN 
 
 export type Translate = (key: MessageKey, params?: Record<string, string>) => string
 
-export function translator(locale: Locale): Translate {
-  const messages = CATALOG[locale]
+/** Fills `{name}` placeholders from one language's messages; apps use it for their own catalogs too. */
+export function catalogTranslator<K extends string>(
+  messages: Record<K, string>,
+): (key: K, params?: Record<string, string>) => string {
   return (key, params = {}) => messages[key].replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? '')
+}
+
+export function translator(locale: Locale): Translate {
+  return catalogTranslator(CATALOG[locale])
 }
 
 /** The first supported language the browser prefers; English otherwise. */

@@ -1,8 +1,10 @@
 import { RingkitCall } from './RingkitCall.ts'
 
 export { RingkitCall, colorFor } from './RingkitCall.ts'
+export { deviceSelects, type DeviceChoice } from './templates.ts'
 export {
   LOCALES,
+  catalogTranslator,
   describeRecord,
   detectLocale,
   errorMessage,

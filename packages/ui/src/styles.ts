@@ -128,7 +128,8 @@ export const callStyles = css`
     color: var(--_muted);
     font-size: 14px;
   }
-  .icon-button {
+  .icon-button,
+  .btn {
     width: 40px;
     height: 40px;
     border-radius: 50%;
@@ -224,13 +225,6 @@ export const callStyles = css`
   .btn {
     width: var(--_button);
     height: var(--_button);
-    border-radius: 50%;
-    border: 0;
-    display: grid;
-    place-items: center;
-    color: var(--_fg);
-    background: var(--_control);
-    cursor: pointer;
     transition:
       transform 0.1s,
       background 0.15s;

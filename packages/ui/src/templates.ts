@@ -16,7 +16,7 @@ export interface ViewContext {
 }
 
 export interface Actions {
-  accept(asAudio?: boolean): void
+  accept(asAudio?: boolean): Promise<void>
   reject(): void
   cancel(): void
   hangup(): void
@@ -27,7 +27,7 @@ export interface Actions {
   answerSwitch(agree: boolean): void
   minimize(minimized: boolean): void
   openDevices(open: boolean): void
-  selectDevice(kind: 'camera' | 'microphone' | 'speaker', deviceId: string): void
+  selectDevice(kind: DeviceChoice, deviceId: string): void
   unlockSound(): void
   dismissNotice(): void
 }
@@ -95,13 +95,13 @@ export function incomingPanel(ctx: ViewContext): TemplateResult {
       ${
         video
           ? html`<div class="controls" style="padding-bottom:0">
-              ${button(t('acceptAsAudio'), icons.audio, () => act.accept(true), '', 'button accept-audio')}
+              ${button(t('acceptAsAudio'), icons.audio, () => void act.accept(true), '', 'button accept-audio')}
             </div>`
           : nothing
       }
       <div class="controls" part="controls">
         ${button(t('reject'), icons.hangup, act.reject, 'danger big', 'button reject')}
-        ${button(t('accept'), video ? icons.video : icons.phone, () => act.accept(), 'accept big', 'button accept')}
+        ${button(t('accept'), video ? icons.video : icons.phone, () => void act.accept(), 'accept big', 'button accept')}
       </div>
       ${hidden(ctx.localVideo, ctx.remoteVideo)}
     </section>
@@ -272,11 +272,6 @@ function dragRef(onTap?: () => void): (element: Element | undefined) => void {
 function devicesSheet(ctx: ViewContext): TemplateResult | typeof nothing {
   const { s, t, act } = ctx
   if (!s.devicesOpen) return nothing
-  const kinds = [
-    ['camera', 'videoinput'],
-    ['microphone', 'audioinput'],
-    ['speaker', 'audiooutput'],
-  ] as const
   return html`<div class="sheet" part="devices" role="dialog" aria-label=${t('devices')}>
     <header>
       ${t('devices')}
@@ -284,22 +279,42 @@ function devicesSheet(ctx: ViewContext): TemplateResult | typeof nothing {
         ${icons.close}
       </button>
     </header>
-    ${kinds.map(([kind, deviceKind]) => {
-      const options = s.devices.filter((d) => d.kind === deviceKind)
-      if (options.length === 0) return nothing
-      return html`<label
-        >${t(kind)}
-        <select @change=${(e: Event) => act.selectDevice(kind, (e.target as HTMLSelectElement).value)}>
-          ${options.map(
-            (d, i) =>
-              html`<option value=${d.deviceId} ?selected=${s.selected[kind] === d.deviceId}>
-                ${d.label || (d.deviceId === 'default' ? t('systemDefault') : `${t(kind)} ${i + 1}`)}
-              </option>`,
-          )}
-        </select>
-      </label>`
-    })}
+    ${deviceSelects(s.devices, s.selected, t, act.selectDevice)}
   </div>`
+}
+
+export type DeviceChoice = 'camera' | 'microphone' | 'speaker'
+const DEVICE_KINDS = [
+  ['camera', 'videoinput'],
+  ['microphone', 'audioinput'],
+  ['speaker', 'audiooutput'],
+] as const
+
+/** A labelled select per camera, microphone and speaker; a kind the runtime lists none of is disabled. */
+export function deviceSelects(
+  devices: readonly MediaDeviceInfo[],
+  selected: Partial<Record<DeviceChoice, string>>,
+  t: Translate,
+  onSelect: (kind: DeviceChoice, deviceId: string) => void,
+): TemplateResult[] {
+  return DEVICE_KINDS.map(([kind, deviceKind]) => {
+    const options = devices.filter((d) => d.kind === deviceKind)
+    return html`<label
+      >${t(kind)}
+      <select
+        ?disabled=${options.length === 0}
+        @change=${(e: Event) => onSelect(kind, (e.target as HTMLSelectElement).value)}
+      >
+        ${options.length === 0 ? html`<option>${t('systemDefault')}</option>` : nothing}
+        ${options.map(
+          (d, i) =>
+            html`<option value=${d.deviceId} ?selected=${selected[kind] === d.deviceId}>
+              ${d.label || (d.deviceId === 'default' ? t('systemDefault') : `${t(kind)} ${i + 1}`)}
+            </option>`,
+        )}
+      </select>
+    </label>`
+  })
 }
 
 export function overlays(ctx: ViewContext): TemplateResult {

@@ -1,6 +1,6 @@
 import { LitElement, html, type TemplateResult } from 'lit'
 import { RingKit, type CallType } from '@ringkit/client'
-import { detectLocale, LOCALES, type Locale, type RingkitCall, type UserInfo } from '@ringkit/ui'
+import { detectLocale, LOCALES, type DeviceChoice, type Locale, type RingkitCall, type UserInfo } from '@ringkit/ui'
 import { api, DemoApiError, type DemoHistoryRecord, type DemoUser } from './api.ts'
 import { authPage, contactsPage, historyPage, settingsPage, shell, type DemoPage } from './pages.ts'
 import { demoStyles } from './styles.ts'
@@ -8,7 +8,6 @@ import { demoTranslator, isDemoKey, type DemoTranslate } from './strings.ts'
 
 const LOCALE_KEY = 'ringkit-demo.locale'
 const DEVICE_KEY = 'ringkit-demo.devices'
-type DeviceKind = 'camera' | 'microphone' | 'speaker'
 
 export interface DemoState {
   checking: boolean
@@ -23,7 +22,7 @@ export interface DemoState {
   history: DemoHistoryRecord[] | undefined
   historyCursor: string | undefined
   devices: MediaDeviceInfo[]
-  selected: Partial<Record<DeviceKind, string>>
+  selected: Partial<Record<DeviceChoice, string>>
 }
 
 /** The demo web app: sign up or in, find people, call them, read the history, pick devices and language. */
@@ -173,7 +172,7 @@ export class DemoApp extends LitElement {
     this.set({ devices })
   }
 
-  async selectDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+  async selectDevice(kind: DeviceChoice, deviceId: string): Promise<void> {
     const selected = { ...this.s.selected, [kind]: deviceId }
     this.set({ selected })
     localStorage.setItem(DEVICE_KEY, JSON.stringify(selected))
@@ -209,14 +208,15 @@ export class DemoApp extends LitElement {
     try {
       await kit.login({ accid: user.accid, tokenProvider })
       this.set({ link: 'online' })
-      for (const [kind, id] of Object.entries(this.s.selected)) if (id) await this.#applyDevice(kind as DeviceKind, id)
+      for (const [kind, id] of Object.entries(this.s.selected))
+        if (id) await this.#applyDevice(kind as DeviceChoice, id)
     } catch (error) {
       this.set({ link: 'offline' })
       this.#failed(error)
     }
   }
 
-  async #applyDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+  async #applyDevice(kind: DeviceChoice, deviceId: string): Promise<void> {
     if (kind === 'speaker') return this.callElement?.setSpeaker(deviceId)
     await this.kit?.selectDevice(kind, deviceId).catch(() => {})
   }

@@ -1,5 +1,5 @@
 import { html, nothing, svg, type TemplateResult } from 'lit'
-import { describeRecord, icons, translator, type Locale } from '@ringkit/ui'
+import { describeRecord, deviceSelects, icons, translator, type Locale } from '@ringkit/ui'
 import type { DemoHistoryRecord, DemoUser } from './api.ts'
 import type { DemoApp } from './DemoApp.ts'
 import type { DemoKey } from './strings.ts'
@@ -247,11 +247,6 @@ export function historyPage(app: DemoApp): TemplateResult {
 export function settingsPage(app: DemoApp): TemplateResult {
   const { t } = app
   const { devices, selected, user } = app.s
-  const kinds = [
-    ['camera', 'videoinput'],
-    ['microphone', 'audioinput'],
-    ['speaker', 'audiooutput'],
-  ] as const
   const named = devices.some((d) => d.label)
   return html`<section class="card settings">
       <h2>${t('language')}</h2>
@@ -259,24 +254,7 @@ export function settingsPage(app: DemoApp): TemplateResult {
     </section>
     <section class="card settings">
       <h2>${t('devices')}</h2>
-      ${kinds.map(([kind, deviceKind]) => {
-        const options = devices.filter((d) => d.kind === deviceKind)
-        return html`<label
-          >${t(kind)}
-          <select
-            ?disabled=${options.length === 0}
-            @change=${(e: Event) => void app.selectDevice(kind, (e.target as HTMLSelectElement).value)}
-          >
-            ${options.length === 0 ? html`<option>${t('systemDefault')}</option>` : nothing}
-            ${options.map(
-              (d, i) =>
-                html`<option value=${d.deviceId} ?selected=${selected[kind] === d.deviceId}>
-                  ${d.label || (d.deviceId === 'default' ? t('systemDefault') : `${t(kind)} ${i + 1}`)}
-                </option>`,
-            )}
-          </select>
-        </label>`
-      })}
+      ${deviceSelects(devices, selected, translator(app.locale), (kind, id) => void app.selectDevice(kind, id))}
       ${named ? nothing : html`<button class="secondary" @click=${() => void app.loadDevices(true)}>${t('showDeviceNames')}</button>`}
     </section>
     <section class="card settings">

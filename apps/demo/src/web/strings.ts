@@ -1,4 +1,4 @@
-import type { Locale } from '@ringkit/ui'
+import { catalogTranslator, type Locale } from '@ringkit/ui'
 
 const en = {
   brand: 'RingKit Demo',
@@ -31,10 +31,6 @@ const en = {
   yesterday: 'Yesterday',
   language: 'Language',
   devices: 'Devices',
-  camera: 'Camera',
-  microphone: 'Microphone',
-  speaker: 'Speaker',
-  systemDefault: 'System default',
   showDeviceNames: 'Allow camera and microphone to see device names',
   account: 'Account',
   online: 'Online',
@@ -81,10 +77,6 @@ const zhCN: Record<DemoKey, string> = {
   yesterday: '昨天',
   language: '语言',
   devices: '设备',
-  camera: '摄像头',
-  microphone: '麦克风',
-  speaker: '扬声器',
-  systemDefault: '系统默认',
   showDeviceNames: '允许使用摄像头和麦克风以显示设备名称',
   account: '账号',
   online: '在线',
@@ -103,7 +95,7 @@ const CATALOG: Record<Locale, Record<DemoKey, string>> = { en, 'zh-CN': zhCN }
 export type DemoTranslate = (key: DemoKey, params?: Record<string, string>) => string
 
 export function demoTranslator(locale: Locale): DemoTranslate {
-  return (key, params = {}) => CATALOG[locale][key].replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? '')
+  return catalogTranslator(CATALOG[locale])
 }
 
 export function isDemoKey(key: string): key is DemoKey {
