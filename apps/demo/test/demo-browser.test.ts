@@ -120,7 +120,8 @@ describe('demo app in two Chromium pages', () => {
   it('a call nobody answers is a missed call in the callee’s history and "No answer" for the caller', async (t) => {
     if (skipWithoutChromium(t)) return
     const [a, b] = await twoUsers()
-    await setCallTimeout(a.page, 2_000)
+    // Long enough that a loaded machine still shows the ringing panel before it times out.
+    await setCallTimeout(a.page, 6_000)
     await callFromContacts(a.page, b, 'video')
     await state(b.page, 'incoming')
     assert.equal(await toast(a.page), 'No answer')

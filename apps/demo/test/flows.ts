@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import type { Locale } from '@ringkit/ui'
-import type { ServerOptions } from '../../../packages/server/src/index.ts'
+import { DEFAULT_SETTINGS, type ServerOptions } from '../../../packages/server/src/index.ts'
 import { registerDemo, type DemoOptions } from '../src/server/index.ts'
 import { startTestServer, type TestServer } from '../../../packages/server/test/support.ts'
 
@@ -15,6 +15,10 @@ export async function startDemoServer(
   const server = await startTestServer({
     dataDir,
     host: '127.0.0.1',
+    // Real heartbeats and resume grace: the test server's one-second beat drops a browser's socket
+    // when two Chromium calls starve the machine, and these tests are about the UI, not resumption.
+    heartbeatMs: DEFAULT_SETTINGS.heartbeatMs,
+    resumeGraceMs: DEFAULT_SETTINGS.resumeGraceMs,
     ...options.server,
     mount: (app, ctx) =>
       registerDemo(app, {
@@ -71,6 +75,10 @@ export async function openDemo(browser: Browser, url: string, viewport: Viewport
   context.setDefaultTimeout(60_000)
   const page = await context.newPage()
   page.on('pageerror', (error) => console.error('page error:', error.message))
+  // The pages' own warnings and errors explain a failed wait better than the timeout does.
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') console.error('page console:', message.text())
+  })
   await page.goto(url)
   return page
 }
