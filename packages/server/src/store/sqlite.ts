@@ -143,17 +143,14 @@ export function openSqliteStore(dataDir: string): Store {
     return inserted
   })
 
-  return {
+  return afterHolds(() => held?.until, {
     async getSetting(key) {
-      if (held) await held.until
       return q.getSetting.get(key)?.value
     },
     async putSetting(key, value) {
-      if (held) await held.until
       q.putSetting.run(key, value)
     },
     async getApp(appKey) {
-      if (held) await held.until
       const r = q.getApp.get(appKey)
       return (
         r && {
@@ -166,29 +163,24 @@ export function openSqliteStore(dataDir: string): Store {
       )
     },
     async putApp(app: App) {
-      if (held) await held.until
       q.putApp.run(app.appKey, app.appSecret, app.name, app.multiDevice ? 1 : 0, app.createdAt)
     },
     async createAccount(appKey, input, now) {
-      if (held) await held.until
       const changes = q.createAccount.run(appKey, input.accid, input.name ?? '', input.avatar ?? '', now, now).changes
       return changes === 1 ? toAccount(q.getAccount.get(appKey, input.accid)!) : undefined
     },
     async updateAccount(appKey, accid, patch: AccountPatch, now) {
-      if (held) await held.until
       q.updateAccount.run(patch.name ?? null, patch.avatar ?? null, now, appKey, accid)
       const row = q.getAccount.get(appKey, accid)
       return row && toAccount(row)
     },
     async getAccount(appKey, accid) {
-      if (held) await held.until
       const row = q.getAccount.get(appKey, accid)
       return row && toAccount(row)
     },
     async hasAccount(appKey, accid) {
       const k = `${appKey}\u0000${accid}`
       if (known.has(k)) return true
-      if (held) await held.until
       if (!q.getAccount.get(appKey, accid)) return false
       // Accounts are never deleted, so a sighting stays true; the cache is only bounded.
       if (known.size >= KNOWN_ACCOUNTS_CACHE) known.clear()
@@ -196,28 +188,22 @@ export function openSqliteStore(dataDir: string): Store {
       return true
     },
     async revokeTokens(appKey, accid, now) {
-      if (held) await held.until
       return q.revoke.run(now, now, appKey, accid).changes === 1
     },
     async journalCall(state: CallState) {
-      if (held) await held.until
       q.journal.run(state.callId, JSON.stringify(state))
     },
     async finishCall(appKey, record) {
-      if (held) await held.until
       return finish(appKey, record)
     },
     async listJournaledCalls() {
-      if (held) await held.until
       return q.listJournal.all().map((r) => JSON.parse(r.state) as CallState)
     },
     async getRecord(appKey, callId) {
-      if (held) await held.until
       const row = q.getRecord.get(callId, appKey)
       return row && (JSON.parse(row.record) as CallRecord)
     },
     async listRecords(appKey, accid, { limit, cursor }): Promise<RecordPage> {
-      if (held) await held.until
       const after = cursor === undefined ? { endedAt: Number.MAX_SAFE_INTEGER, callId: '' } : decodeCursor(cursor)
       const rows = q.listRecords.all(appKey, accid, after.endedAt, after.endedAt, after.callId, limit + 1)
       const page = rows.slice(0, limit)
@@ -228,12 +214,23 @@ export function openSqliteStore(dataDir: string): Store {
       }
     },
     async close() {
-      if (held) await held.until
       // The checkpointer lets go first: the last connection to close checkpoints the whole log.
       await checkpoints.detach()
       db.close()
     },
-  }
+  })
+}
+
+/** Every method of `store` first waits out a hold, if one is on; without one it runs at once. */
+function afterHolds(holding: () => Promise<void> | undefined, store: Store): Store {
+  const gated = Object.entries(store).map(([name, method]: [string, (...args: unknown[]) => Promise<unknown>]) => [
+    name,
+    (...args: unknown[]) => {
+      const hold = holding()
+      return hold ? hold.then(() => method(...args)) : method(...args)
+    },
+  ])
+  return Object.fromEntries(gated) as unknown as Store
 }
 
 export function encodeCursor(endedAt: number, callId: string): string {
