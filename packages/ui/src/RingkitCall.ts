@@ -175,7 +175,8 @@ export class RingkitCall extends LitElement {
   }
 
   #show(view: CallView, type: CallType, accid: string): void {
-    this.#set({ ...IDLE, view, type, peer: { accid, name: accid } })
+    // With a resolver, no name until it answers: an accid flashing first reads like a glitch.
+    this.#set({ ...IDLE, view, type, peer: { accid, name: this.resolveUser ? '' : accid } })
     this.style.setProperty('--_peer', colorFor(accid))
     void this.#resolvePeer(accid)
   }
@@ -187,9 +188,9 @@ export class RingkitCall extends LitElement {
     } catch {
       info = undefined
     }
-    if (!info || this.#s.peer.accid !== accid) return
-    this.#set({ peer: { accid, ...info } })
-    if (info.color) this.style.setProperty('--_peer', info.color)
+    if (this.#s.peer.accid !== accid) return
+    this.#set({ peer: { accid, ...(info ?? { name: accid }) } })
+    if (info?.color) this.style.setProperty('--_peer', info.color)
   }
 
   #attach(call: Call): void {
