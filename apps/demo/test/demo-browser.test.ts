@@ -62,6 +62,8 @@ describe('demo app in two Chromium pages', () => {
     await callFromContacts(a.page, b, 'video')
     await state(a.page, 'outgoing')
     await state(b.page, 'incoming')
+    // The name comes from the app's resolver, a request after the ring.
+    await part(b.page, 'name').filter({ hasText: a.displayName }).waitFor()
     assert.equal(await part(b.page, 'name').innerText(), a.displayName, 'the callee sees who calls')
     // Focus goes to the answer button, so a keyboard user can pick up at once.
     const focused = await b.page.evaluate(() => {
