@@ -4,9 +4,12 @@ import {
   type CallType,
   type ClientMessage,
   type DeviceRef,
+  type GroupMember,
+  type JoinResult,
   type ReplyResults,
+  type SfuServerMessage,
 } from '@ringkit/protocol'
-import type { MediaSession } from './media/types.ts'
+import type { GroupMediaSession, MediaSession } from './media/types.ts'
 import type { CallRole, CallStatus, LocalEndReason } from './types.ts'
 
 type Request = <T extends ClientMessage['type'], R = ReplyResults[T]>(
@@ -24,6 +27,8 @@ export interface CallInit {
   attachment?: Attachment | undefined
   request: Request
   media: MediaSession
+  /** Group calls: their media, and where everyone stands. */
+  group?: { media: GroupMediaSession; members: GroupMember[] }
 }
 
 /** One call as this device sees it. Made by `kit.call()` or handed over by the `invited` event. */
@@ -33,12 +38,16 @@ export class Call {
   readonly caller: string
   readonly callees: string[]
   readonly attachment: Attachment | undefined
+  readonly isGroup: boolean
   #type: CallType
   #status: CallStatus
   #endReason: LocalEndReason | undefined
   readonly #request: Request
   readonly #media: MediaSession
   #pendingSwitch: { resolve: () => void; reject: (e: RingKitError) => void } | undefined
+  readonly #group: GroupMediaSession | undefined
+  #members: GroupMember[]
+  #joined = false
 
   constructor(init: CallInit) {
     this.callId = init.callId
@@ -50,6 +59,14 @@ export class Call {
     this.#status = init.role === 'caller' ? 'calling' : 'ringing'
     this.#request = init.request
     this.#media = init.media
+    this.isGroup = init.group !== undefined
+    this.#group = init.group?.media
+    this.#members = init.group?.members ?? []
+  }
+
+  /** Group calls: every member, the caller first, with where it stands now. */
+  get members(): GroupMember[] {
+    return this.#members
   }
 
   get type(): CallType {
@@ -73,6 +90,7 @@ export class Call {
   /** Answers: opens camera and microphone (a ringing device usually has already), then connects. */
   async accept(): Promise<void> {
     await this.#media.open()
+    if (this.#group) return this._joined(await this.#request('accept', { callId: this.callId }))
     const accepted = this.#request('accept', { callId: this.callId })
     // Sent right behind the accept, so the caller gets the prepared answer without another round trip.
     this.#media.reveal()
@@ -88,8 +106,19 @@ export class Call {
     await this.#request('cancel', { callId: this.callId })
   }
 
+  /** Ends the call. In a group call only the caller's hangup ends it for everyone; anyone else's is `leave()`. */
   async hangup(): Promise<void> {
     await this.#request('hangup', { callId: this.callId })
+  }
+
+  /** Group calls: I go, the call goes on for the others. */
+  async leave(): Promise<void> {
+    await this.#request('leave', { callId: this.callId })
+  }
+
+  /** Group calls: rings more people into the call. Those in another call are reported with `userBusy`. */
+  async invite(accids: string[]): Promise<void> {
+    await this.#request('invite', { callId: this.callId, to: accids })
   }
 
   /** Ends the call because its media died; the record says `failed`. */
@@ -153,6 +182,34 @@ export class Call {
   /** @internal */
   _connected(): void {
     this.#status = 'connected'
+  }
+
+  /** @internal Opens camera and microphone. */
+  _open(): Promise<void> {
+    return this.#media.open()
+  }
+
+  /** @internal This device is in the group call: connect media to those in it. */
+  _joined(result: JoinResult): void {
+    this.#status = 'connected'
+    if (this.#joined) return
+    this.#joined = true
+    this.#group?.join(result.peers ?? [])
+  }
+
+  /** @internal */
+  _members(members: GroupMember[]): void {
+    this.#members = members
+  }
+
+  /** @internal */
+  _memberLeft(accid: string): void {
+    this.#group?.memberLeft(accid)
+  }
+
+  /** @internal */
+  _sfu(message: SfuServerMessage): Promise<void> {
+    return this.#group?.handleSfu(message) ?? Promise.resolve()
   }
 
   /** @internal */

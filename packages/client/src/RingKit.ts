@@ -2,6 +2,9 @@ import {
   DEFAULT_CALL_TIMEOUT_MS,
   MAX_CALL_TIMEOUT_MS,
   RingKitError,
+  type CallMedia,
+  type CallType,
+  type GroupMember,
   type HistoryPage,
   type IceServer,
   type ServerEvent,
@@ -9,11 +12,13 @@ import {
 import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
-import { NoMedia, type MediaSession } from './media/types.ts'
-import { WebRtcMedia, type MediaEnvironment } from './media/WebRtcMedia.ts'
+import { MeshMedia } from './media/MeshMedia.ts'
+import { NoMedia, type GroupMediaSession, type MediaSession } from './media/types.ts'
+import { WebRtcMedia, type MediaCallContext, type MediaEnvironment } from './media/WebRtcMedia.ts'
 import {
   EVENT,
   type CallOptions,
+  type GroupCallOptions,
   type HistoryOptions,
   type LoginOptions,
   type RingKitEvents,
@@ -156,6 +161,56 @@ export class RingKit {
     return call
   }
 
+  /**
+   * Rings several people at once. Without Janus on the server the call is a mesh of up to 4 people;
+   * with it, up to 25. Members answer, decline or miss it one by one and the call goes on.
+   */
+  async groupCall(options: GroupCallOptions): Promise<Call> {
+    const timeoutMs = checkTimeout(options.timeoutMs ?? this.#callTimeoutMs)
+    const accid = this.#login?.accid ?? ''
+    const ref: CallRef = { callId: '', iceServers: [] }
+    const body = {
+      to: options.to,
+      callType: options.type,
+      timeoutMs,
+      group: true,
+      ...(options.attachment ? { attachment: options.attachment } : {}),
+    }
+    const call = await this.#request('call', body, ({ callId, iceServers, media }) => {
+      ref.callId = callId
+      ref.iceServers = iceServers
+      const members: GroupMember[] = [
+        { accid, status: 'joined' },
+        ...options.to.map((to): GroupMember => ({ accid: to, status: 'ringing' })),
+      ]
+      const group = { media: this.#groupMedia(media, 'caller', options.type, ref), members }
+      return (ref.call = this.#newCall(callId, 'caller', options.type, accid, options.to, options.attachment, group))
+    })
+    // Camera and microphone open while the others ring; if they cannot, the call is called off.
+    await call._open().catch(async (error: unknown) => {
+      await call.cancel().catch(() => {})
+      throw error
+    })
+    return call
+  }
+
+  /** Group calls: comes (back) into a live call I was invited to, after declining, missing or leaving it. */
+  async join(callId: string): Promise<Call> {
+    const ref: CallRef = { callId, iceServers: [] }
+    const known = this.#calls.get(callId)
+    const result = await this.#request('join', { callId })
+    const info = result.call
+    if (!info || !result.media) throw new RingKitError('NOT_GROUP_CALL')
+    const me = this.#login?.accid ?? ''
+    const role = info.caller === me ? 'caller' : 'callee'
+    const group = { media: this.#groupMedia(result.media, role, info.type, ref), members: info.members }
+    known?._ended('answeredElsewhere')
+    const call = (ref.call = this.#newCall(callId, role, info.type, info.caller, info.callees, info.attachment, group))
+    await call._open()
+    call._joined(result)
+    return call
+  }
+
   async getCallHistory(options: HistoryOptions = {}): Promise<HistoryPage> {
     return this.#request('history', {
       ...(options.limit === undefined ? {} : { limit: options.limit }),
@@ -194,9 +249,13 @@ export class RingKit {
     caller: string,
     callees: string[],
     attachment: CallOptions['attachment'],
-    media: MediaSession,
+    media: MediaSession | { media: GroupMediaSession; members: GroupMember[] },
   ): Call {
-    const call = new Call({ callId, role, type, caller, callees, attachment, request: this.#request, media })
+    const request = this.#request
+    const call =
+      'members' in media
+        ? new Call({ callId, role, type, caller, callees, attachment, request, media: media.media, group: media })
+        : new Call({ callId, role, type, caller, callees, attachment, request, media })
     this.#calls.set(callId, call)
     return call
   }
@@ -212,8 +271,43 @@ export class RingKit {
   }
 
   /** The call's media: WebRTC from the options or the browser, or none with `media: false`. */
-  #createMedia(role: 'caller' | 'callee', type: 'audio' | 'video', ref: CallRef): MediaSession {
-    if (this.#o.media === false) return new NoMedia()
+  #createMedia(role: 'caller' | 'callee', type: CallType, ref: CallRef): MediaSession {
+    const env = this.#mediaEnvironment(ref)
+    if (!env) return new NoMedia()
+    return new WebRtcMedia(env, {
+      ...this.#mediaContext(type, ref),
+      role,
+      failed: (error) => {
+        this.#emit('error', { error })
+        void ref.call?._fail().catch(() => {})
+      },
+    })
+  }
+
+  /**
+   * A group call's media: a mesh of peer connections, or connections with the media server. A
+   * member whose media fails is told so; in a mesh the other connections go on.
+   */
+  #groupMedia(kind: CallMedia, role: 'caller' | 'callee', type: CallType, ref: CallRef): GroupMediaSession {
+    let env: MediaEnvironment | undefined
+    try {
+      env = this.#mediaEnvironment(ref)
+    } catch (error) {
+      this.#emit('error', { error: asRingKitError(error) })
+    }
+    if (!env) return new NoMedia()
+    const context = {
+      ...this.#mediaContext(type, ref),
+      role,
+      failed: (error: RingKitError) => this.#emit('error', { error }),
+    }
+    if (kind === 'mesh') return new MeshMedia(env, context)
+    throw new RingKitError('MEDIA_UNAVAILABLE', `no media for ${kind}`)
+  }
+
+  /** WebRTC from the options or the runtime; undefined with `media: false`. */
+  #mediaEnvironment(ref: CallRef): MediaEnvironment | undefined {
+    if (this.#o.media === false) return undefined
     const g = globalThis as {
       RTCPeerConnection?: MediaEnvironment['RTCPeerConnection']
       MediaStream?: MediaEnvironment['MediaStream']
@@ -225,7 +319,7 @@ export class RingKit {
     const MediaStream = this.#o.MediaStream ?? g.MediaStream
     const fixedIce = this.#o.iceServers
     const sessionIce = () => this.#connection?.session?.iceServers ?? []
-    const env: MediaEnvironment = {
+    return {
       RTCPeerConnection,
       mediaDevices,
       ...(MediaStream ? { MediaStream } : {}),
@@ -237,23 +331,27 @@ export class RingKit {
       ...(this.#o.mediaTimeoutMs ? { deadAfterMs: this.#o.mediaTimeoutMs } : {}),
       devices: () => this.#devices,
     }
-    // The call outlives its place in #calls for the events of its ending (userLeave).
-    const callOf = () => ref.call
-    return new WebRtcMedia(env, {
-      role,
+  }
+
+  /** How a call's media talks to the call: its negotiation goes out as `signal`, its events come out as the kit's. */
+  #mediaContext(type: CallType, ref: CallRef): Omit<MediaCallContext, 'role' | 'failed'> {
+    return {
       type,
       me: this.#login?.accid ?? '',
       signal: async (data, to) => {
         await this.#request('signal', { callId: ref.callId, data, ...(to ? { to } : {}) })
       },
       emit: (event) => {
-        const call = callOf()
+        // The call outlives its place in #calls for the events of its ending (userLeave).
+        const call = ref.call
         if (event.name === 'error') return this.#emit('error', { error: event.error })
         if (!call) return
         switch (event.name) {
           case 'userEnter':
-          case 'userLeave':
             return this.#emit(event.name, { call, accid: event.accid })
+          case 'userLeave':
+            // A group member's leaving is the server's to tell: its media may go before or after.
+            return call.isGroup ? undefined : this.#emit(event.name, { call, accid: event.accid })
           case 'volume':
             return this.#emit('volume', { call, accid: event.accid, level: event.level })
           case 'networkQuality':
@@ -262,13 +360,7 @@ export class RingKit {
             return this.#emit('reconnected', { resumed: true, call })
         }
       },
-      failed: (error) => {
-        this.#emit('error', { error })
-        void callOf()
-          ?._fail()
-          .catch(() => {})
-      },
-    })
+    }
   }
 
   #onServerEvent(event: ServerEvent): void {
@@ -277,7 +369,9 @@ export class RingKit {
         const d = event.data
         const callees = d.members.filter((m) => m !== d.from)
         const ref: CallRef = { callId: d.callId, iceServers: d.iceServers }
-        const media = this.#calleeMedia(d.type, ref)
+        const media = d.isGroup
+          ? { media: this.#groupMedia(d.media, 'callee', d.type, ref), members: ringingMembers(d.from, callees) }
+          : this.#calleeMedia(d.type, ref)
         const call = (ref.call = this.#newCall(d.callId, 'callee', d.type, d.from, callees, d.attachment, media))
         const { from, type, isGroup, members, attachment } = d
         return this.#emit('invited', { call, from, type, isGroup, members, ...(attachment ? { attachment } : {}) })
@@ -295,14 +389,27 @@ export class RingKit {
     if (!call) return
     switch (event.name) {
       case 'userAccept':
-        call._connected()
+        // Through Janus the caller publishes once the room exists, which the first answer makes.
+        if (call.isGroup && call.role === 'caller') call._joined({})
+        else call._connected()
         return this.#emit('userAccept', { call, accid: event.data.accid })
       case 'userReject':
       case 'userBusy':
       case 'userCancel':
         return this.#emit(event.name, { call, accid: event.data.accid })
-      case 'callingTimeout':
-        return this.#emit('callingTimeout', { call })
+      case 'callingTimeout': {
+        const { accid } = event.data
+        return this.#emit('callingTimeout', { call, ...(accid ? { accid } : {}) })
+      }
+      case 'userLeave':
+        call._memberLeft(event.data.accid)
+        return this.#emit('userLeave', { call, accid: event.data.accid })
+      case 'members':
+        call._members(event.data.members)
+        return this.#emit('membersChange', { call, members: event.data.members })
+      case 'sfu':
+        call._sfu(event.data.data).catch((error: unknown) => this.#emit('error', { error: asRingKitError(error) }))
+        return
       case 'callEnd': {
         const { reason, by } = event.data
         this.#calls.delete(call.callId)
@@ -386,6 +493,11 @@ export class RingKit {
     if (!impl) throw new RingKitError('NOT_CONNECTED', 'no WebSocket in this runtime: pass options.WebSocket')
     return impl
   }
+}
+
+/** A group call as an invited device first sees it: the caller in, everyone else ringing. */
+function ringingMembers(caller: string, callees: string[]): GroupMember[] {
+  return [{ accid: caller, status: 'joined' }, ...callees.map((accid): GroupMember => ({ accid, status: 'ringing' }))]
 }
 
 function checkTimeout(ms: number): number {

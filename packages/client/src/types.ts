@@ -1,4 +1,12 @@
-import type { Attachment, CallRecord, CallType, EndReason, IceServer, RingKitError } from '@ringkit/protocol'
+import type {
+  Attachment,
+  CallRecord,
+  CallType,
+  EndReason,
+  GroupMember,
+  IceServer,
+  RingKitError,
+} from '@ringkit/protocol'
 import type { Call } from './Call.ts'
 
 /** The part of the WebSocket API the SDK uses; browsers' and `ws`'s both fit. */
@@ -51,6 +59,15 @@ export interface CallOptions {
   timeoutMs?: number
 }
 
+export interface GroupCallOptions {
+  /** Everyone to ring, up to 24 (3 without Janus on the server). */
+  to: string[]
+  type: CallType
+  attachment?: Attachment
+  /** How long each member rings before its ringing gives up. At most 120 s. */
+  timeoutMs?: number
+}
+
 export interface HistoryOptions {
   limit?: number
   cursor?: string
@@ -69,7 +86,10 @@ export interface RingKitEvents {
   userReject: { call: Call; accid: string }
   userBusy: { call: Call; accid: string }
   userCancel: { call: Call; accid: string }
-  callingTimeout: { call: Call }
+  /** In a group call, `accid` names the member whose ringing ran out; the call goes on. */
+  callingTimeout: { call: Call; accid?: string }
+  /** Group calls: where every member stands now (ringing, joined, left, declined, …). */
+  membersChange: { call: Call; members: GroupMember[] }
   userEnter: { call: Call; accid: string }
   userLeave: { call: Call; accid: string }
   callEnd: { call: Call; reason: EndReason; by?: string }
@@ -98,6 +118,7 @@ export const EVENT = {
   USER_BUSY: 'userBusy',
   USER_CANCEL: 'userCancel',
   CALLING_TIMEOUT: 'callingTimeout',
+  MEMBERS_CHANGE: 'membersChange',
   USER_ENTER: 'userEnter',
   USER_LEAVE: 'userLeave',
   CALL_END: 'callEnd',

@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   SWITCH_REJECTED: 'The other side declined the call type switch.',
   // Group calls
   SFU_UNAVAILABLE: 'No Janus media server answered: check that Janus runs and its URL and api_secret.',
+  SFU_REQUIRED:
+    'Group calls of more than 4 people need a Janus media server: start the server with --janus ws://host:8188.',
+  GROUP_TOO_LARGE: 'A group call holds at most 25 people, the caller included.',
+  NOT_GROUP_CALL: 'This action is for group calls only.',
   // Media (client side)
   MEDIA_PERMISSION_DENIED: 'Camera or microphone access was denied; allow it in the browser or system settings.',
   MEDIA_DEVICE_NOT_FOUND: 'No camera or microphone was found.',

@@ -1,5 +1,6 @@
 import type { Attachment, CallRecord, CallType, EndReason } from './records.ts'
-import type { IceServer } from './messages.ts'
+import type { CallMedia, IceServer } from './messages.ts'
+import type { SfuServerMessage } from './sfu.ts'
 
 export interface DeviceRef {
   accid: string
@@ -10,6 +11,15 @@ export interface DeviceRef {
  * Events the server sends to devices, by name. The client SDK re-emits each under the same name,
  * adding the ones it makes itself (connection, media); see `@ringkit/client`.
  */
+/**
+ * A group call member as the call sees it now: `ringing` (invited, not answered yet), `joined` (in
+ * the call), `left` (was in, went), or how its ringing ended.
+ */
+export interface GroupMember {
+  accid: string
+  status: 'ringing' | 'joined' | 'left' | 'rejected' | 'busy' | 'missed' | 'canceled'
+}
+
 export interface ServerEvents {
   /** A call rings this device. */
   invited: {
@@ -19,6 +29,8 @@ export interface ServerEvents {
     attachment?: Attachment
     isGroup: boolean
     members: string[]
+    /** How the call's media travels, which decides how this device connects once it answers. */
+    media: CallMedia
     /** When the server will give up ringing, in server epoch milliseconds. */
     expiresAt: number
     /** STUN/TURN servers for this call, with fresh TURN credentials. */
@@ -28,7 +40,14 @@ export interface ServerEvents {
   userReject: { callId: string; accid: string }
   userBusy: { callId: string; accid: string }
   userCancel: { callId: string; accid: string }
-  callingTimeout: { callId: string }
+  /** Nobody answered. In a group call, `accid` names the member whose ringing ran out; the call goes on. */
+  callingTimeout: { callId: string; accid?: string }
+  /** Group calls: a member left; the call goes on. */
+  userLeave: { callId: string; accid: string }
+  /** Group calls: where everyone stands, after each change, to the devices in the call. */
+  members: { callId: string; members: GroupMember[] }
+  /** Group calls through Janus: the media server's offer for the streams this device receives. */
+  sfu: { callId: string; data: SfuServerMessage }
   callEnd: { callId: string; reason: EndReason; by?: string }
   record: CallRecord
   otherClientAccept: { callId: string; deviceId: string }
@@ -54,6 +73,9 @@ export const SERVER_EVENT_NAMES = [
   'userBusy',
   'userCancel',
   'callingTimeout',
+  'userLeave',
+  'members',
+  'sfu',
   'callEnd',
   'record',
   'otherClientAccept',

@@ -1,6 +1,8 @@
 import { z } from 'zod'
-import { attachmentSchema, callRecordSchema, callTypeSchema } from './records.ts'
+import { attachmentSchema, callRecordSchema, callTypeSchema, type Attachment, type CallType } from './records.ts'
 import type { ErrorBody } from './errors.ts'
+import type { GroupMember } from './events.ts'
+import { sfuClientMessageSchema, type SfuPublishResult } from './sfu.ts'
 
 /** Largest frame, in bytes, the server reads. SDP with many candidates fits well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024
@@ -9,6 +11,10 @@ export const MAX_FRAME_DEPTH = 64
 /** Longest call timeout a caller may ask for. */
 export const MAX_CALL_TIMEOUT_MS = 120_000
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000
+/** Most people in one group call, the caller included, when a Janus media server carries it. */
+export const MAX_GROUP_MEMBERS = 25
+/** Most people in one group call without Janus: each sends its media to every other one (a mesh). */
+export const MAX_MESH_MEMBERS = 4
 
 export const accidSchema = z
   .string()
@@ -36,11 +42,19 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   request('logout', {}),
   request('ping', { ack: z.number().int().min(0).optional() }),
   request('call', {
-    to: z.array(accidSchema).min(1).max(32),
+    to: z.array(accidSchema).min(1).max(MAX_GROUP_MEMBERS),
     callType: callTypeSchema,
     attachment: attachmentSchema.optional(),
     timeoutMs: z.number().int().min(1000).max(MAX_CALL_TIMEOUT_MS).optional(),
+    /** A group call even with one callee, so that more can be invited later. */
+    group: z.boolean().optional(),
   }),
+  /** Group calls: ring more people into the call; any member in it may. */
+  request('invite', { callId, to: z.array(accidSchema).min(1).max(MAX_GROUP_MEMBERS) }),
+  /** Group calls: come into a live call I was invited to, after declining or missing it, or after leaving. */
+  request('join', { callId }),
+  /** Group calls: I go, the call goes on for the others. */
+  request('leave', { callId }),
   request('accept', { callId }),
   request('reject', { callId }),
   request('cancel', { callId }),
@@ -55,6 +69,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     to: z.strictObject({ accid: accidSchema, deviceId: deviceIdSchema }).optional(),
     data: z.unknown(),
   }),
+  /** Group calls through Janus: media negotiation with the media server, which RingKit relays. */
+  request('sfu', { callId, data: sfuClientMessageSchema }),
   request('history', {
     limit: z.number().int().min(1).max(100).optional(),
     cursor: z.string().max(128).optional(),
@@ -86,14 +102,32 @@ export const historyResultSchema = z.object({
 })
 export type HistoryPage = z.infer<typeof historyResultSchema>
 
+/**
+ * How a call's media travels: `p2p` one peer connection (1:1 calls), `mesh` a peer connection to
+ * every other member (group calls without Janus), `sfu` through Janus (group calls with it).
+ */
+export type CallMedia = 'p2p' | 'mesh' | 'sfu'
+
+/** The reply to accept and join. In a mesh, the newcomer offers to each device already in the call. */
+export interface JoinResult {
+  media?: CallMedia
+  peers?: Array<{ accid: string; deviceId: string }>
+  /** Group calls: what the call is, for a device that joins one it no longer holds. */
+  call?: { type: CallType; caller: string; callees: string[]; members: GroupMember[]; attachment?: Attachment }
+}
+
 /** What each request's reply carries on success. */
 export interface ReplyResults {
   login: LoginResult
   renew: { expiresAt: number }
   logout: Record<string, never>
   ping: { now: number }
-  call: { callId: string; iceServers: IceServer[] }
-  accept: Record<string, never>
+  call: { callId: string; iceServers: IceServer[]; media: CallMedia }
+  accept: JoinResult
+  invite: Record<string, never>
+  join: JoinResult
+  leave: Record<string, never>
+  sfu: SfuPublishResult | Record<string, never>
   reject: Record<string, never>
   cancel: Record<string, never>
   hangup: Record<string, never>

@@ -15,6 +15,7 @@ export type RecordStatus = (typeof RECORD_STATUS)[keyof typeof RECORD_STATUS]
  * `disconnected`: a party's device lost its connection past the grace period.
  * `interrupted`: the server stopped while the call was live.
  * `failed`: the media connection died and could not be restored.
+ * `mediaServerLost`: the Janus carrying a group call's media went away.
  */
 export const END_REASONS = [
   'hangup',
@@ -26,6 +27,7 @@ export const END_REASONS = [
   'interrupted',
   'kicked',
   'failed',
+  'mediaServerLost',
 ] as const
 export type EndReason = (typeof END_REASONS)[number]
 
@@ -39,6 +41,7 @@ export function recordStatusFor(reason: EndReason, connected: boolean): RecordSt
     case 'timeout':
     case 'interrupted':
     case 'failed':
+    case 'mediaServerLost':
       return RECORD_STATUS.timeout
     case 'hangup':
     case 'canceled':

@@ -7,7 +7,9 @@ import {
   clientMessageSchema,
   MAX_FRAME_BYTES,
   MAX_FRAME_DEPTH,
+  MAX_MESH_MEMBERS,
   type ClientMessage,
+  type ClientMessageOf,
   type ErrorCode,
 } from '@ringkit/protocol'
 
@@ -77,7 +79,7 @@ function malloryOutcome(msg: ClientMessage, ctx: Ctx): Outcome {
       throw new Error('logout frames go to the stranger only')
     case 'call': {
       const [to] = msg.to
-      if (msg.to.length !== 1) return refuse(msg.id, 'RATE_LIMITED', 'INVALID_PARAMS')
+      if (msg.group === true || msg.to.length > 1) return groupCallOutcome(msg)
       if (to === MALLORY) return refuse(msg.id, 'RATE_LIMITED', 'CALL_SELF')
       if (to === OFFLINE) return refuse(msg.id, 'RATE_LIMITED', 'CALLEE_OFFLINE')
       // Alice and Bob are in the live call: such a call succeeds and ends at once as busy.
@@ -87,6 +89,22 @@ function malloryOutcome(msg: ClientMessage, ctx: Ctx): Outcome {
     default:
       return refuse(msg.id, msg.callId === ctx.callId ? 'NOT_IN_CALL' : 'CALL_NOT_FOUND')
   }
+}
+
+/**
+ * A group call from Mallory, checked in this order: herself among the callees, too many people
+ * for a mesh, an unknown account, nobody online. Otherwise it starts: Alice and Bob are busy, and a
+ * callee without a device rings on until its timeout, so Mallory's next calls may find her busy.
+ */
+function groupCallOutcome(msg: ClientMessageOf<'call'>): Outcome {
+  const to = new Set(msg.to)
+  if (to.has(MALLORY)) return refuse(msg.id, 'RATE_LIMITED', 'CALL_SELF')
+  if (to.size + 1 > MAX_MESH_MEMBERS) return refuse(msg.id, 'RATE_LIMITED', 'SFU_REQUIRED')
+  if ([...to].some((accid) => ![ALICE, BOB, OFFLINE].includes(accid))) {
+    return refuse(msg.id, 'RATE_LIMITED', 'ACCOUNT_NOT_FOUND')
+  }
+  if (!to.has(ALICE) && !to.has(BOB)) return refuse(msg.id, 'RATE_LIMITED', 'CALLEE_OFFLINE')
+  return succeed(msg.id, 'RATE_LIMITED', 'CALLER_BUSY')
 }
 
 export function parseJson(text: string): unknown {

@@ -32,6 +32,11 @@ export interface MediaCallContext {
   emit(event: MediaEvent): void
   /** The connection is dead past repair: end the call. */
   failed(error: RingKitError): void
+  /**
+   * Camera and microphone shared with other connections (a group mesh): used instead of opening
+   * them, never stopped here, and the owner replaces its tracks.
+   */
+  local?: Promise<MediaStream>
 }
 
 const descriptionSchema = z.object({
@@ -107,11 +112,12 @@ export class WebRtcMedia implements MediaSession {
   }
 
   open(): Promise<void> {
-    this.#opening ??= this.#getUserMedia({
-      audio: this.#audioConstraint(),
-      video: this.#type === 'video' && this.#videoConstraint(),
-    }).then((stream) => {
-      if (this.#closed) return stopAll(stream)
+    const shared = this.#ctx.local
+    this.#opening ??= (
+      shared ??
+      this.#getUserMedia({ audio: this.#audioConstraint(), video: this.#type === 'video' && this.#videoConstraint() })
+    ).then((stream) => {
+      if (this.#closed) return shared ? undefined : stopAll(stream)
       this.#local = stream
       this.#showLocal()
     })
@@ -237,7 +243,7 @@ export class WebRtcMedia implements MediaSession {
     clearInterval(this.#statsTimer)
     clearTimeout(this.#restartTimer)
     clearTimeout(this.#deadTimer)
-    if (this.#local) stopAll(this.#local)
+    if (this.#local && !this.#ctx.local) stopAll(this.#local)
     this.#pc?.close()
     if (this.#entered && this.#peer) this.#ctx.emit({ name: 'userLeave', accid: this.#peer.accid })
   }
@@ -387,6 +393,12 @@ export class WebRtcMedia implements MediaSession {
       accid: peer.accid,
       quality: networkQuality(rtt, lost / Math.max(1, lost + received)),
     })
+  }
+
+  /** Sends `track` instead of the one of its kind now sent, without renegotiating or touching the local stream. */
+  async replaceSentTrack(track: MediaStreamTrack): Promise<void> {
+    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === track.kind)
+    await sender?.replaceTrack(track)
   }
 
   async #replaceVideo(track: MediaStreamTrack): Promise<void> {

@@ -1,4 +1,4 @@
-import type { CallType, DeviceRef } from '@ringkit/protocol'
+import type { CallType, DeviceRef, SfuServerMessage } from '@ringkit/protocol'
 
 /**
  * What a call needs from a media layer. The SDK calls it at the call's turning points and routes
@@ -27,8 +27,21 @@ export interface MediaSession {
   close(): void
 }
 
+/** A group call's media: a mesh of peer connections, or two connections with the media server. */
+export interface GroupMediaSession extends MediaSession {
+  /** This device is in the call now: offer to `peers` (mesh) or publish (media server). */
+  join(peers: DeviceRef[]): void
+  /** The member left the call. */
+  memberLeft(accid: string): void
+  /** The media server's offer for what this device receives. */
+  handleSfu(message: SfuServerMessage): Promise<void>
+}
+
 /** Signaling only: the call's state is real, there is just no audio or video. */
-export class NoMedia implements MediaSession {
+export class NoMedia implements GroupMediaSession {
+  join(): void {}
+  memberLeft(): void {}
+  async handleSfu(): Promise<void> {}
   async open(): Promise<void> {}
   start(): void {}
   reveal(): void {}

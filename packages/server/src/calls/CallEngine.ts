@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import {
   DEFAULT_CALL_TIMEOUT_MS,
+  MAX_GROUP_MEMBERS,
+  MAX_MESH_MEMBERS,
   RingKitError,
   type Attachment,
+  type CallMedia,
   type CallType,
   type DeviceRef,
   type IceServer,
+  type SfuClientMessage,
+  type SfuPublishResult,
 } from '@ringkit/protocol'
 import type { AccountStore, CallStore } from '../store/types.ts'
-import type { CallStateStore, EventDelivery } from './ports.ts'
+import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
+import { groupMembers, isRinging, presentDevices } from './steps.ts'
 import { end, sameDevice, transition } from './transition.ts'
-import type { CallInput, CallState, Effect } from './types.ts'
+import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
 
 /** How many ringing-time negotiation messages (offer, candidates) a call keeps for late devices. */
 const MAX_KEPT_SIGNALS = 64
@@ -27,6 +33,8 @@ export interface CallEngineOptions {
   onError?: (error: unknown, callId: string) => void
   /** STUN/TURN servers for a device of this account, fresh for each call. */
   iceServers?: (accid: string) => IceServer[]
+  /** The media server for group calls; without one, group calls of up to 4 run as a mesh. */
+  sfu?: GroupMediaServer
 }
 
 export interface StartCall {
@@ -34,7 +42,12 @@ export interface StartCall {
   callType: CallType
   attachment?: Attachment | undefined
   timeoutMs?: number | undefined
+  /** A group call even with one callee. */
+  group?: boolean | undefined
 }
+
+/** `announce` hears the callId before any event of the call is sent, so the caller's reply comes first. */
+export type Announce = (callId: string, iceServers: IceServer[], media: CallMedia) => void
 
 /**
  * Performs what `transition` decides: keeps live state, runs the ringing timers, sends events and
@@ -61,8 +74,9 @@ export class CallEngine {
     appKey: string,
     caller: DeviceRef,
     req: StartCall,
-    announce: (callId: string, iceServers: IceServer[]) => void = () => {},
+    announce: Announce = () => {},
   ): Promise<{ callId: string }> {
+    if (req.group || req.to.length > 1) return this.#startGroup(appKey, caller, req, announce)
     const { store, calls, delivery } = this.#o
     const callee = req.to[0]
     if (req.to.length !== 1 || callee === undefined) {
@@ -91,17 +105,9 @@ export class CallEngine {
       createdAt: now,
       expiresAt: now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
       members: [{ accid: callee, status: 'ringing' }],
+      media: 'p2p',
     }
-    // Journal first: from here on a crash still leaves this call a record.
-    try {
-      await store.journalCall(state)
-      await calls.put(state)
-    } catch (error) {
-      // The call never started: a caller left claimed would be refused as busy from now on.
-      await calls.release(appKey, caller.accid, callId)
-      throw error
-    }
-    announce(callId, this.#o.iceServers?.(caller.accid) ?? [])
+    await this.#begin(state, announce)
 
     if (!(await calls.claim(appKey, callee, callId))) {
       const busy = { ...state, members: [{ accid: callee, status: 'busy' as const }] }
@@ -110,30 +116,191 @@ export class CallEngine {
           end(busy, 'busy', now, callee, [
             { kind: 'send', to: { device: caller }, event: { name: 'userBusy', data: { callId, accid: callee } } },
           ]),
+          state,
         ),
       )
       return { callId }
     }
     this.#send(appKey, { account: callee }, this.#invite(state, callee))
-    this.#arm(state)
+    this.#schedule(state)
     return { callId }
   }
 
-  /** Applies one action to a call; rejects with the reason when it does not apply. */
-  act(appKey: string, callId: string, input: CallInput): Promise<void> {
+  /** Journals and keeps a new call, then tells the caller its id. */
+  async #begin(state: CallState, announce: Announce): Promise<void> {
+    const { appKey, caller, callId } = state
+    // Journal first: from here on a crash still leaves this call a record.
+    try {
+      await this.#o.store.journalCall(state)
+      await this.#o.calls.put(state)
+    } catch (error) {
+      // The call never started: a caller left claimed would be refused as busy from now on.
+      await this.#o.calls.release(appKey, caller.accid, callId)
+      throw error
+    }
+    announce(callId, this.#o.iceServers?.(caller.accid) ?? [], state.media)
+  }
+
+  /** Group calls: claims `to` for the call and rings those not in another call. Runs in the call's queue. */
+  async #ring(s: CallState, by: DeviceRef, to: string[], expiresAt: number): Promise<void> {
+    const { calls } = this.#o
+    const claimed = await Promise.all(to.map(async (accid) => calls.claim(s.appKey, accid, s.callId)))
+    const ringing = to.filter((_, i) => claimed[i])
+    const busy = to.filter((_, i) => !claimed[i])
+    const result = transition(s, { kind: 'invite', by, ringing, busy, expiresAt }, this.#now())
+    if (!result.ok) await Promise.all(ringing.map(async (accid) => calls.release(s.appKey, accid, s.callId)))
+    const after = await this.#finish(result, s)
+    if (after.phase === 'ended') return
+    for (const accid of ringing) this.#send(s.appKey, { account: accid }, this.#invite(after, accid))
+  }
+
+  /** Group calls: a device answers or joins; the first one in makes the call's room on the media server. */
+  async #enter(s: CallState, input: Extract<CallInput, { kind: 'accept' | 'join' }>): Promise<CallState> {
+    const result = transition(s, input, this.#now())
+    if (result.ok && s.media === 'sfu' && this.#o.sfu) {
+      try {
+        await this.#o.sfu.open(s.appKey, s.callId)
+      } catch (error) {
+        // Nobody can hear anybody: end the call rather than leave it ringing or silent.
+        if (s.phase !== 'ended') await this.#finish(end(s, 'mediaServerLost', this.#now()), s)
+        throw error
+      }
+    }
+    return this.#finish(result, s)
+  }
+
+  /** A group call `by` is a party to: an outsider learns nothing of the call, not even its kind. */
+  async #loadGroup(appKey: string, callId: string, by: DeviceRef): Promise<CallState> {
+    const s = await this.#load(appKey, callId)
+    if (by.accid !== s.caller.accid && !s.callees.includes(by.accid)) throw new RingKitError('NOT_IN_CALL')
+    if (!s.isGroup) throw new RingKitError('NOT_GROUP_CALL')
+    return s
+  }
+
+  async #checkAccounts(appKey: string, accids: string[]): Promise<void> {
+    for (const accid of accids) {
+      if (!(await this.#o.store.hasAccount(appKey, accid))) {
+        throw new RingKitError('ACCOUNT_NOT_FOUND', `no account "${accid}" in this app`)
+      }
+    }
+  }
+
+  /** Group calls: rings everyone in `to`; those in another call are busy, and the call rings the rest. */
+  async #startGroup(
+    appKey: string,
+    caller: DeviceRef,
+    req: StartCall,
+    announce: Announce,
+  ): Promise<{ callId: string }> {
+    const { calls, delivery, sfu } = this.#o
+    const to = [...new Set(req.to)]
+    if (to.includes(caller.accid)) throw new RingKitError('CALL_SELF')
+    const media: CallMedia = sfu ? 'sfu' : 'mesh'
+    checkGroupSize(1 + to.length, media)
+    await this.#checkAccounts(appKey, to)
+    const online = await Promise.all(to.map(async (accid) => delivery.onlineDevices(appKey, accid)))
+    if (online.every((devices) => devices.length === 0)) {
+      throw new RingKitError('CALLEE_OFFLINE', 'none of the callees has a device online')
+    }
+    // Before anyone rings: a call that could not carry media should not ring.
+    await sfu?.available()
+    const now = this.#now()
+    const callId = randomUUID()
+    if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
+    const expiresAt = now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS)
+    const state: CallState = {
+      phase: 'ringing',
+      callId,
+      appKey,
+      type: req.callType,
+      caller,
+      callees: to,
+      isGroup: true,
+      ...(req.attachment ? { attachment: req.attachment } : {}),
+      createdAt: now,
+      expiresAt,
+      members: to.map((accid) => ({ accid, status: 'ringing', expiresAt })),
+      media,
+    }
+    await this.#begin(state, announce)
+    await this.#queue.run(callId, async () => this.#ring(state, caller, to, expiresAt))
+    return { callId }
+  }
+
+  /**
+   * Group calls: rings more people into the call. Those already ringing or in it are left as they
+   * are; those in another call are busy.
+   */
+  invite(appKey: string, callId: string, by: DeviceRef, to: string[]): Promise<void> {
     return this.#queue.run(callId, async () => {
-      const state = await this.#load(appKey, callId)
-      const result = transition(state, input, this.#now())
-      if (!result.ok) throw new RingKitError(result.code, result.message)
-      await this.#finish(result)
+      const s = await this.#loadGroup(appKey, callId, by)
+      const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
+      const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
+      if (fresh.length === 0) return
+      checkGroupSize(new Set([s.caller.accid, ...s.callees, ...fresh]).size, s.media)
+      await this.#checkAccounts(appKey, fresh)
+      await this.#ring(s, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
     })
   }
 
-  /** Relays media negotiation: the caller may send while ringing, the callee only once it answered. */
+  /** Group calls: a member who declined, missed or left comes (back) into the live call. */
+  join(appKey: string, callId: string, by: DeviceRef): Promise<CallState> {
+    return this.#queue.run(callId, async () => {
+      const s = await this.#loadGroup(appKey, callId, by)
+      const held = isRinging(s, by.accid) || presentDevices(s).some((d) => d.accid === by.accid)
+      if (!held && !(await this.#o.calls.claim(appKey, by.accid, callId))) {
+        throw new RingKitError('CALLER_BUSY', 'this account is in another call')
+      }
+      try {
+        return await this.#enter(s, { kind: 'join', by })
+      } catch (error) {
+        if (!held) await this.#o.calls.release(appKey, by.accid, callId)
+        throw error
+      }
+    })
+  }
+
+  /** Group calls through Janus: relays a device's media negotiation to the media server. */
+  async sfuMessage(
+    appKey: string,
+    callId: string,
+    from: DeviceRef,
+    message: SfuClientMessage,
+  ): Promise<SfuPublishResult | Record<string, never>> {
+    // Not queued: Janus may take a while, and the call's other actions need not wait for it.
+    const s = await this.#loadGroup(appKey, callId, from)
+    const sfu = this.#o.sfu
+    if (s.media !== 'sfu' || !sfu) throw new RingKitError('INVALID_STATE', 'this call does not go through Janus')
+    if (!presentDevices(s).some((d) => sameDevice(d, from))) throw new RingKitError('NOT_IN_CALL')
+    return sfu.handle(appKey, callId, from, message)
+  }
+
+  /** Applies one action to a call and resolves with the call's state after it; rejects when it does not apply. */
+  act(appKey: string, callId: string, input: CallInput): Promise<CallState> {
+    return this.#queue.run(callId, async () => {
+      const state = await this.#load(appKey, callId)
+      if (input.kind === 'accept' && state.isGroup) return this.#enter(state, input)
+      return this.#finish(transition(state, input, this.#now()), state)
+    })
+  }
+
+  /**
+   * Relays media negotiation: the caller may send while ringing, the callee only once it answered.
+   * In a group mesh, from one device in the call to another one in it.
+   */
   relay(appKey: string, callId: string, from: DeviceRef, to: DeviceRef | undefined, data: unknown): Promise<void> {
     return this.#queue.run(callId, async () => {
       const s = await this.#load(appKey, callId)
       const event = { name: 'signal', data: { callId, from, data } } as const
+      if (s.isGroup) {
+        const present = presentDevices(s)
+        if (s.media !== 'mesh') throw new RingKitError('INVALID_STATE', 'this call negotiates media with Janus')
+        if (!present.some((d) => sameDevice(d, from))) throw new RingKitError('NOT_IN_CALL')
+        if (!to || !present.some((d) => sameDevice(d, to))) {
+          throw new RingKitError('NOT_IN_CALL', 'in a group call, `to` must name a device in the call')
+        }
+        return this.#send(appKey, { device: to }, event)
+      }
       if (s.phase === 'ringing') {
         if (!sameDevice(from, s.caller)) {
           throw new RingKitError(
@@ -172,7 +339,7 @@ export class CallEngine {
     if (callId === undefined) return
     await this.#queue.run(callId, async () => {
       const s = await this.#o.calls.get(callId)
-      if (s?.phase === 'ringing' && s.members.some((m) => m.accid === device.accid && m.status === 'ringing')) {
+      if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
         this.#send(appKey, { device }, this.#invite(s, device.accid))
         for (const signal of this.#ringingSignals.get(callId) ?? []) this.#send(appKey, { device }, signal)
       }
@@ -188,11 +355,11 @@ export class CallEngine {
     const journaled = await this.#o.store.listJournaledCalls()
     for (const s of journaled) {
       if (s.phase === 'ended') {
-        await this.#finish({ ok: true, state: s, effects: [] })
+        await this.#finish({ ok: true, state: s, effects: [] }, s)
       } else {
         const began = s.phase === 'active' ? s.connectedAt : s.createdAt
         const endedAt = lastAliveAt === undefined ? this.#now() : Math.min(this.#now(), Math.max(began, lastAliveAt))
-        await this.#finish(end(s, 'interrupted', endedAt))
+        await this.#finish(end(s, 'interrupted', endedAt), s)
       }
     }
     return journaled.length
@@ -214,20 +381,20 @@ export class CallEngine {
     return state
   }
 
-  async #finish(result: ReturnType<typeof transition>): Promise<void> {
+  /** Applies a transition's result: keeps or ends the call, performs its effects, writes the record once. */
+  async #finish(result: TransitionResult, before: CallState): Promise<CallState> {
     if (!result.ok) throw new RingKitError(result.code, result.message)
     const { state, effects } = result
     const { calls, store } = this.#o
+    this.#schedule(state)
     if (state.phase !== 'ended') {
       await calls.put(state)
-      if (state.phase === 'active') {
-        this.#disarm(state.callId)
-        await store.journalCall(state)
-      }
+      // Live 1:1 calls change little once connected; a group call's members change all along.
+      if (state.phase === 'active' || state.isGroup) await store.journalCall(state)
       this.#perform(state.appKey, effects)
-      return
+      if (state.isGroup) await this.#groupChanged(before, state)
+      return state
     }
-    this.#disarm(state.callId)
     const record = buildRecord(state)
     const written = await store.finishCall(state.appKey, record)
     await calls.delete(state.callId)
@@ -235,11 +402,37 @@ export class CallEngine {
       await calls.release(state.appKey, accid, state.callId)
     }
     this.#perform(state.appKey, effects)
-    if (!written) return
+    if (state.media === 'sfu') await this.#o.sfu?.close(state.callId)
+    if (!written) return state
     for (const account of new Set([record.caller, ...record.callees])) {
       this.#send(state.appKey, { account }, { name: 'record', data: record })
     }
     this.#o.onEnded?.(state)
+    return state
+  }
+
+  /**
+   * A live group call changed: the devices in it hear where everyone stands, accounts no longer in
+   * it may take other calls, and devices that left leave the media server's room.
+   */
+  async #groupChanged(before: CallState, after: CallState): Promise<void> {
+    const members = groupMembers(after)
+    const present = presentDevices(after)
+    if (JSON.stringify(members) !== JSON.stringify(groupMembers(before))) {
+      for (const device of present)
+        this.#send(after.appKey, { device }, { name: 'members', data: { callId: after.callId, members } })
+    }
+    const holding = new Set([
+      ...present.map((d) => d.accid),
+      ...after.members.filter((m) => m.status === 'ringing').map((m) => m.accid),
+    ])
+    for (const accid of new Set([before.caller.accid, ...before.callees])) {
+      if (!holding.has(accid)) await this.#o.calls.release(after.appKey, accid, after.callId)
+    }
+    if (after.media !== 'sfu') return
+    for (const device of presentDevices(before)) {
+      if (!present.some((d) => sameDevice(d, device))) await this.#o.sfu?.leave(after.callId, device)
+    }
   }
 
   #perform(appKey: string, effects: Effect[]): void {
@@ -260,13 +453,20 @@ export class CallEngine {
         ...(s.attachment ? { attachment: s.attachment } : {}),
         isGroup: s.isGroup,
         members: [s.caller.accid, ...s.callees],
-        expiresAt: s.expiresAt,
+        media: s.media ?? 'p2p',
+        expiresAt: s.members.find((m) => m.accid === accid)?.expiresAt ?? s.expiresAt,
         iceServers: this.#o.iceServers?.(accid) ?? [],
       },
     }
   }
 
-  #arm(s: CallState): void {
+  /** Sets the call's one timer to its next ringing deadline, or clears it when nothing rings. */
+  #schedule(s: CallState): void {
+    clearTimeout(this.#timers.get(s.callId))
+    this.#timers.delete(s.callId)
+    const at = deadline(s)
+    // Ringing is over: forget what late devices would have needed.
+    if (at === undefined) return void this.#ringingSignals.delete(s.callId)
     const timer = setTimeout(
       () => {
         this.#timers.delete(s.callId)
@@ -275,16 +475,22 @@ export class CallEngine {
           if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
         })
       },
-      Math.max(0, s.expiresAt - this.#now()),
+      Math.max(0, at - this.#now()),
     )
     timer.unref()
     this.#timers.set(s.callId, timer)
   }
+}
 
-  /** Ringing is over: stop its timer and forget what late devices would have needed. */
-  #disarm(callId: string): void {
-    clearTimeout(this.#timers.get(callId))
-    this.#timers.delete(callId)
-    this.#ringingSignals.delete(callId)
-  }
+/** When the call's next ringing gives up: the call's own deadline (1:1), or the earliest member's (group). */
+function deadline(s: CallState): number | undefined {
+  if (s.phase !== 'ringing' && !(s.isGroup && s.phase === 'active')) return undefined
+  if (!s.isGroup) return s.expiresAt
+  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => m.expiresAt ?? s.expiresAt)
+  return ringing.length > 0 ? Math.min(...ringing) : undefined
+}
+
+function checkGroupSize(people: number, media: CallMedia): void {
+  if (people > MAX_GROUP_MEMBERS) throw new RingKitError('GROUP_TOO_LARGE')
+  if (media === 'mesh' && people > MAX_MESH_MEMBERS) throw new RingKitError('SFU_REQUIRED')
 }

@@ -1,4 +1,4 @@
-import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
+import type { DeviceRef, ServerEvent, SfuClientMessage, SfuPublishResult } from '@ringkit/protocol'
 import type { Audience, CallState } from './types.ts'
 
 /**
@@ -20,6 +20,25 @@ export interface CallStateStore {
 export interface EventDelivery {
   send(appKey: string, to: Audience, event: ServerEvent): void
   onlineDevices(appKey: string, accid: string): Promise<DeviceRef[]>
+}
+
+/** The media server that carries group calls (Janus, through `SfuCalls`). */
+export interface GroupMediaServer {
+  /** Rejects with SFU_UNAVAILABLE when no media server answers. */
+  available(): Promise<void>
+  /** Makes the call's room; called once, on the first answer. */
+  open(appKey: string, callId: string): Promise<void>
+  /** Relays a device's media negotiation; the engine has checked the device is in the call. */
+  handle(
+    appKey: string,
+    callId: string,
+    device: DeviceRef,
+    message: SfuClientMessage,
+  ): Promise<SfuPublishResult | Record<string, never>>
+  /** The device is out of the call. */
+  leave(callId: string, device: DeviceRef): Promise<void>
+  /** The call ended; never rejects. */
+  close(callId: string): Promise<void>
 }
 
 export function memoryCallStateStore(): CallStateStore {

@@ -20,7 +20,7 @@ export function buildRecord(s: Ended): CallRecord {
     endedAt: s.endedAt,
     durationSeconds: Math.round(durationMs / 1000),
     members: [
-      { accid: s.caller.accid, status: 'joined', joinedAt: s.createdAt, leftAt: s.endedAt },
+      { accid: s.caller.accid, status: 'joined', joinedAt: s.createdAt, leftAt: s.callerLeftAt ?? s.endedAt },
       ...s.members.map((m) => ({
         accid: m.accid,
         status: m.status === 'ringing' ? ('missed' as const) : m.status,

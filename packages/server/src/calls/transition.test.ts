@@ -16,6 +16,7 @@ const ringing: CallState = {
   caller: alice,
   callees: ['bob'],
   isGroup: false,
+  media: 'p2p',
   createdAt: 1000,
   expiresAt: 31_000,
   members: [{ accid: 'bob', status: 'ringing' }],

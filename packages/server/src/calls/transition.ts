@@ -1,5 +1,9 @@
-import type { CallType, DeviceRef, EndReason, ServerEvent } from '@ringkit/protocol'
-import type { Audience, CallInput, CallPhase, CallState, Effect, Member, TransitionResult } from './types.ts'
+import type { CallType, DeviceRef, ServerEvent } from '@ringkit/protocol'
+import { groupTransition } from './group.ts'
+import { callDevices, end, fail, isRinging as isCallee, notInCall, ok, sameDevice, send, setMember } from './steps.ts'
+import type { Audience, CallInput, CallPhase, CallState, Effect, TransitionResult } from './types.ts'
+
+export { end, sameDevice } from './steps.ts'
 
 /**
  * The call lifecycle, as a pure function: one table of (phase, input) → handler. The engine applies
@@ -10,6 +14,7 @@ export function transition(state: CallState, input: CallInput, now: number): Tra
   if ('by' in input && input.by.accid !== state.caller.accid && !state.callees.includes(input.by.accid)) {
     return notInCall()
   }
+  if (state.isGroup) return groupTransition(state, input, now)
   const handler = TABLE[state.phase][input.kind] as Handler<CallInput['kind']> | undefined
   if (!handler) return fail('INVALID_STATE', `cannot ${input.kind} a call that is ${state.phase}`)
   return handler(state as never, input as never, now)
@@ -135,42 +140,6 @@ function mediaState(s: Live<'ringing' | 'active'>, input: Input<'mediaState'>): 
   return ok(s, effects)
 }
 
-/** Ends the call: `callEnd` to every device still in it, after `before`. The engine writes the record. */
-export function end(
-  s: Live<'ringing' | 'active'>,
-  reason: EndReason,
-  now: number,
-  by?: string,
-  before: Effect[] = [],
-): TransitionResult {
-  const ended: Live<'ended'> = {
-    ...s,
-    phase: 'ended',
-    reason,
-    endedAt: now,
-    members: s.members.map((m) => finalMember(m, reason, now)),
-    ...(by === undefined ? {} : { by }),
-    ...(s.phase === 'active' ? { connectedAt: s.connectedAt } : {}),
-  }
-  const callEnd: ServerEvent = { name: 'callEnd', data: { callId: s.callId, reason, ...(by ? { by } : {}) } }
-  return ok(ended, [...before, ...callDevices(s).map((to) => send(to, callEnd))])
-}
-
-function finalMember(m: Member, reason: EndReason, now: number): Member {
-  if (m.status === 'joined') return { ...m, leftAt: m.leftAt ?? now }
-  if (m.status !== 'ringing') return m
-  const missed = reason === 'timeout' || reason === 'interrupted'
-  return { ...m, status: missed ? 'missed' : 'canceled' }
-}
-
-/** Everyone the call reaches now: the caller's device and, per callee, the answering device or all of them. */
-function callDevices(s: Live<'ringing' | 'active'>): Audience[] {
-  if (s.phase === 'active') return [{ device: s.caller }, { device: s.answeredBy }]
-  // A busy callee was never rung: it hears of the call only through its record.
-  const rung = s.members.filter((m) => m.status !== 'busy').map((m) => m.accid)
-  return [{ device: s.caller }, ...rung.map((account) => ({ account }))]
-}
-
 function peersOf(s: Live<'ringing' | 'active'>, me: DeviceRef): Audience[] {
   return callDevices(s).filter((a) => !('device' in a && sameDevice(a.device, me)))
 }
@@ -187,24 +156,3 @@ function typeChangeToBoth(s: Live<'active'>, type: CallType, state: 'switched' |
 function inCall(s: Live<'active'>, d: DeviceRef): boolean {
   return sameDevice(d, s.caller) || sameDevice(d, s.answeredBy)
 }
-
-function isCallee(s: CallState, accid: string): boolean {
-  return s.members.some((m) => m.accid === accid && m.status === 'ringing')
-}
-
-function setMember(members: Member[], accid: string, patch: Partial<Member>): Member[] {
-  return members.map((m) => (m.accid === accid ? { ...m, ...patch } : m))
-}
-
-export function sameDevice(a: DeviceRef, b: DeviceRef): boolean {
-  return a.accid === b.accid && a.deviceId === b.deviceId
-}
-
-const send = (to: Audience, event: ServerEvent): Effect => ({ kind: 'send', to, event })
-const ok = (state: CallState, effects: Effect[]): TransitionResult => ({ ok: true, state, effects })
-const fail = (code: 'INVALID_STATE' | 'NOT_IN_CALL' | 'SWITCH_PENDING', message: string): TransitionResult => ({
-  ok: false,
-  code,
-  message,
-})
-const notInCall = () => fail('NOT_IN_CALL', 'this device is not a party to the call')

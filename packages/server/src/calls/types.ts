@@ -1,5 +1,6 @@
 import type {
   Attachment,
+  CallMedia,
   CallType,
   DeviceRef,
   EndReason,
@@ -15,7 +16,12 @@ export interface Member {
   accid: string
   status: LiveMemberStatus
   joinedAt?: number
+  /** Set while a joined member is out of the call (it left); cleared when it joins again. */
   leftAt?: number
+  /** Group calls: the device that carries this member while it is in the call. */
+  device?: DeviceRef
+  /** Group calls: when this member's ringing gives up (members invited later ring later). */
+  expiresAt?: number
 }
 
 export interface CallBase {
@@ -30,6 +36,10 @@ export interface CallBase {
   /** When ringing gives up, epoch ms. */
   expiresAt: number
   members: Member[]
+  /** How the media travels; 1:1 calls are always `p2p`. */
+  media: CallMedia
+  /** Group calls: when the caller left the call, while it is out. */
+  callerLeftAt?: number
 }
 
 /** The whole life of a call: one union, changed only by `transition`. */
@@ -59,6 +69,12 @@ export type CallInput =
   | { kind: 'switchType'; by: DeviceRef; type: CallType }
   | { kind: 'switchTypeReply'; by: DeviceRef; accept: boolean }
   | { kind: 'mediaState'; by: DeviceRef; audio?: boolean; video?: boolean }
+  /** Group calls: `ringing` were claimed for this call and ring until `expiresAt`; `busy` are in another call. */
+  | { kind: 'invite'; by: DeviceRef; ringing: string[]; busy: string[]; expiresAt: number }
+  | { kind: 'join'; by: DeviceRef }
+  | { kind: 'leave'; by: DeviceRef }
+  /** Group calls: the media server carrying the call went away. */
+  | { kind: 'mediaServerLost' }
 
 /** Who an event goes to. `account` reaches every online device of it, but `exceptDevice`. */
 export type Audience = { account: string; exceptDevice?: string } | { device: DeviceRef }

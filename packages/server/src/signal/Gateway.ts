@@ -8,13 +8,16 @@ import {
   type ClientMessage,
   type ClientMessageOf,
   type ClientMessageType,
+  type DeviceRef,
   type ErrorBody,
   type IceServer,
+  type JoinResult,
   type ReplyResults,
 } from '@ringkit/protocol'
 import type { Logger } from 'pino'
 import type { CallEngine } from '../calls/CallEngine.ts'
-import type { CallInput } from '../calls/types.ts'
+import { groupMembers, presentDevices, sameDevice } from '../calls/steps.ts'
+import type { CallInput, CallState } from '../calls/types.ts'
 import { verifyToken } from '../auth/tokens.ts'
 import type { Store } from '../store/types.ts'
 import type { Metrics } from '../metrics.ts'
@@ -201,16 +204,25 @@ export class Gateway {
       await this.#o.engine.start(
         session.appKey,
         deviceOf(session),
-        { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs },
-        (callId, iceServers) => {
+        { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs, group: msg.group },
+        (callId, iceServers, media) => {
           this.#o.metrics.callsStarted.inc()
           this.#o.metrics.activeCalls.inc()
-          session.reply(msg.id, { callId, iceServers })
+          session.reply(msg.id, { callId, iceServers, media })
         },
       )
       return REPLIED
     },
-    accept: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'accept', by: deviceOf(s) }),
+    accept: async (_c, s, msg) =>
+      joinResult(await this.#o.engine.act(s.appKey, msg.callId, { kind: 'accept', by: deviceOf(s) }), deviceOf(s)),
+    join: async (_c, s, msg) => joinResult(await this.#o.engine.join(s.appKey, msg.callId, deviceOf(s)), deviceOf(s)),
+    leave: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'leave', by: deviceOf(s) }),
+    invite: async (conn, s, msg) => {
+      if (!conn.invites.take()) throw new RingKitError('RATE_LIMITED', 'too many invitations from this connection')
+      await this.#o.engine.invite(s.appKey, msg.callId, deviceOf(s), msg.to)
+      return {}
+    },
+    sfu: (_c, s, msg) => this.#o.engine.sfuMessage(s.appKey, msg.callId, deviceOf(s), msg.data),
     reject: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'reject', by: deviceOf(s) }),
     cancel: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'cancel', by: deviceOf(s) }),
     hangup: (_c, s, msg) =>
@@ -382,7 +394,18 @@ export class Gateway {
   }
 }
 
-function deviceOf(session: Session) {
+/** A group call's answer tells the device how media goes and, in a mesh, whom to offer it to. */
+function joinResult(state: CallState, me: DeviceRef): JoinResult {
+  if (!state.isGroup) return {}
+  const { type, caller, callees, attachment } = state
+  return {
+    media: state.media,
+    peers: presentDevices(state).filter((d) => !sameDevice(d, me)),
+    call: { type, caller: caller.accid, callees, members: groupMembers(state), ...(attachment ? { attachment } : {}) },
+  }
+}
+
+function deviceOf(session: Session): DeviceRef {
   return { accid: session.accid, deviceId: session.deviceId }
 }
 

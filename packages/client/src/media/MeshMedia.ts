@@ -1,0 +1,157 @@
+import { RingKitError, type CallType, type DeviceRef, type SfuServerMessage } from '@ringkit/protocol'
+import type { GroupMediaSession } from './types.ts'
+import {
+  asMediaError,
+  WebRtcMedia,
+  type MediaCallContext,
+  type MediaEnvironment,
+  type MediaSignal,
+} from './WebRtcMedia.ts'
+
+/**
+ * A group call without a media server: one peer connection to every other device in the call,
+ * all sending the same camera and microphone. Whoever joins offers to those already in; the
+ * others answer. Fine for up to 4 people, as each uploads its media once per other member.
+ */
+export class MeshMedia implements GroupMediaSession {
+  readonly #env: MediaEnvironment
+  readonly #ctx: MediaCallContext
+  readonly #peers = new Map<string, { device: DeviceRef; media: WebRtcMedia }>()
+  readonly #remoteViews = new Map<string, unknown>()
+  #type: CallType
+  #local: Promise<MediaStream> | undefined
+  #localView: unknown
+  #closed = false
+
+  constructor(env: MediaEnvironment, ctx: MediaCallContext) {
+    this.#env = env
+    this.#ctx = ctx
+    this.#type = ctx.type
+  }
+
+  async open(): Promise<void> {
+    await this.#stream()
+  }
+
+  join(peers: DeviceRef[]): void {
+    for (const device of peers) this.#peer(device, 'caller').start()
+  }
+
+  async handleSignal(from: DeviceRef, data: unknown): Promise<void> {
+    if (this.#closed) return
+    await this.#peer(from, 'callee').handleSignal(from, data)
+  }
+
+  memberLeft(accid: string): void {
+    for (const [key, peer] of this.#peers) {
+      if (peer.device.accid !== accid) continue
+      this.#peers.delete(key)
+      peer.media.close()
+    }
+  }
+
+  async handleSfu(_message: SfuServerMessage): Promise<void> {
+    throw new RingKitError('INVALID_STATE', 'a mesh call has no media server')
+  }
+
+  start(): void {}
+  reveal(): void {}
+
+  setLocalView(element: unknown): void {
+    this.#localView = element
+    for (const { media } of this.#peers.values()) media.setLocalView(element)
+  }
+
+  setRemoteView(accid: string, element: unknown): void {
+    this.#remoteViews.set(accid, element)
+    for (const { device, media } of this.#peers.values())
+      if (device.accid === accid) media.setRemoteView(accid, element)
+  }
+
+  async enableAudio(enabled: boolean): Promise<void> {
+    for (const track of (await this.#stream()).getAudioTracks()) track.enabled = enabled
+  }
+
+  async enableVideo(enabled: boolean): Promise<void> {
+    for (const track of (await this.#stream()).getVideoTracks()) track.enabled = enabled
+  }
+
+  async switchCamera(): Promise<void> {
+    const cameras = (await this.#env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
+    const current = (await this.#stream()).getVideoTracks()[0]?.getSettings().deviceId
+    const next = cameras[(cameras.findIndex((c) => c.deviceId === current) + 1) % cameras.length]
+    if (cameras.length > 1 && next) await this.useDevice('camera', next.deviceId)
+  }
+
+  /** Replaces the shared track and what every connection sends, without renegotiating. */
+  async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    if (kind === 'camera' && this.#type !== 'video') return
+    const constraints = { [kind === 'camera' ? 'video' : 'audio']: { deviceId: { exact: deviceId } } }
+    const [track] = (await this.#env.mediaDevices.getUserMedia(constraints)).getTracks()
+    if (!track) return
+    const local = await this.#stream()
+    const old = local.getTracks().find((t) => t.kind === track.kind)
+    if (old) {
+      track.enabled = old.enabled
+      old.stop()
+      local.removeTrack(old)
+    }
+    local.addTrack(track)
+    await Promise.all([...this.#peers.values()].map(async ({ media }) => media.replaceSentTrack(track)))
+  }
+
+  /** Every connection's statistics in one report, each id prefixed with the member's accid and a slash. */
+  async getStats(): Promise<RTCStatsReport | undefined> {
+    const merged = new Map<string, unknown>()
+    for (const { device, media } of this.#peers.values()) {
+      ;(await media.getStats())?.forEach((report: { id: string }) => {
+        const id = `${device.accid}/${report.id}`
+        merged.set(id, { ...report, id })
+      })
+    }
+    return merged as unknown as RTCStatsReport
+  }
+
+  async setType(_type: CallType): Promise<void> {
+    throw new RingKitError('INVALID_STATE', 'a group call keeps the type it started with')
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const { media } of this.#peers.values()) media.close()
+    this.#peers.clear()
+    void this.#local?.then((stream) => stream.getTracks().forEach((t) => t.stop())).catch(() => {})
+  }
+
+  #stream(): Promise<MediaStream> {
+    const chosen = this.#env.devices?.() ?? {}
+    const pick = (deviceId: string | undefined) => (deviceId ? { deviceId: { exact: deviceId } } : true)
+    this.#local ??= this.#env.mediaDevices
+      .getUserMedia({ audio: pick(chosen.microphone), video: this.#type === 'video' && pick(chosen.camera) })
+      .catch((error: unknown) => {
+        throw asMediaError(error)
+      })
+    return this.#local
+  }
+
+  /** The connection to `device`, made on first use: the offering side when this device joined later. */
+  #peer(device: DeviceRef, role: 'caller' | 'callee'): WebRtcMedia {
+    const key = `${device.accid}\u0000${device.deviceId}`
+    const known = this.#peers.get(key)
+    if (known) return known.media
+    const media = new WebRtcMedia(this.#env, {
+      ...this.#ctx,
+      role,
+      local: this.#stream(),
+      signal: (data: MediaSignal) => this.#ctx.signal(data, device),
+    })
+    // Nothing is held back: this device is in the call already.
+    media.reveal()
+    this.#peers.set(key, { device, media })
+    if (this.#localView) media.setLocalView(this.#localView)
+    const view = this.#remoteViews.get(device.accid)
+    if (view) media.setRemoteView(device.accid, view)
+    return media
+  }
+}
