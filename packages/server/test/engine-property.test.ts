@@ -1,70 +1,24 @@
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { RingKitError, type CallRecord, type DeviceRef, type ServerEvent } from '@ringkit/protocol'
+import { RingKitError, type CallRecord, type DeviceRef } from '@ringkit/protocol'
 import { CallEngine } from '../src/calls/CallEngine.ts'
-import { memoryCallStateStore, type EventDelivery } from '../src/calls/ports.ts'
-import type { Audience, CallInput } from '../src/calls/types.ts'
-import { openSqliteStore } from '../src/store/sqlite.ts'
+import type { CallInput } from '../src/calls/types.ts'
+import {
+  APP,
+  fakeDelivery,
+  freshStores as freshStoresFor,
+  key,
+  listsOnce,
+  type Calls,
+  type Store,
+} from './engine-support.ts'
 
-const APP = 'prop-app'
 const CALLER = 'p-alice'
 const CALLEE = 'p-bob'
 const SEED = Number(process.env.RINGKIT_PROPERTY_SEED ?? 7)
 const EXPECTED_REFUSALS = new Set(['INVALID_STATE', 'NOT_IN_CALL', 'CALL_NOT_FOUND'])
-
-const root = mkdtempSync(join(tmpdir(), 'ringkit-prop-'))
-after(() => rmSync(root, { recursive: true, force: true }))
-
-type Store = ReturnType<typeof openSqliteStore>
-type Calls = ReturnType<typeof memoryCallStateStore>
-let runs = 0
-/**
- * A real SQLite store and live-state store per run: what one run leaves behind must not fail the
- * next, or fast-check could not shrink a failure to its cause.
- */
-async function freshStores(): Promise<{ store: Store; calls: Calls }> {
-  const store = openSqliteStore(join(root, String(++runs)))
-  await store.putApp({ appKey: APP, appSecret: 's', name: 'prop', multiDevice: true, createdAt: 0 })
-  await store.createAccount(APP, { accid: CALLER }, 0)
-  await store.createAccount(APP, { accid: CALLEE }, 0)
-  return { store, calls: memoryCallStateStore() }
-}
-
-const key = (d: DeviceRef) => `${d.accid}/${d.deviceId}`
-
-/**
- * Delivery to the devices online in the test. A lost device hears nothing; one that comes back
- * starts a new session, as a fresh login does, and what it heard before is kept apart.
- */
-function fakeDelivery(devices: DeviceRef[]) {
-  const online = new Set(devices.map(key))
-  const sessions = new Map<string, ServerEvent[][]>(devices.map((d) => [key(d), [[]]]))
-  const recordSends: { account: string; reached: string[] }[] = []
-  const strays: string[] = []
-  const delivery: EventDelivery = {
-    send(appKey: string, to: Audience, event: ServerEvent) {
-      if (appKey !== APP) strays.push(`${event.name} to app ${appKey}`)
-      const targets =
-        'device' in to
-          ? devices.filter((d) => key(d) === key(to.device))
-          : devices.filter((d) => d.accid === to.account && d.deviceId !== to.exceptDevice)
-      if ('device' in to && targets.length === 0) strays.push(`${event.name} to unknown ${key(to.device)}`)
-      const reached = targets.filter((d) => online.has(key(d)))
-      for (const d of reached) sessions.get(key(d))!.at(-1)!.push(event)
-      if (event.name !== 'record') return
-      if ('account' in to) recordSends.push({ account: to.account, reached: reached.map(key) })
-      else strays.push(`record to one device ${key(to.device)}`)
-    },
-    async onlineDevices(appKey: string, accid: string) {
-      return devices.filter((d) => d.accid === accid && online.has(key(d)))
-    },
-  }
-  return { delivery, online, sessions, recordSends, strays }
-}
+const freshStores = () => freshStoresFor([CALLER, CALLEE])
 
 type Action =
   | { kind: 'accept' | 'reject'; callee: number }
@@ -232,17 +186,6 @@ async function runScenario(
   if (live?.phase === 'active') await attempt({ kind: 'hangup', by: caller })
   engine.close()
   return { run, fake }
-}
-
-async function listsOnce(store: Store, accid: string, callId: string): Promise<number> {
-  let seen = 0
-  let cursor: string | undefined
-  do {
-    const page = await store.listRecords(APP, accid, { limit: 100, ...(cursor ? { cursor } : {}) })
-    seen += page.records.filter((r) => r.callId === callId).length
-    cursor = page.nextCursor
-  } while (cursor)
-  return seen
 }
 
 /** The record's status, from which inputs went through: the first answer or ending wins, once. */

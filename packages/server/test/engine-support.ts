@@ -1,0 +1,73 @@
+import { after } from 'node:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
+import { memoryCallStateStore, type EventDelivery } from '../src/calls/ports.ts'
+import type { Audience } from '../src/calls/types.ts'
+import { openSqliteStore } from '../src/store/sqlite.ts'
+
+/** What the engine's property tests share: real stores per run, and a delivery to fake devices. */
+
+export const APP = 'prop-app'
+
+const root = mkdtempSync(join(tmpdir(), 'ringkit-prop-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+
+export type Store = ReturnType<typeof openSqliteStore>
+export type Calls = ReturnType<typeof memoryCallStateStore>
+let runs = 0
+/**
+ * A real SQLite store and live-state store per run: what one run leaves behind must not fail the
+ * next, or fast-check could not shrink a failure to its cause.
+ */
+export async function freshStores(accids: string[]): Promise<{ store: Store; calls: Calls }> {
+  const store = openSqliteStore(join(root, String(++runs)))
+  await store.putApp({ appKey: APP, appSecret: 's', name: 'prop', multiDevice: true, createdAt: 0 })
+  for (const accid of accids) await store.createAccount(APP, { accid }, 0)
+  return { store, calls: memoryCallStateStore() }
+}
+
+export const key = (d: DeviceRef) => `${d.accid}/${d.deviceId}`
+
+/**
+ * Delivery to the devices online in the test. A lost device hears nothing; one that comes back
+ * starts a new session, as a fresh login does, and what it heard before is kept apart.
+ */
+export function fakeDelivery(devices: DeviceRef[]) {
+  const online = new Set(devices.map(key))
+  const sessions = new Map<string, ServerEvent[][]>(devices.map((d) => [key(d), [[]]]))
+  const recordSends: { account: string; reached: string[] }[] = []
+  const strays: string[] = []
+  const delivery: EventDelivery = {
+    send(appKey: string, to: Audience, event: ServerEvent) {
+      if (appKey !== APP) strays.push(`${event.name} to app ${appKey}`)
+      const targets =
+        'device' in to
+          ? devices.filter((d) => key(d) === key(to.device))
+          : devices.filter((d) => d.accid === to.account && d.deviceId !== to.exceptDevice)
+      if ('device' in to && targets.length === 0) strays.push(`${event.name} to unknown ${key(to.device)}`)
+      const reached = targets.filter((d) => online.has(key(d)))
+      for (const d of reached) sessions.get(key(d))!.at(-1)!.push(event)
+      if (event.name !== 'record') return
+      if ('account' in to) recordSends.push({ account: to.account, reached: reached.map(key) })
+      else strays.push(`record to one device ${key(to.device)}`)
+    },
+    async onlineDevices(_appKey: string, accid: string) {
+      return devices.filter((d) => d.accid === accid && online.has(key(d)))
+    },
+  }
+  return { delivery, online, sessions, recordSends, strays }
+}
+
+/** How many times `accid`'s history lists the call: it must be once. */
+export async function listsOnce(store: Store, accid: string, callId: string): Promise<number> {
+  let seen = 0
+  let cursor: string | undefined
+  do {
+    const page = await store.listRecords(APP, accid, { limit: 100, ...(cursor ? { cursor } : {}) })
+    seen += page.records.filter((r) => r.callId === callId).length
+    cursor = page.nextCursor
+  } while (cursor)
+  return seen
+}
