@@ -13,6 +13,7 @@ import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
 import { MeshMedia } from './media/MeshMedia.ts'
+import { SfuMedia } from './media/SfuMedia.ts'
 import { NoMedia, type GroupMediaSession, type MediaSession } from './media/types.ts'
 import { WebRtcMedia, type MediaCallContext, type MediaEnvironment } from './media/WebRtcMedia.ts'
 import {
@@ -302,7 +303,17 @@ export class RingKit {
       failed: (error: RingKitError) => this.#emit('error', { error }),
     }
     if (kind === 'mesh') return new MeshMedia(env, context)
-    throw new RingKitError('MEDIA_UNAVAILABLE', `no media for ${kind}`)
+    return new SfuMedia(env, {
+      type,
+      me: context.me,
+      emit: context.emit,
+      sfu: async (data) => this.#request('sfu', { callId: ref.callId, data }),
+      // Media through Janus that cannot recover leaves this member without sound or picture: it leaves.
+      failed: (error) => {
+        this.#emit('error', { error })
+        void ref.call?.leave().catch(() => {})
+      },
+    })
   }
 
   /** WebRTC from the options or the runtime; undefined with `media: false`. */

@@ -11,6 +11,7 @@ import { registerRoutes } from './http/routes.ts'
 import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
+import { SfuCalls } from './sfu/index.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import type { App, Store } from './store/types.ts'
 
@@ -29,6 +30,11 @@ export interface ServerOptions {
   /** How long a dropped device may take to resume before its calls end. */
   resumeGraceMs?: number
   invites?: { perSecond: number; burst: number }
+  /**
+   * Janus servers for group calls (VideoRoom over their WebSocket API, `ws://host:8188`), with the
+   * `api_secret` they share. Without them, group calls of up to 4 people run as a mesh.
+   */
+  janus?: { urls: string[]; apiSecret: string; requestTimeoutMs?: number }
   logger?: Logger
   /**
    * Adds routes of an app beside the API on the same port (the CLI mounts the demo this way).
@@ -59,6 +65,21 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const store = openSqliteStore(options.dataDir)
   const metrics = createMetrics()
   const registry = new SessionRegistry()
+  const janus = options.janus
+  const sfu =
+    janus && janus.urls.length > 0
+      ? new SfuCalls({
+          ...janus,
+          send: (appKey, callId, device, data) =>
+            registry.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
+          onCallLost: (appKey, callId) => {
+            log.error({ callId }, 'the Janus carrying a group call went away: ending the call')
+            engine.act(appKey, callId, { kind: 'mediaServerLost' }).catch(() => {
+              // The call ended meanwhile.
+            })
+          },
+        })
+      : undefined
   const engine = new CallEngine({
     store,
     calls: memoryCallStateStore(),
@@ -69,6 +90,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     },
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
+    ...(sfu ? { sfu } : {}),
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
@@ -140,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       markAlive()
       gateway.close()
       engine.close()
+      await sfu?.shutdown()
       wss.close()
       await http.close()
       await store.close()

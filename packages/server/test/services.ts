@@ -106,6 +106,8 @@ export interface Janus {
   /** The Janus API over WebSocket, on loopback. */
   url: string
   apiSecret: string
+  /** The Janus process, for CPU readings. */
+  pid: number | undefined
   /** SIGKILLs Janus, as a crash would; its WebSocket clients see the connection drop. */
   kill(): Promise<void>
   /** SIGSTOPs Janus: its sockets stay open but nothing answers, as with a hung process. */
@@ -153,7 +155,7 @@ export async function startJanus(binary: string, { apiSecret = randomBytes(16).t
     await stop()
     throw new Error(`Janus did not start: ${String(error)}\n${log.slice(-2000)}`)
   }
-  return { url, apiSecret, kill: async () => kill(child), freeze: () => child.kill('SIGSTOP'), stop }
+  return { url, apiSecret, pid: child.pid, kill: async () => kill(child), freeze: () => child.kill('SIGSTOP'), stop }
 }
 
 /** Resolves once a WebSocket with Janus's subprotocol opens at `url`. */

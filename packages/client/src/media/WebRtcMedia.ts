@@ -56,10 +56,10 @@ export const mediaSignalSchema = z.discriminatedUnion('kind', [
 ])
 export type MediaSignal = z.infer<typeof mediaSignalSchema>
 
-const DEAD_AFTER_MS = 15_000
+export const DEAD_AFTER_MS = 15_000
 /** A `disconnected` ICE state lasting this long gets an ICE restart. */
-const RESTART_AFTER_MS = 2_000
-const STATS_EVERY_MS = 1_000
+export const RESTART_AFTER_MS = 2_000
+export const STATS_EVERY_MS = 1_000
 
 /**
  * One call's media over one RTCPeerConnection, with perfect negotiation (the callee is polite).
@@ -499,6 +499,6 @@ async function setLocal(pc: RTCPeerConnection, type: 'offer' | 'answer'): Promis
   return true
 }
 
-function stopAll(stream: MediaStream): void {
+export function stopAll(stream: MediaStream): void {
   for (const track of stream.getTracks()) track.stop()
 }

@@ -6,7 +6,7 @@ import { createApp, startServer, type ServerOptions } from '../server.ts'
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
-  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--no-demo]
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS --janus-secret S] [--no-demo]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
@@ -18,6 +18,10 @@ Options (environment variable in brackets):
   --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
   --turn-secret S   coturn static-auth-secret: devices get time-limited TURN credentials
                     (RINGKIT_TURN_SECRET; lifetime RINGKIT_TURN_TTL seconds, default 3600)
+  --janus URLS      comma-separated Janus WebSocket URLs for group calls, e.g. ws://127.0.0.1:8188
+                    (RINGKIT_JANUS_URLS); calls are spread across them. Without Janus, group
+                    calls of up to 4 people run peer to peer
+  --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --name NAME       name of a new app
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       stun: { type: 'string' },
       turn: { type: 'string' },
       'turn-secret': { type: 'string' },
+      janus: { type: 'string' },
+      'janus-secret': { type: 'string' },
       'no-demo': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -57,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port must be 0 to 65535, got ${values.port}`)
     const demo = !values['no-demo'] && env.RINGKIT_DEMO !== '0'
+    const janusUrls = list(values.janus ?? env.RINGKIT_JANUS_URLS)
+    const janusSecret = values['janus-secret'] ?? env.RINGKIT_JANUS_SECRET
+    if (janusUrls.length > 0 && !janusSecret)
+      throw new Error('--janus needs --janus-secret (the api_secret in janus.jcfg)')
     const server = await startServer({
       dataDir,
       port,
@@ -69,10 +79,16 @@ async function main(argv: string[]): Promise<number> {
         turnSecret: values['turn-secret'] ?? env.RINGKIT_TURN_SECRET,
         ...(env.RINGKIT_TURN_TTL ? { turnTtlSeconds: Number(env.RINGKIT_TURN_TTL) } : {}),
       },
+      ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(demo ? { mount: mountDemo(dataDir) } : {}),
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
     if (demo) lines.push(`Demo app: ${server.url}/`)
+    lines.push(
+      janusUrls.length > 0
+        ? `Group calls through Janus at ${janusUrls.join(', ')}`
+        : 'Group calls of up to 4 people run peer to peer (--janus for up to 25)',
+    )
     if (server.defaultApp.created) {
       lines.push(
         'Created the default app. Keep these; they are stored in the data dir and not printed again:',

@@ -1,4 +1,4 @@
-import Janode, { type JanodeConnection } from 'janode'
+import Janode, { type JanodeConnection, type JanodeSession } from 'janode'
 import VideoRoomPlugin, { type VideoRoomCreateParams, type VideoRoomHandle } from 'janode/plugins/videoroom'
 import type { SfuRoom } from './types.ts'
 
@@ -19,7 +19,8 @@ export interface JanusLinkOptions {
 
 /**
  * One Janus: a WebSocket connection, a session and a VideoRoom handle, opened on first use and
- * opened again on the next use after a loss, so a restarted Janus takes rooms again.
+ * opened again on the next use after a loss, so a restarted Janus takes rooms again. Participants'
+ * media handles are attached on the same session and die with it.
  */
 export class JanusLink {
   readonly url: string
@@ -29,6 +30,7 @@ export class JanusLink {
   failedAt = 0
   readonly #options: JanusLinkOptions
   #connection: JanodeConnection | undefined
+  #session: Promise<JanodeSession> | undefined
   #handle: Promise<VideoRoomHandle> | undefined
   #closed = false
   /** Rooms being created: counted as load so a burst of createRoom() calls does not all pick one Janus. */
@@ -46,7 +48,9 @@ export class JanusLink {
 
   async createRoom(params: VideoRoomCreateParams & { secret: string; pin: string }): Promise<SfuRoom> {
     this.#creating++
-    const created = await this.#request(async (handle) => handle.create(params)).finally(() => this.#creating--)
+    const created = await this.#request(async () => (await this.#videoRoom()).create(params)).finally(
+      () => this.#creating--,
+    )
     const room: SfuRoom = { janusUrl: this.url, room: created.room, secret: params.secret, pin: params.pin }
     this.rooms.set(room.room, room)
     return room
@@ -57,17 +61,43 @@ export class JanusLink {
     // Forgotten first: whatever Janus answers, the caller is done with the room.
     this.rooms.delete(room.room)
     try {
-      await this.#request(async (handle) => handle.destroy({ room: room.room, secret: room.secret }))
+      await this.#request(async () => (await this.#videoRoom()).destroy({ room: room.room, secret: room.secret }))
     } catch (error) {
       if (!(error instanceof Error && NO_SUCH_ROOM.test(error.message))) throw error
     }
   }
 
-  /** Runs one VideoRoom request, connecting first if needed, bounded by `timeoutMs` in all. */
-  async #request<T>(send: (handle: VideoRoomHandle) => Promise<T>): Promise<T> {
+  /** Connects and attaches this server's own VideoRoom handle if needed: whether this Janus answers now. */
+  async ping(): Promise<void> {
+    await this.#request(async () => this.#videoRoom())
+  }
+
+  /**
+   * A new VideoRoom handle for one participant's media, on this Janus's session. The caller
+   * detaches it; one that arrives after the timeout is detached here, so none is left behind.
+   */
+  async attach(): Promise<VideoRoomHandle> {
+    let abandoned = false
+    let attaching: Promise<VideoRoomHandle> | undefined
+    try {
+      return await this.#request(async () => {
+        const session = await this.#openSession()
+        if (abandoned) throw new Error(`${this.url}: attach abandoned`)
+        attaching = session.attach(VideoRoomPlugin)
+        return attaching
+      })
+    } catch (error) {
+      abandoned = true
+      void attaching?.then(async (late) => late.detach()).catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** Runs one request, connecting first if needed, bounded by `timeoutMs` in all. */
+  async #request<T>(send: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new Error(`${this.url}: closed`)
     try {
-      return await withTimeout(this.url, this.#options.timeoutMs, async () => send(await this.#videoRoom()))
+      return await withTimeout(this.url, this.#options.timeoutMs, send)
     } catch (error) {
       this.failedAt = Date.now()
       throw error
@@ -75,24 +105,29 @@ export class JanusLink {
   }
 
   async #videoRoom(): Promise<VideoRoomHandle> {
-    if (!this.#handle) {
-      const handle = this.#attach()
-      // A failed attempt is forgotten so the next request tries again instead of reusing the failure.
-      handle.catch(() => {
-        if (this.#handle === handle) this.#handle = undefined
-      })
-      this.#handle = handle
-    }
+    this.#handle ??= forgetOnFailure(
+      this.#openSession().then(async (session) => session.attach(VideoRoomPlugin)),
+      (failed) => this.#handle === failed && (this.#handle = undefined),
+    )
     return this.#handle
   }
 
-  async #attach(): Promise<VideoRoomHandle> {
-    const connection = this.#connection ?? (await this.#connect())
-    const session = await connection.create()
-    // Janus dropped the session (e.g. it timed out): the next request makes a new one on the same
-    // connection. Rooms outlive sessions, so nothing is lost.
-    session.once(Janode.EVENT.SESSION_DESTROYED, () => (this.#handle = undefined))
-    return session.attach(VideoRoomPlugin)
+  async #openSession(): Promise<JanodeSession> {
+    if (this.#session) return this.#session
+    const opening: Promise<JanodeSession> = (async () => {
+      const connection = this.#connection ?? (await this.#connect())
+      const session = await connection.create()
+      // Janus dropped the session (e.g. it timed out): the next request makes a new one on the same
+      // connection. Rooms outlive sessions; participants' handles do not, and report it themselves.
+      session.once(Janode.EVENT.SESSION_DESTROYED, () => {
+        if (this.#session !== opening) return
+        this.#session = undefined
+        this.#handle = undefined
+      })
+      return session
+    })()
+    this.#session = forgetOnFailure(opening, (failed) => this.#session === failed && (this.#session = undefined))
+    return opening
   }
 
   async #connect(): Promise<JanodeConnection> {
@@ -115,6 +150,7 @@ export class JanusLink {
   #lost(connection: JanodeConnection): void {
     if (this.#connection !== connection) return
     this.#connection = undefined
+    this.#session = undefined
     this.#handle = undefined
     if (this.#closed) return
     this.failedAt = Date.now()
@@ -127,13 +163,20 @@ export class JanusLink {
     this.#closed = true
     const connection = this.#connection
     this.#connection = undefined
+    this.#session = undefined
     this.#handle = undefined
     await connection?.close().catch(() => undefined)
   }
 }
 
+/** A failed attempt is forgotten so the next use tries again instead of reusing the failure. */
+function forgetOnFailure<T>(attempt: Promise<T>, forget: (failed: Promise<T>) => unknown): Promise<T> {
+  attempt.catch(() => forget(attempt))
+  return attempt
+}
+
 /** `work()` or a rejection after `ms`, so a Janus that accepts but never answers cannot hang a caller. */
-async function withTimeout<T>(url: string, ms: number, work: () => Promise<T>): Promise<T> {
+export async function withTimeout<T>(url: string, ms: number, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${url}: no answer within ${ms} ms`)), ms)

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { RingKitError } from '@ringkit/protocol'
+import type { VideoRoomHandle } from 'janode/plugins/videoroom'
 import { JanusLink } from './JanusLink.ts'
 import type { JanusPoolOptions, SfuRoom } from './types.ts'
 
@@ -78,6 +79,37 @@ export class JanusPool {
     try {
       await link.destroyRoom(known)
       return true
+    } catch (error) {
+      throw new RingKitError('SFU_UNAVAILABLE', undefined, { cause: error })
+    }
+  }
+
+  /** Resolves once some Janus answers (connected, VideoRoom attached), trying them in preference order; SFU_UNAVAILABLE when none does. */
+  async available(): Promise<void> {
+    const failures: unknown[] = []
+    if (!this.#closed) {
+      for (const link of this.#byPreference()) {
+        try {
+          return await link.ping()
+        } catch (error) {
+          failures.push(error)
+        }
+      }
+    }
+    throw new RingKitError('SFU_UNAVAILABLE', undefined, {
+      cause: new AggregateError(failures, this.#closed ? 'the Janus pool is closed' : 'no Janus answered'),
+    })
+  }
+
+  /**
+   * A new VideoRoom handle, for one participant's media, on the Janus that hosts `room`; the caller
+   * detaches it. SFU_UNAVAILABLE when that Janus does not answer or lost the room.
+   */
+  async attach(room: SfuRoom): Promise<VideoRoomHandle> {
+    const link = this.#links.find((candidate) => candidate.url === room.janusUrl && candidate.rooms.has(room.room))
+    if (!link) throw new RingKitError('SFU_UNAVAILABLE', 'The media server no longer has the room of this call.')
+    try {
+      return await link.attach()
     } catch (error) {
       throw new RingKitError('SFU_UNAVAILABLE', undefined, { cause: error })
     }

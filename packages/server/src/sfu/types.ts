@@ -6,7 +6,7 @@ export interface SfuRoom {
   room: number
   /** Needed to edit or destroy the room; stays on the server. */
   secret: string
-  /** Needed to join the room; handed to the call's participants only. */
+  /** Needed to join the room; stays on the server too, since devices reach the room through RingKit's relay. */
   pin: string
 }
 

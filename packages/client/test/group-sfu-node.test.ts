@@ -1,0 +1,146 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import wrtc from '@roamhq/wrtc'
+import WebSocket from 'ws'
+import { RingKitError, type CallRecord } from '@ringkit/protocol'
+import { RingKit, type Call, type RingKitEvents, type WebSocketConstructor } from '../src/index.ts'
+import { syntheticMediaDevices } from '../src/node/synthetic.ts'
+import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import { findProgram, startJanus, type Janus } from '../../server/test/services.ts'
+
+const janusBinary = findProgram('RINGKIT_JANUS', ['/usr/bin/janus'], 'apt-get install janus')
+const skip = typeof janusBinary === 'string' ? false : janusBinary.skip
+
+const kits: RingKit[] = []
+const started: Array<{ stop(): Promise<void> } | { close(): Promise<void> }> = []
+
+after(async () => {
+  await Promise.all(kits.map(async (kit) => kit.logout().catch(() => {})))
+  for (const thing of started) await ('stop' in thing ? thing.stop() : thing.close())
+  // libwebrtc in @roamhq/wrtc can crash while the process tears down: leave explicitly once done.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200)
+})
+
+/** A RingKit server with its own Janus, both stopped when the suite ends. */
+async function serverWithJanus(): Promise<{ server: TestServer; janus: Janus }> {
+  if (typeof janusBinary !== 'string') throw new Error('unreachable: the suite is skipped')
+  const janus = await startJanus(janusBinary)
+  started.push(janus)
+  const server = await startTestServer({ janus: { urls: [janus.url], apiSecret: janus.apiSecret } })
+  started.push(server)
+  return { server, janus }
+}
+
+async function bot(server: TestServer, accid: string): Promise<RingKit> {
+  const kit = new RingKit({
+    server: server.url,
+    appKey: server.app.appKey,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    RTCPeerConnection: wrtc.RTCPeerConnection as unknown as new (c: RTCConfiguration) => RTCPeerConnection,
+    mediaDevices: syntheticMediaDevices(wrtc),
+  })
+  kits.push(kit)
+  await kit.login({ accid, token: await tokenFor(server, accid) })
+  return kit
+}
+
+function next<K extends keyof RingKitEvents>(
+  kit: RingKit,
+  name: K,
+  match: (payload: RingKitEvents[K]) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<RingKitEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kit.accid}: no ${name} in ${timeoutMs} ms`)), timeoutMs)
+    const off = kit.on(name, (payload) => {
+      if (!match(payload)) return
+      clearTimeout(timer)
+      off()
+      resolve(payload)
+    })
+  })
+}
+
+/** Bytes received per inbound stream (audio and video) of the call's connection with Janus. */
+async function inbound(call: Call): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  ;(await call.getStats())?.forEach((r: { id: string; type: string; kind?: string; bytesReceived?: number }) => {
+    if (r.type === 'inbound-rtp' && r.kind) out.set(`${r.kind} ${r.id}`, r.bytesReceived ?? 0)
+  })
+  return out
+}
+
+/** A video group call of `names`, the first calling, everyone answered and hearing everyone. */
+async function groupOf(server: TestServer, names: string[]): Promise<{ kits: RingKit[]; calls: Call[] }> {
+  const members = await Promise.all(names.map(async (name) => bot(server, name)))
+  const [caller, ...callees] = members
+  if (!caller) throw new Error('no members')
+  const heard = members.map(async (kit) => {
+    const others = new Set<string>()
+    await next(kit, 'userEnter', (e) => others.add(e.accid).size === names.length - 1, 20_000)
+  })
+  const invites = callees.map(async (kit) => next(kit, 'invited'))
+  const call = await caller.groupCall({ to: names.slice(1), type: 'video' })
+  const incoming = await Promise.all(invites)
+  await Promise.all(incoming.map(async ({ call: c }) => c.accept()))
+  await Promise.all(heard)
+  return { kits: members, calls: [call, ...incoming.map((i) => i.call)] }
+}
+
+describe('group calls through Janus, in Node (@roamhq/wrtc)', { skip }, () => {
+  it('three members each receive audio and video from both others through Janus, and share one record', async () => {
+    const { server } = await serverWithJanus()
+    const names = ['sfuA', 'sfuB', 'sfuC']
+    const { kits: members, calls } = await groupOf(server, names)
+    const first = await Promise.all(calls.map(inbound))
+    await new Promise((r) => setTimeout(r, 2000))
+    const second = await Promise.all(calls.map(inbound))
+    for (const [i, name] of names.entries()) {
+      const grew = [...second[i]!].filter(([id, bytes]) => bytes > (first[i]!.get(id) ?? 0)).map(([id]) => id)
+      assert.equal(grew.filter((id) => id.startsWith('video')).length, 2, `${name} receives 2 videos: ${grew}`)
+      assert.equal(grew.filter((id) => id.startsWith('audio')).length, 2, `${name} receives 2 audios: ${grew}`)
+    }
+    const records = Promise.all(members.map(async (kit) => next(kit, 'record')))
+    await calls[0]!.hangup()
+    const [ra, ...rest] = await records
+    assert.equal(ra?.status, 1)
+    assert.equal(ra?.isGroup, true)
+    for (const r of rest) assert.deepEqual(r, ra)
+  })
+
+  it('Janus dying mid-call ends the call for everyone with mediaServerLost, and the record says so', async () => {
+    const { server, janus } = await serverWithJanus()
+    const { kits: members } = await groupOf(server, ['lostA', 'lostB', 'lostC'])
+    const ends = Promise.all(members.map(async (kit) => next(kit, 'callEnd')))
+    const records = Promise.all(members.map(async (kit) => next(kit, 'record')))
+    await janus.kill()
+    for (const end of await ends) assert.equal(end.reason, 'mediaServerLost')
+    const [ra, ...rest] = await records
+    assert.equal((ra as CallRecord).endReason, 'mediaServerLost')
+    assert.equal(ra?.status, 1)
+    for (const r of rest) assert.deepEqual(r, ra)
+  })
+
+  it('Janus down at call time: the group call is refused with SFU_UNAVAILABLE and nobody rings', async () => {
+    const server = await startTestServer({
+      janus: { urls: ['ws://127.0.0.1:1'], apiSecret: 'x', requestTimeoutMs: 1000 },
+    })
+    started.push(server)
+    const [caller, b, c] = await Promise.all(['downA', 'downB', 'downC'].map(async (name) => bot(server, name)))
+    const rung = [b, c].map(async (kit) =>
+      next(kit!, 'invited', () => true, 1500).then(
+        () => true,
+        () => false,
+      ),
+    )
+    await assert.rejects(
+      caller!.groupCall({ to: ['downB', 'downC'], type: 'audio' }),
+      (e: unknown) => e instanceof RingKitError && e.code === 'SFU_UNAVAILABLE',
+    )
+    assert.deepEqual(await Promise.all(rung), [false, false])
+    // The caller is not left busy: a 1:1 call, which needs no Janus, goes through.
+    const call = await caller!.call({ to: 'downB', type: 'audio' })
+    await next(b!, 'invited')
+    await call.cancel()
+  })
+})

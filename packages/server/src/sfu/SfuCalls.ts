@@ -1,0 +1,363 @@
+import Janode, { type JanodeCandidate } from 'janode'
+import type { VideoRoomHandle } from 'janode/plugins/videoroom'
+import {
+  RingKitError,
+  type DeviceRef,
+  type SfuClientMessage,
+  type SfuPublishResult,
+  type SfuServerMessage,
+} from '@ringkit/protocol'
+import { KeyedQueue } from '../calls/keyed-queue.ts'
+import { JanusPool } from './JanusPool.ts'
+import { withTimeout } from './JanusLink.ts'
+import { Subscription } from './Subscription.ts'
+import type { SfuRoom } from './types.ts'
+
+export interface SfuCallsOptions {
+  /** Janus WebSocket API URLs; each call's room goes to the least loaded one. */
+  urls: string[]
+  apiSecret: string
+  /** How long one Janus request may take before it counts as failed. Default 5 s. */
+  requestTimeoutMs?: number
+  /** Sends an `sfu` event to one device (the server wraps it as event `sfu {callId, data}`). */
+  send(appKey: string, callId: string, device: DeviceRef, data: SfuServerMessage): void
+  /** A call's Janus went away (connection lost): the engine ends the call with reason mediaServerLost. */
+  onCallLost(appKey: string, callId: string): void
+}
+
+interface GroupCall {
+  appKey: string
+  callId: string
+  room: Promise<SfuRoom>
+  members: Map<string, Member>
+  closed: boolean
+}
+
+interface Member {
+  device: DeviceRef
+  /** A publish arrived: publisher candidates may follow it. */
+  publishing: boolean
+  publisher?: { handle: VideoRoomHandle; feed: number }
+  /** Janus relays the feed: its PeerConnection is up. Janus refuses subscriptions before (428). */
+  live: boolean
+  /** Made once the device's first publish is answered. */
+  subscription?: Subscription
+  gone: boolean
+}
+
+/** Janus errors about a session description or candidate the device sent, not about Janus. */
+const REJECTED_BY_JANUS = /^(431|437|464|465|466|467)\b/
+
+/**
+ * Group-call media through Janus VideoRoom, relayed so that devices never learn Janus's address,
+ * room, pin or secret. Per device: a publisher handle (its camera and microphone) and one
+ * multistream subscriber handle (everyone else's feeds).
+ */
+export class SfuCalls {
+  readonly #options: SfuCallsOptions
+  readonly #pool: JanusPool
+  readonly #timeoutMs: number
+  readonly #calls = new Map<string, GroupCall>()
+  /** Rooms by `janusUrl room`, for onRoomsLost. */
+  readonly #byRoom = new Map<string, GroupCall>()
+  /** One device's publisher requests in arrival order: a candidate never overtakes its offer. */
+  readonly #queue = new KeyedQueue()
+  /** Handles detached on purpose: their `detached` event is not a loss. */
+  readonly #released = new WeakSet<VideoRoomHandle>()
+  #closed = false
+
+  constructor(options: SfuCallsOptions) {
+    this.#options = options
+    this.#timeoutMs = options.requestTimeoutMs ?? 5_000
+    this.#pool = new JanusPool({
+      urls: options.urls,
+      apiSecret: options.apiSecret,
+      requestTimeoutMs: this.#timeoutMs,
+      onRoomsLost: (rooms) => {
+        for (const room of rooms) {
+          const call = this.#byRoom.get(roomKey(room))
+          if (call) this.#lost(call)
+        }
+      },
+    })
+  }
+
+  /** Resolves when some Janus answers (connects/attaches); else rejects RingKitError SFU_UNAVAILABLE. */
+  async available(): Promise<void> {
+    await this.#pool.available()
+  }
+
+  /** Creates the call's room once (concurrent calls share one creation); rejects SFU_UNAVAILABLE. */
+  async open(appKey: string, callId: string): Promise<void> {
+    let call = this.#calls.get(callId)
+    if (!call) {
+      const opened: GroupCall = { appKey, callId, room: this.#pool.createRoom(), members: new Map(), closed: false }
+      opened.room.then(
+        (room) => this.#byRoom.set(roomKey(room), opened),
+        // Forgotten, so that the next open() tries again.
+        () => this.#calls.get(callId) === opened && this.#calls.delete(callId),
+      )
+      this.#calls.set(callId, opened)
+      call = opened
+    }
+    await call.room
+  }
+
+  /** Relays one message from a device the engine checked is in the call. A publish before open() finished waits for it. */
+  async handle(
+    appKey: string,
+    callId: string,
+    device: DeviceRef,
+    message: SfuClientMessage,
+  ): Promise<SfuPublishResult | Record<string, never>> {
+    const call = this.#calls.get(callId)
+    if (!call || call.appKey !== appKey || call.closed) {
+      throw new RingKitError('INVALID_STATE', 'This call has no group media: it was not opened, or it ended.')
+    }
+    const member = call.members.get(deviceKey(device))
+    switch (message.kind) {
+      case 'publish':
+        return this.#publish(call, this.#member(call, device), message.description.sdp)
+      case 'answer':
+        if (!member?.subscription)
+          throw new RingKitError('INVALID_STATE', 'No subscriber offer is waiting for an answer.')
+        await member.subscription.answer(message.description.sdp)
+        return {}
+      case 'candidate': {
+        const candidate = asJanusCandidate(message.candidate)
+        if (message.target === 'subscriber') {
+          if (!member?.subscription) throw new RingKitError('INVALID_STATE', 'No subscriber offer was sent yet.')
+          await member.subscription.trickle(candidate)
+          return {}
+        }
+        if (!member?.publishing)
+          throw new RingKitError('INVALID_STATE', 'A publisher candidate came before any publish.')
+        await this.#queue.run(queueKey(call, device), async () => {
+          const handle = member.publisher?.handle
+          if (!handle || member.gone) throw new RingKitError('INVALID_STATE', 'This device is not publishing.')
+          await this.#request(async () => handle.trickle(candidate))
+        })
+        return {}
+      }
+    }
+  }
+
+  /** The device left the call: detach its handles; every other subscriber gets an updated offer without its streams. */
+  async leave(callId: string, device: DeviceRef): Promise<void> {
+    const call = this.#calls.get(callId)
+    const member = call?.members.get(deviceKey(device))
+    if (!call || !member) return
+    member.gone = true
+    call.members.delete(deviceKey(device))
+    this.#refresh(call)
+    // After any publish of this device still under way, so that its handle is not left behind.
+    await this.#queue.run(queueKey(call, device), async () => this.#release(member))
+  }
+
+  /** The call ended: destroy the room and detach every handle. Never throws. */
+  async close(callId: string): Promise<void> {
+    const call = this.#calls.get(callId)
+    if (!call) return
+    this.#end(call)
+    await Promise.all([...call.members.values()].map(async (member) => this.#release(member)))
+    const room = await call.room.catch(() => undefined)
+    if (room) await this.#pool.destroyRoom(room.room).catch(() => false)
+  }
+
+  /** Ends every call's media as close() does, then closes all Janus connections. Never throws. */
+  async shutdown(): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#calls.keys()].map(async (callId) => this.close(callId)))
+    await this.#pool.close()
+  }
+
+  /**
+   * The call's room, Janus URL, pin and secret: for the server's own diagnostics and tests only.
+   * Nothing of it may reach a device.
+   */
+  async roomOf(callId: string): Promise<SfuRoom | undefined> {
+    return this.#calls.get(callId)?.room
+  }
+
+  async #publish(call: GroupCall, member: Member, sdp: string): Promise<SfuPublishResult> {
+    member.publishing = true
+    return this.#queue.run(queueKey(call, member.device), async () => {
+      const room = await call.room
+      const { handle } = member.publisher ?? (await this.#joinAsPublisher(call, member, room))
+      // A second publish renegotiates on the same handle (an ICE restart, say).
+      const configured = await this.#request(async () => handle.configure({ jsep: { type: 'offer', sdp } }))
+      if (!configured.jsep) throw new RingKitError('SFU_UNAVAILABLE', 'The media server sent no answer.')
+      if (member.gone || call.closed) throw new RingKitError('INVALID_STATE', 'This device left the call.')
+      if (!member.subscription) {
+        member.subscription = this.#subscription(call, member, room)
+        this.#refresh(call)
+      }
+      return { description: { type: 'answer', sdp: withoutRoomName(configured.jsep.sdp) } }
+    })
+  }
+
+  async #joinAsPublisher(call: GroupCall, member: Member, room: SfuRoom): Promise<{ handle: VideoRoomHandle }> {
+    const handle = await this.#attach(call, room)
+    handle.on(Janode.EVENT.HANDLE_WEBRTCUP, () => {
+      member.live = true
+      this.#refresh(call)
+    })
+    handle.on(Janode.EVENT.HANDLE_HANGUP, () => {
+      member.live = false
+      this.#refresh(call)
+    })
+    try {
+      // The display name is the accid, so that Janus's own logs and admin views say who is who.
+      const joined = await this.#request(async () =>
+        handle.joinPublisher({ room: room.room, pin: room.pin, display: member.device.accid }),
+      )
+      if (member.gone || call.closed) throw new RingKitError('INVALID_STATE', 'This device left the call.')
+      member.publisher = { handle, feed: joined.feed }
+      return member.publisher
+    } catch (error) {
+      await this.#releaseHandle(handle)
+      throw error
+    }
+  }
+
+  #subscription(call: GroupCall, member: Member, room: SfuRoom): Subscription {
+    return new Subscription({
+      join: async (feeds) => {
+        const handle = await this.#attach(call, room)
+        try {
+          const joined = await this.#request(async () =>
+            handle.joinSubscriber({
+              room: room.room,
+              pin: room.pin,
+              streams: feeds.map((feed) => ({ feed })),
+              autoupdate: false,
+            }),
+          )
+          return { handle, ...joined }
+        } catch (error) {
+          await this.#releaseHandle(handle)
+          throw error
+        }
+      },
+      request: async (work) => this.#request(work),
+      release: async (handle) => this.#releaseHandle(handle),
+      accidOf: (feed) => [...call.members.values()].find((other) => other.publisher?.feed === feed)?.device.accid,
+      offer: (jsep, streams) => {
+        if (call.closed || member.gone) return
+        const description = { type: 'offer' as const, sdp: withoutRoomName(jsep.sdp) }
+        try {
+          this.#options.send(call.appKey, call.callId, member.device, { kind: 'offer', description, streams })
+        } catch {
+          // Delivery is the server's business: an offer that did not go stays unanswered until the device leaves.
+        }
+      },
+    })
+  }
+
+  /** Every subscriber is brought to the feeds Janus relays now, its own excepted. */
+  #refresh(call: GroupCall): void {
+    if (call.closed) return
+    const members = [...call.members.values()]
+    for (const member of members) {
+      const feeds = members.flatMap((other) =>
+        other !== member && other.live && other.publisher ? [other.publisher.feed] : [],
+      )
+      member.subscription?.want(feeds)
+    }
+  }
+
+  #member(call: GroupCall, device: DeviceRef): Member {
+    const key = deviceKey(device)
+    let member = call.members.get(key)
+    if (!member) {
+      member = { device, publishing: false, live: false, gone: false }
+      call.members.set(key, member)
+    }
+    return member
+  }
+
+  /** A participant's handle, whose unexpected end (session or connection gone) loses the call. */
+  async #attach(call: GroupCall, room: SfuRoom): Promise<VideoRoomHandle> {
+    const handle = await this.#pool.attach(room)
+    handle.once(Janode.EVENT.HANDLE_DETACHED, () => {
+      if (!this.#released.has(handle)) this.#lost(call)
+    })
+    return handle
+  }
+
+  async #release(member: Member): Promise<void> {
+    member.gone = true
+    member.live = false
+    const handle = member.publisher?.handle
+    await Promise.all([member.subscription?.close(), handle && this.#releaseHandle(handle)])
+  }
+
+  async #releaseHandle(handle: VideoRoomHandle): Promise<void> {
+    this.#released.add(handle)
+    await withTimeout('Janus', this.#timeoutMs, async () => handle.detach()).catch(() => undefined)
+  }
+
+  /** The call's Janus is gone: its media cannot be relayed any more. Tells the engine once. */
+  #lost(call: GroupCall): void {
+    if (call.closed || this.#closed) return
+    this.#end(call)
+    for (const member of call.members.values()) void this.#release(member)
+    try {
+      this.#options.onCallLost(call.appKey, call.callId)
+    } catch {
+      // The engine's failure is its own; the other calls go on.
+    }
+  }
+
+  #end(call: GroupCall): void {
+    call.closed = true
+    if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId)
+    void call.room.then((room) => this.#byRoom.delete(roomKey(room))).catch(() => undefined)
+  }
+
+  /** One Janus request, bounded in time; a failure becomes SFU_UNAVAILABLE, a refused SDP INVALID_PARAMS. */
+  async #request<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout('Janus', this.#timeoutMs, work)
+    } catch (error) {
+      if (error instanceof RingKitError) throw error
+      // Janus's own words stay in the cause: they can name the room.
+      if (error instanceof Error && REJECTED_BY_JANUS.test(error.message)) {
+        throw new RingKitError('INVALID_PARAMS', 'The media server refused this session description or candidate.', {
+          cause: error,
+        })
+      }
+      throw new RingKitError('SFU_UNAVAILABLE', undefined, { cause: error })
+    }
+  }
+}
+
+function deviceKey(device: DeviceRef): string {
+  return `${device.accid}\n${device.deviceId}`
+}
+
+function queueKey(call: GroupCall, device: DeviceRef): string {
+  return `${call.callId}\n${deviceKey(device)}`
+}
+
+function roomKey(room: SfuRoom): string {
+  return `${room.janusUrl} ${room.room}`
+}
+
+/** Janus names the SDP session after the room (`s=VideoRoom 1234`); devices must not learn the room id. */
+function withoutRoomName(sdp: string): string {
+  return sdp.replace(/^s=.*$/m, 's=-')
+}
+
+/** A device's candidate as Janus takes it; null or an empty candidate ends them. */
+function asJanusCandidate(
+  candidate: Extract<SfuClientMessage, { kind: 'candidate' }>['candidate'],
+): JanodeCandidate | null {
+  if (!candidate?.candidate) return null
+  const { sdpMid, sdpMLineIndex } = candidate
+  return {
+    candidate: candidate.candidate,
+    ...(sdpMid != null ? { sdpMid } : {}),
+    ...(sdpMLineIndex != null ? { sdpMLineIndex } : {}),
+  }
+}
