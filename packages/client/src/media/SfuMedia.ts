@@ -29,6 +29,9 @@ export interface SfuMediaContext {
 }
 
 type Target = 'publisher' | 'subscriber'
+
+/** How often to look for a newly listed member's first packets. */
+const ARRIVAL_CHECK_MS = 100
 type Candidate = Extract<SfuClientMessage, { kind: 'candidate' }>['candidate']
 
 /**
@@ -54,6 +57,7 @@ export class SfuMedia implements GroupMediaSession {
   #entered = new Set<string>()
   #views: { local?: unknown; remote: Map<string, unknown> } = { remote: new Map() }
   #statsTimer: ReturnType<typeof setInterval> | undefined
+  #arrivals: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   #deadTimer: ReturnType<typeof setTimeout> | undefined
   #interrupted = false
@@ -182,6 +186,7 @@ export class SfuMedia implements GroupMediaSession {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#statsTimer)
+    clearInterval(this.#arrivals)
     clearTimeout(this.#restartTimer)
     clearTimeout(this.#deadTimer)
     if (this.#local) stopAll(this.#local)
@@ -222,6 +227,37 @@ export class SfuMedia implements GroupMediaSession {
     for (const accid of this.#views.remote.keys()) this.#showRemote(accid)
     await this.#ctx.sfu({ kind: 'answer', description: { type: 'answer', sdp: answer.sdp ?? '' } })
     this.#sendHeld('subscriber')
+    this.#watchArrivals()
+  }
+
+  /**
+   * While a member the latest offer lists has sent nothing yet, looks every 100 ms whether its
+   * receivers have heard a source, so `userEnter` comes within a tenth of a second of its first
+   * media rather than at the next once-a-second sample. Sources are cheap to read; full stats of a
+   * connection carrying 24 members' streams are not.
+   */
+  #watchArrivals(): void {
+    if (this.#arrivals || this.#closed) return
+    this.#arrivals = setInterval(() => {
+      const waiting = [...this.#streams.values()].filter((stream) => !this.#entered.has(stream.accid))
+      if (waiting.length === 0 || this.#closed) {
+        clearInterval(this.#arrivals)
+        this.#arrivals = undefined
+        return
+      }
+      const transceivers = this.#subscriber?.getTransceivers() ?? []
+      for (const stream of waiting) {
+        const receiver = transceivers.find((t) => t.mid === stream.mid)?.receiver
+        if (receiver && receiver.getSynchronizationSources().length > 0) this.#enter(stream.accid)
+      }
+    }, ARRIVAL_CHECK_MS)
+  }
+
+  #enter(accid: string): void {
+    if (this.#entered.has(accid) || this.#closed) return
+    this.#entered.add(accid)
+    this.#ctx.emit({ name: 'userEnter', accid })
+    this.#showRemote(accid)
   }
 
   #connection(target: Target): RTCPeerConnection {
@@ -312,11 +348,7 @@ export class SfuMedia implements GroupMediaSession {
     })
     for (const [accid, { lost, received: packets, level }] of members) {
       if (packets === 0) continue
-      if (!this.#entered.has(accid)) {
-        this.#entered.add(accid)
-        this.#ctx.emit({ name: 'userEnter', accid })
-        this.#showRemote(accid)
-      }
+      this.#enter(accid)
       if (level !== undefined) this.#ctx.emit({ name: 'volume', accid, level })
       this.#ctx.emit({
         name: 'networkQuality',

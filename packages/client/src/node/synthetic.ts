@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto'
 import type Wrtc from '@roamhq/wrtc'
 
 export interface SyntheticOptions {
@@ -6,6 +7,12 @@ export interface SyntheticOptions {
   fps?: number
   /** How many cameras `enumerateDevices` reports, for switchCamera. */
   cameras?: number
+  /**
+   * The share of the picture (0 to 1, in rows) filled with fresh noise every frame. 0 gives a
+   * picture that compresses to almost nothing; about 0.25 costs a VP8 encoder what a real camera at
+   * this size does (a few hundred kbps, up to what the receiver allows).
+   */
+  noise?: number
 }
 
 /**
@@ -17,11 +24,11 @@ export function syntheticMediaDevices(
   wrtc: typeof Wrtc,
   options: SyntheticOptions = {},
 ): Pick<MediaDevices, 'getUserMedia' | 'enumerateDevices'> {
-  const { width = 320, height = 240, fps = 15, cameras = 2 } = options
+  const { width = 320, height = 240, fps = 15, cameras = 2, noise = 0 } = options
   return {
     async getUserMedia(constraints: MediaStreamConstraints = {}) {
       const tracks: MediaStreamTrack[] = []
-      if (constraints.video) tracks.push(videoTrack(wrtc, width, height, fps))
+      if (constraints.video) tracks.push(videoTrack(wrtc, width, height, fps, noise))
       if (constraints.audio) tracks.push(audioTrack(wrtc))
       return new wrtc.MediaStream(tracks as never) as unknown as MediaStream
     },
@@ -40,7 +47,7 @@ export function syntheticMediaDevices(
   }
 }
 
-function videoTrack(wrtc: typeof Wrtc, width: number, height: number, fps: number): MediaStreamTrack {
+function videoTrack(wrtc: typeof Wrtc, width: number, height: number, fps: number, noise: number): MediaStreamTrack {
   const source = new wrtc.nonstandard.RTCVideoSource()
   const track = source.createTrack()
   const frame = new Uint8Array((width * height * 3) / 2)
@@ -53,6 +60,7 @@ function videoTrack(wrtc: typeof Wrtc, width: number, height: number, fps: numbe
     frame.fill(64, 0, chroma)
     const x = (tick++ * 4) % width
     for (let y = 0; y < height; y++) frame.fill(235, y * width + x, y * width + Math.min(width, x + 16))
+    if (noise > 0) randomFillSync(frame, 0, Math.round(height * Math.min(1, noise)) * width)
     source.onFrame({ width, height, data: frame })
   }, 1000 / fps)
   return track as unknown as MediaStreamTrack
