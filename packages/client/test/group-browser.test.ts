@@ -1,0 +1,174 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Browser, Page } from 'playwright-core'
+import type { CallRecord } from '@ringkit/protocol'
+import type { Call, RingKit } from '../src/index.ts'
+import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import { findProgram, startJanus, type Janus } from '../../server/test/services.ts'
+import { chromiumPath, launchChromium, openSdkPage } from './browser.ts'
+
+const janusBinary = findProgram('RINGKIT_JANUS', ['/usr/bin/janus'], 'apt-get install janus')
+const skip =
+  typeof chromiumPath !== 'string' ? chromiumPath.skip : typeof janusBinary !== 'string' ? janusBinary.skip : false
+
+/** What each test page keeps on `window`. */
+interface Harness {
+  RingKitSDK: typeof import('../src/index.ts')
+  kit: RingKit
+  call: Call | undefined
+  seen: Array<{ name: string; accid?: string; reason?: string }>
+  records: CallRecord[]
+  /** One muted <video> per other member, bound with setupRemoteView. */
+  views: Record<string, HTMLVideoElement>
+}
+
+let janus: Janus | undefined
+let server: TestServer
+let browser: Browser | undefined
+
+before(async () => {
+  if (skip) return
+  janus = await startJanus(janusBinary as string)
+  server = await startTestServer({ janus: { urls: [janus.url], apiSecret: janus.apiSecret } })
+  browser = await launchChromium()
+})
+after(async () => {
+  await browser?.close()
+  await server?.close()
+  await janus?.stop()
+})
+
+async function member(accid: string): Promise<Page> {
+  const page = await openSdkPage(browser!)
+  const token = await tokenFor(server, accid)
+  await page.evaluate(
+    async ({ server, appKey, accid, token }) => {
+      const w = window as unknown as Harness
+      const kit = new w.RingKitSDK.RingKit({ server, appKey })
+      Object.assign(w, { kit, seen: [], records: [], views: {} })
+      for (const name of Object.values(kit.EVENT)) {
+        kit.on(name, (payload) => {
+          const p = payload as { accid?: unknown; reason?: unknown }
+          w.seen.push({
+            name,
+            ...(typeof p.accid === 'string' ? { accid: p.accid } : {}),
+            ...(typeof p.reason === 'string' ? { reason: p.reason } : {}),
+          })
+        })
+      }
+      kit.on('invited', ({ call }) => (w.call = call))
+      kit.on('record', (record) => w.records.push(record))
+      // A member's media in: show it, as an app's grid would.
+      kit.on('userEnter', ({ call, accid: who }) => {
+        const view = (w.views[who] ??= document.body.appendChild(document.createElement('video')))
+        view.muted = true
+        view.autoplay = true
+        view.playsInline = true
+        call.setupRemoteView(who, view)
+      })
+      await kit.login({ accid, token })
+    },
+    { server: server.url, appKey: server.app.appKey, accid, token },
+  )
+  return page
+}
+
+function seen(page: Page, name: string, accid?: string): Promise<unknown> {
+  return page.waitForFunction(
+    ({ name, accid }) =>
+      (window as unknown as Harness).seen.some((e) => e.name === name && (accid === undefined || e.accid === accid)),
+    { name, accid },
+    { timeout: 20_000 },
+  )
+}
+
+/** Resolves once `page` shows moving video from every one of `others`: frames decoded and time advancing. */
+async function decodesVideoFrom(page: Page, others: string[]): Promise<void> {
+  const moving = page.waitForFunction(
+    (others) => {
+      const w = window as unknown as Harness & { lastTimes?: Record<string, number> }
+      const last = (w.lastTimes ??= {})
+      return others.every((accid) => {
+        const view = w.views[accid]
+        if (!view || view.videoWidth === 0) return false
+        const moved = view.currentTime > (last[accid] ?? 0) + 0.2
+        if (moved) last[accid] = view.currentTime
+        return moved && view.videoWidth > 0
+      })
+    },
+    others,
+    { timeout: 30_000, polling: 250 },
+  )
+  await moving.catch(async (error: unknown) => {
+    const state = await page.evaluate(() => {
+      const w = window as unknown as Harness
+      const views = Object.entries(w.views).map(([a, v]) => `${a} ${v.videoWidth}x${v.videoHeight} t=${v.currentTime}`)
+      return { me: w.kit.accid, views, seen: w.seen.map((e) => `${e.name}${e.accid ? ` ${e.accid}` : ''}`) }
+    })
+    throw new Error(`no moving video from ${others.join(', ')}: ${JSON.stringify(state)}`, { cause: error })
+  })
+}
+
+describe('a group video call through Janus, in Chromium', { skip }, () => {
+  it('four members see each other; one invited mid-call joins, one leaves; everyone gets the record', async () => {
+    const [ann, bob, cat, dan] = await Promise.all(['gAnn', 'gBob', 'gCat', 'gDan'].map(member))
+    if (!ann || !bob || !cat || !dan) return assert.fail('pages')
+    await ann.evaluate(async () => {
+      const w = window as unknown as Harness
+      w.call = await w.kit.groupCall({ to: ['gBob', 'gCat'], type: 'video' })
+    })
+    for (const page of [bob, cat]) {
+      await seen(page, 'invited')
+      await page.evaluate(async () => (window as unknown as Harness).call!.accept())
+    }
+    await Promise.all([
+      decodesVideoFrom(ann, ['gBob', 'gCat']),
+      decodesVideoFrom(bob, ['gAnn', 'gCat']),
+      decodesVideoFrom(cat, ['gAnn', 'gBob']),
+    ])
+
+    // Bob invites Dan into the call under way; Dan answers and everyone sees everyone.
+    await bob.evaluate(async () => (window as unknown as Harness).call!.invite(['gDan']))
+    await seen(dan, 'invited')
+    await dan.evaluate(async () => (window as unknown as Harness).call!.accept())
+    const everyone = { gAnn: ann, gBob: bob, gCat: cat, gDan: dan }
+    await Promise.all(
+      Object.entries(everyone).map(async ([accid, page]) =>
+        decodesVideoFrom(
+          page,
+          Object.keys(everyone).filter((other) => other !== accid),
+        ),
+      ),
+    )
+
+    // Cat leaves: the call goes on for the three others, who keep seeing each other.
+    await cat.evaluate(async () => (window as unknown as Harness).call!.leave())
+    await Promise.all([ann, bob, dan].map(async (page) => seen(page, 'userLeave', 'gCat')))
+    await decodesVideoFrom(dan, ['gAnn', 'gBob'])
+    assert.equal(await ann.evaluate(() => (window as unknown as Harness).call!.status), 'connected')
+
+    await ann.evaluate(async () => (window as unknown as Harness).call!.hangup())
+    const records = await Promise.all(
+      [ann, bob, cat, dan].map(async (page) => {
+        await page.waitForFunction(() => (window as unknown as Harness).records.length > 0, undefined, {
+          timeout: 20_000,
+        })
+        return page.evaluate(() => (window as unknown as Harness).records)
+      }),
+    )
+    for (const list of records) {
+      assert.equal(list.length, 1)
+      assert.deepEqual(list[0], records[0]![0])
+    }
+    const record = records[0]![0]!
+    assert.equal(record.isGroup, true)
+    assert.equal(record.status, 1)
+    assert.deepEqual(record.callees, ['gBob', 'gCat', 'gDan'])
+    assert.deepEqual(
+      record.members.map((m) => m.status),
+      ['joined', 'joined', 'joined', 'joined'],
+    )
+    const cats = record.members.find((m) => m.accid === 'gCat')!
+    assert.ok(cats.leftAt! < record.endedAt, 'Cat left before the end')
+  })
+})
