@@ -9,10 +9,12 @@
  * ACCEPT_SPREAD_MS=10000 (callees answer at random within this long; 0: all at once)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BotCommand, BotReport, Sample } from './group-bots.ts'
+import { computeCheckSum } from '../packages/server/src/index.ts'
 import { findProgram, startJanus } from '../packages/server/test/services.ts'
 import { rest, tokenFor, type ServerTarget } from '../packages/server/test/support.ts'
 
@@ -85,10 +87,11 @@ async function main(): Promise<void> {
     const load = cpu1.map((ticks, i) => (ticks - cpu0[i]!) / CLOCK_TICKS / wall)
 
     const flow = flowing(first, second)
+    const waits = await sfuWaits(server.target)
     const errors = reports.flatMap((r) =>
       r.ev === 'error' ? [`${r.accid}: ${r.message}`] : r.ev === 'ended' ? [`${r.accid}: call ended, ${r.reason}`] : [],
     )
-    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors })
+    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors, waits })
     await workers[0]!.ask({ op: 'hangup' })
   } finally {
     for (const worker of workers) worker.child.kill('SIGKILL')
@@ -143,6 +146,7 @@ function printTable(r: {
   entered: number
   everyPair: number
   errors: string[]
+  waits: Awaited<ReturnType<typeof sfuWaits>>
 }): void {
   const [server = 0, janus = 0, ...bots] = r.load
   const botsCpu = bots.reduce((a, b) => a + b, 0)
@@ -160,6 +164,10 @@ function printTable(r: {
   console.log(`| audio streams whose RTP grew | ${r.flow.audio} / ${r.everyPair} |`)
   console.log(`| video streams decoding new frames | ${r.flow.decoding} / ${r.everyPair} |`)
   console.log(`| mean video bitrate per stream | ${kbps.toFixed(0)} kbps |`)
+  for (const [on, w] of Object.entries(r.waits)) {
+    const what = on === 'janus' ? 'one Janus request' : 'a device answering an offer'
+    console.log(`| negotiation wait: ${what} (${w.count}), mean / p95 | ${fmt(w.meanMs)} / ≤ ${fmt(w.p95Ms)} ms |`)
+  }
   console.log(`| CPU: RingKit server | ${(server * 100).toFixed(0)} % of a core |`)
   console.log(`| CPU: Janus | ${(janus * 100).toFixed(0)} % of a core |`)
   console.log(
@@ -241,6 +249,35 @@ async function startRingKit(dataDir: string, janusUrl: string, janusSecret: stri
   const app = { appKey, appSecret, name: 'default', multiDevice: true, createdAt: 0 }
   const target: ServerTarget = { url, app, rest: rest(url, app) }
   return { child, pid: child.pid, target }
+}
+
+/**
+ * The server's own account of where negotiation waited (its `ringkit_sfu_wait_seconds` histogram):
+ * on Janus, or on devices. The p95 is the upper bound of the bucket it falls in.
+ */
+async function sfuWaits(target: ServerTarget) {
+  const nonce = randomUUID()
+  const curTime = String(Math.floor(Date.now() / 1000))
+  const { appKey, appSecret } = target.app
+  const headers = {
+    AppKey: appKey,
+    Nonce: nonce,
+    CurTime: curTime,
+    CheckSum: computeCheckSum(appSecret, nonce, curTime),
+  }
+  const text = await (await fetch(`${target.url}/metrics`, { headers })).text()
+  const waits: Record<string, { count: number; meanMs: number; p95Ms: number }> = {}
+  for (const on of ['janus', 'device']) {
+    const value = (series: string) =>
+      Number(new RegExp(`^ringkit_sfu_wait_seconds_${series}{on="${on}"} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+    const count = value('count')
+    const buckets = [
+      ...text.matchAll(new RegExp(`^ringkit_sfu_wait_seconds_bucket{le="([^"]+)",on="${on}"} (\\S+)$`, 'gm')),
+    ]
+    const p95 = buckets.find(([, , n]) => Number(n) >= 0.95 * count)?.[1]
+    waits[on] = { count, meanMs: (value('sum') / count) * 1000, p95Ms: Number(p95) * 1000 }
+  }
+  return waits
 }
 
 /** utime + stime of each process, in clock ticks (0 for one that is gone). */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** The server's Prometheus metrics, one registry per server instance. */
 export function createMetrics() {
@@ -30,6 +30,13 @@ export function createMetrics() {
       name: 'ringkit_frame_errors_total',
       help: 'Signaling frames refused, by error code',
       labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    sfuWait: new Histogram({
+      name: 'ringkit_sfu_wait_seconds',
+      help: 'Group-call media negotiation: one Janus request (on="janus"), or a device answering an offer (on="device")',
+      labelNames: ['on'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     httpErrors: new Counter({

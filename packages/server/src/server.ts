@@ -72,6 +72,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           ...janus,
           send: (appKey, callId, device, data) =>
             registry.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
+          observe: (on, seconds) => metrics.sfuWait.observe({ on }, seconds),
           onCallLost: (appKey, callId) => {
             log.error({ callId }, 'the Janus carrying a group call went away: ending the call')
             engine.act(appKey, callId, { kind: 'mediaServerLost' }).catch(() => {

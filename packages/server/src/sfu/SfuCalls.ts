@@ -23,6 +23,8 @@ export interface SfuCallsOptions {
   send(appKey: string, callId: string, device: DeviceRef, data: SfuServerMessage): void
   /** A call's Janus went away (connection lost): the engine ends the call with reason mediaServerLost. */
   onCallLost(appKey: string, callId: string): void
+  /** How long negotiation waited: on Janus, one request; on a device, answering an offer. For metrics. */
+  observe?(on: 'janus' | 'device', seconds: number): void
 }
 
 interface GroupCall {
@@ -42,6 +44,8 @@ interface Member {
   live: boolean
   /** Made once the device's first publish is answered. */
   subscription?: Subscription
+  /** When the offer now out was sent (performance.now()). */
+  offeredAt?: number
   gone: boolean
 }
 
@@ -121,6 +125,8 @@ export class SfuCalls {
       case 'answer':
         if (!member?.subscription)
           throw new RingKitError('INVALID_STATE', 'No subscriber offer is waiting for an answer.')
+        if (member.offeredAt !== undefined)
+          this.#options.observe?.('device', (performance.now() - member.offeredAt) / 1000)
         await member.subscription.answer(message.description.sdp)
         return {}
       case 'candidate': {
@@ -245,6 +251,7 @@ export class SfuCalls {
       offer: (jsep, streams) => {
         if (call.closed || member.gone) return
         const description = { type: 'offer' as const, sdp: withoutRoomName(jsep.sdp) }
+        member.offeredAt = performance.now()
         try {
           this.#options.send(call.appKey, call.callId, member.device, { kind: 'offer', description, streams })
         } catch {
@@ -317,8 +324,11 @@ export class SfuCalls {
 
   /** One Janus request, bounded in time; a failure becomes SFU_UNAVAILABLE, a refused SDP INVALID_PARAMS. */
   async #request<T>(work: () => Promise<T>): Promise<T> {
+    const started = performance.now()
     try {
-      return await withTimeout('Janus', this.#timeoutMs, work)
+      const result = await withTimeout('Janus', this.#timeoutMs, work)
+      this.#options.observe?.('janus', (performance.now() - started) / 1000)
+      return result
     } catch (error) {
       if (error instanceof RingKitError) throw error
       // Janus's own words stay in the cause: they can name the room.
