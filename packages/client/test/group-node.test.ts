@@ -1,37 +1,18 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import wrtc from '@roamhq/wrtc'
-import WebSocket from 'ws'
 import { RingKitError } from '@ringkit/protocol'
-import { RingKit, type Call, type RingKitEvents, type WebSocketConstructor } from '../src/index.ts'
-import { syntheticMediaDevices } from '../src/node/synthetic.ts'
-import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import type { Call, RingKit, RingKitEvents } from '../src/index.ts'
+import { startTestServer, type TestServer } from '../../server/test/support.ts'
+import { retireBots, wrtcBot } from './node-bots.ts'
 
 let server: TestServer
-const kits: RingKit[] = []
 
 before(async () => {
   server = await startTestServer()
 })
-after(async () => {
-  await Promise.all(kits.map((kit) => kit.logout().catch(() => {})))
-  await server.close()
-  // libwebrtc in @roamhq/wrtc can crash while the process tears down: leave explicitly once done.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 200)
-})
+after(async () => retireBots(async () => server.close()))
 
-async function bot(accid: string): Promise<RingKit> {
-  const kit = new RingKit({
-    server: server.url,
-    appKey: server.app.appKey,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-    RTCPeerConnection: wrtc.RTCPeerConnection as unknown as new (c: RTCConfiguration) => RTCPeerConnection,
-    mediaDevices: syntheticMediaDevices(wrtc),
-  })
-  kits.push(kit)
-  await kit.login({ accid, token: await tokenFor(server, accid) })
-  return kit
-}
+const bot = (accid: string) => wrtcBot(server, accid)
 
 /** Every `name` event until `count` of them matched, or a timeout. */
 function collect<K extends keyof RingKitEvents>(

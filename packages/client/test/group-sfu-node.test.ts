@@ -1,25 +1,17 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import wrtc from '@roamhq/wrtc'
-import WebSocket from 'ws'
 import { RingKitError, type CallRecord } from '@ringkit/protocol'
-import { RingKit, type Call, type RingKitEvents, type WebSocketConstructor } from '../src/index.ts'
-import { syntheticMediaDevices } from '../src/node/synthetic.ts'
-import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import type { Call, RingKit } from '../src/index.ts'
+import { startTestServer, type TestServer } from '../../server/test/support.ts'
 import { findProgram, startJanus, type Janus } from '../../server/test/services.ts'
+import { next, retireBots, wrtcBot } from './node-bots.ts'
 
 const janusBinary = findProgram('RINGKIT_JANUS', ['/usr/bin/janus'], 'apt-get install janus')
 const skip = typeof janusBinary === 'string' ? false : janusBinary.skip
 
-const kits: RingKit[] = []
 const started: Array<{ stop(): Promise<void> } | { close(): Promise<void> }> = []
 
-after(async () => {
-  await Promise.all(kits.map(async (kit) => kit.logout().catch(() => {})))
-  for (const thing of started) await ('stop' in thing ? thing.stop() : thing.close())
-  // libwebrtc in @roamhq/wrtc can crash while the process tears down: leave explicitly once done.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 200)
-})
+after(async () => retireBots(...started.map((thing) => async () => ('stop' in thing ? thing.stop() : thing.close()))))
 
 /** A RingKit server with its own Janus, both stopped when the suite ends. */
 async function serverWithJanus(): Promise<{ server: TestServer; janus: Janus }> {
@@ -29,36 +21,6 @@ async function serverWithJanus(): Promise<{ server: TestServer; janus: Janus }> 
   const server = await startTestServer({ janus: { urls: [janus.url], apiSecret: janus.apiSecret } })
   started.push(server)
   return { server, janus }
-}
-
-async function bot(server: TestServer, accid: string): Promise<RingKit> {
-  const kit = new RingKit({
-    server: server.url,
-    appKey: server.app.appKey,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-    RTCPeerConnection: wrtc.RTCPeerConnection as unknown as new (c: RTCConfiguration) => RTCPeerConnection,
-    mediaDevices: syntheticMediaDevices(wrtc),
-  })
-  kits.push(kit)
-  await kit.login({ accid, token: await tokenFor(server, accid) })
-  return kit
-}
-
-function next<K extends keyof RingKitEvents>(
-  kit: RingKit,
-  name: K,
-  match: (payload: RingKitEvents[K]) => boolean = () => true,
-  timeoutMs = 15_000,
-): Promise<RingKitEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kit.accid}: no ${name} in ${timeoutMs} ms`)), timeoutMs)
-    const off = kit.on(name, (payload) => {
-      if (!match(payload)) return
-      clearTimeout(timer)
-      off()
-      resolve(payload)
-    })
-  })
 }
 
 /** Bytes received per inbound stream (audio and video) of the call's connection with Janus. */
@@ -72,7 +34,7 @@ async function inbound(call: Call): Promise<Map<string, number>> {
 
 /** A video group call of `names`, the first calling, everyone answered and hearing everyone. */
 async function groupOf(server: TestServer, names: string[]): Promise<{ kits: RingKit[]; calls: Call[] }> {
-  const members = await Promise.all(names.map(async (name) => bot(server, name)))
+  const members = await Promise.all(names.map(async (name) => wrtcBot(server, name)))
   const [caller, ...callees] = members
   if (!caller) throw new Error('no members')
   const heard = members.map(async (kit) => {
@@ -126,7 +88,7 @@ describe('group calls through Janus, in Node (@roamhq/wrtc)', { skip }, () => {
       janus: { urls: ['ws://127.0.0.1:1'], apiSecret: 'x', requestTimeoutMs: 1000 },
     })
     started.push(server)
-    const [caller, b, c] = await Promise.all(['downA', 'downB', 'downC'].map(async (name) => bot(server, name)))
+    const [caller, b, c] = await Promise.all(['downA', 'downB', 'downC'].map(async (name) => wrtcBot(server, name)))
     const rung = [b, c].map(async (kit) =>
       next(kit!, 'invited', () => true, 1500).then(
         () => true,

@@ -1,16 +1,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import wrtc from '@roamhq/wrtc'
-import WebSocket from 'ws'
-import { RingKit, type Call, type RingKitEvents, type WebSocketConstructor } from '../src/index.ts'
-import { syntheticMediaDevices } from '../src/node/synthetic.ts'
-import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import type { Call, RingKitOptions } from '../src/index.ts'
+import { startTestServer, type TestServer } from '../../server/test/support.ts'
+import { next, retireBots, wrtcBot } from './node-bots.ts'
 import { findProgram, startTurn, type Turn } from '../../server/test/services.ts'
 
 let server: TestServer
 let relayServer: TestServer | undefined
 let turn: Turn | undefined
-const kits: RingKit[] = []
 const turnserver = findProgram('RINGKIT_TURNSERVER', ['/usr/bin/turnserver'], 'apt-get install coturn')
 
 before(async () => {
@@ -20,41 +17,17 @@ before(async () => {
     relayServer = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret, turnTtlSeconds: 600 } })
   }
 })
-after(async () => {
-  await Promise.all(kits.map((kit) => kit.logout().catch(() => {})))
-  await server.close()
-  await relayServer?.close()
-  await turn?.stop()
-  // libwebrtc in @roamhq/wrtc can crash while the process tears down: leave explicitly once done.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 200)
-})
+after(async () =>
+  retireBots(
+    async () => server.close(),
+    async () => relayServer?.close(),
+    async () => turn?.stop(),
+  ),
+)
 
-type BotOptions = { iceTransportPolicy?: RTCIceTransportPolicy; on?: TestServer; mediaTimeoutMs?: number }
+type BotOptions = Partial<RingKitOptions> & { on?: TestServer }
 
-async function bot(accid: string, { on = server, ...options }: BotOptions = {}) {
-  const kit = new RingKit({
-    server: on.url,
-    appKey: on.app.appKey,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-    RTCPeerConnection: wrtc.RTCPeerConnection as unknown as new (c: RTCConfiguration) => RTCPeerConnection,
-    mediaDevices: syntheticMediaDevices(wrtc),
-    ...options,
-  })
-  kits.push(kit)
-  await kit.login({ accid, token: await tokenFor(on, accid) })
-  return kit
-}
-
-function next<K extends keyof RingKitEvents>(kit: RingKit, name: K, timeoutMs = 10_000): Promise<RingKitEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${name} in ${timeoutMs} ms`)), timeoutMs)
-    const off = kit.on(name, (payload) => {
-      clearTimeout(timer)
-      off()
-      resolve(payload)
-    })
-  })
-}
+const bot = (accid: string, { on = server, ...options }: BotOptions = {}) => wrtcBot(on, accid, options)
 
 /** Per kind, RTP packets received and frames decoded on this side of the call. */
 async function inbound(call: Call) {
@@ -149,7 +122,7 @@ describe('media in Node (@roamhq/wrtc)', () => {
     if (!turn) return t.skip(typeof turnserver === 'string' ? '' : turnserver.skip)
     const { alice, call, incoming } = await videoCall('oa1', 'ob1', { iceTransportPolicy: 'relay', on: relayServer! })
     await assertFlowing(call, incoming)
-    const back = next(alice, 'reconnected', 30_000)
+    const back = next(alice, 'reconnected', undefined, 30_000)
     await turn.restart()
     const event = await back
     assert.equal(event.call, call)
@@ -163,7 +136,7 @@ describe('media in Node (@roamhq/wrtc)', () => {
     const options = { iceTransportPolicy: 'relay' as const, on: relayServer!, mediaTimeoutMs: 3000 }
     const { alice, bob, call, incoming } = await videoCall('da1', 'db1', options)
     await assertFlowing(call, incoming)
-    const records = Promise.all([next(alice, 'record', 40_000), next(bob, 'record', 40_000)])
+    const records = Promise.all([next(alice, 'record', undefined, 40_000), next(bob, 'record', undefined, 40_000)])
     await turn.stop()
     const [ra, rb] = await records
     assert.equal(ra.endReason, 'failed')
@@ -192,8 +165,8 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.equal(caller.get('inbound-rtp') ?? 0, 0, 'no media reached the caller')
 
     const entered = next(alice, 'userEnter')
-    const volume = next(alice, 'volume', 5000)
-    const quality = next(alice, 'networkQuality', 5000)
+    const volume = next(alice, 'volume', undefined, 5000)
+    const quality = next(alice, 'networkQuality', undefined, 5000)
     await incoming.accept()
     await entered
     const [v, q] = await Promise.all([volume, quality])

@@ -195,7 +195,9 @@ describe('group calls (mesh, no media server)', () => {
     const { ann, bob, cat } = await people('ann', 'bob', 'cat')
     const single = await ann.kit.call({ to: bob.accid, type: 'audio' })
     await bob.next('invited')
-    await rejects(cat.kit.join(single.callId), 'NOT_GROUP_CALL')
+    // A party learns the call is not a group call; an outsider learns nothing of it.
+    await rejects(bob.kit.join(single.callId), 'NOT_GROUP_CALL')
+    await rejects(cat.kit.join(single.callId), 'NOT_IN_CALL')
     await single.cancel()
     const call = await ann.kit.groupCall({ to: [bob.accid], type: 'audio' })
     await bob.next('invited')

@@ -1,7 +1,8 @@
 import { RingKitError, type CallType, type DeviceRef, type SfuServerMessage } from '@ringkit/protocol'
 import type { GroupMediaSession } from './types.ts'
 import {
-  asMediaError,
+  chosen,
+  openDevices,
   WebRtcMedia,
   type MediaCallContext,
   type MediaEnvironment,
@@ -87,7 +88,7 @@ export class MeshMedia implements GroupMediaSession {
   async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
     if (kind === 'camera' && this.#type !== 'video') return
     const constraints = { [kind === 'camera' ? 'video' : 'audio']: { deviceId: { exact: deviceId } } }
-    const [track] = (await this.#env.mediaDevices.getUserMedia(constraints)).getTracks()
+    const [track] = (await openDevices(this.#env, constraints)).getTracks()
     if (!track) return
     const local = await this.#stream()
     const old = local.getTracks().find((t) => t.kind === track.kind)
@@ -125,13 +126,11 @@ export class MeshMedia implements GroupMediaSession {
   }
 
   #stream(): Promise<MediaStream> {
-    const chosen = this.#env.devices?.() ?? {}
-    const pick = (deviceId: string | undefined) => (deviceId ? { deviceId: { exact: deviceId } } : true)
-    this.#local ??= this.#env.mediaDevices
-      .getUserMedia({ audio: pick(chosen.microphone), video: this.#type === 'video' && pick(chosen.camera) })
-      .catch((error: unknown) => {
-        throw asMediaError(error)
-      })
+    const env = this.#env
+    this.#local ??= openDevices(env, {
+      audio: chosen(env, 'microphone'),
+      video: this.#type === 'video' && chosen(env, 'camera'),
+    })
     return this.#local
   }
 

@@ -11,7 +11,10 @@ import {
   RESTART_AFTER_MS,
   STATS_EVERY_MS,
   asMediaError,
+  chosen,
   networkQuality,
+  openDevices,
+  showLocal,
   stopAll,
   type MediaEnvironment,
   type MediaEvent,
@@ -87,9 +90,9 @@ export class SfuMedia implements GroupMediaSession {
   }
 
   open(): Promise<void> {
-    this.#opening ??= this.#getUserMedia({
-      audio: this.#constraint('microphone'),
-      video: this.#ctx.type === 'video' && this.#constraint('camera'),
+    this.#opening ??= openDevices(this.#env, {
+      audio: chosen(this.#env, 'microphone'),
+      video: this.#ctx.type === 'video' && chosen(this.#env, 'camera'),
     }).then((stream) => {
       if (this.#closed) return stopAll(stream)
       this.#local = stream
@@ -362,7 +365,7 @@ export class SfuMedia implements GroupMediaSession {
   async #replace(kind: 'audio' | 'video', constraint: MediaTrackConstraints | true): Promise<void> {
     const local = this.#local
     if (!local || this.#closed) return
-    const [track] = (await this.#getUserMedia({ [kind]: constraint })).getTracks().filter((t) => t.kind === kind)
+    const [track] = (await openDevices(this.#env, { [kind]: constraint })).getTracks().filter((t) => t.kind === kind)
     if (!track) return
     const old = local.getTracks().find((t) => t.kind === kind)
     track.enabled = old?.enabled ?? true
@@ -376,24 +379,8 @@ export class SfuMedia implements GroupMediaSession {
     this.#showLocal()
   }
 
-  #constraint(kind: 'camera' | 'microphone'): MediaTrackConstraints | true {
-    const id = this.#env.devices?.()[kind]
-    return id ? { deviceId: { exact: id } } : true
-  }
-
-  async #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {
-    try {
-      return await this.#env.mediaDevices.getUserMedia(constraints)
-    } catch (error) {
-      throw asMediaError(error)
-    }
-  }
-
   #showLocal(): void {
-    const view = this.#views.local as { srcObject?: unknown; muted?: boolean } | undefined
-    if (!view || !this.#local) return
-    view.muted = true
-    view.srcObject = this.#local
+    showLocal(this.#views.local, this.#local)
   }
 
   /** The member's view shows its tracks of the latest offer, or nothing once it left. */

@@ -115,7 +115,10 @@ export class WebRtcMedia implements MediaSession {
     const shared = this.#ctx.local
     this.#opening ??= (
       shared ??
-      this.#getUserMedia({ audio: this.#audioConstraint(), video: this.#type === 'video' && this.#videoConstraint() })
+      openDevices(this.#env, {
+        audio: chosen(this.#env, 'microphone'),
+        video: this.#type === 'video' && chosen(this.#env, 'camera'),
+      })
     ).then((stream) => {
       if (this.#closed) return shared ? undefined : stopAll(stream)
       this.#local = stream
@@ -177,7 +180,7 @@ export class WebRtcMedia implements MediaSession {
     if (cameras.length < 2) return
     this.#cameraIndex = (this.#cameraIndex + 1) % cameras.length
     const deviceId = cameras[this.#cameraIndex]?.deviceId
-    const stream = await this.#getUserMedia({ video: deviceId ? { deviceId: { exact: deviceId } } : true })
+    const stream = await openDevices(this.#env, { video: deviceId ? { deviceId: { exact: deviceId } } : true })
     const [track] = stream.getVideoTracks()
     if (!track) return
     await this.#replaceVideo(track)
@@ -196,7 +199,7 @@ export class WebRtcMedia implements MediaSession {
         if (sender.track?.kind === 'video' || sender.track === null) pc?.removeTrack(sender)
       return
     }
-    const stream = await this.#getUserMedia({ video: this.#videoConstraint() })
+    const stream = await openDevices(this.#env, { video: chosen(this.#env, 'camera') })
     const [track] = stream.getVideoTracks()
     if (!track) return
     await this.#replaceVideo(track)
@@ -207,11 +210,11 @@ export class WebRtcMedia implements MediaSession {
     if (!this.#local || this.#closed) return
     if (kind === 'camera') {
       if (this.#type !== 'video') return
-      const [track] = (await this.#getUserMedia({ video: { deviceId: { exact: deviceId } } })).getVideoTracks()
+      const [track] = (await openDevices(this.#env, { video: { deviceId: { exact: deviceId } } })).getVideoTracks()
       if (track) await this.#replaceVideo(track)
       return
     }
-    const [track] = (await this.#getUserMedia({ audio: { deviceId: { exact: deviceId } } })).getAudioTracks()
+    const [track] = (await openDevices(this.#env, { audio: { deviceId: { exact: deviceId } } })).getAudioTracks()
     if (!track) return
     const local = this.#local
     const old = local.getAudioTracks()[0]
@@ -225,16 +228,6 @@ export class WebRtcMedia implements MediaSession {
       ?.getSenders()
       .find((s) => s.track === old || s.track?.kind === 'audio')
       ?.replaceTrack(track)
-  }
-
-  #audioConstraint(): MediaTrackConstraints | true {
-    const id = this.#env.devices?.().microphone
-    return id ? { deviceId: { exact: id } } : true
-  }
-
-  #videoConstraint(): MediaTrackConstraints | true {
-    const id = this.#env.devices?.().camera
-    return id ? { deviceId: { exact: id } } : true
   }
 
   close(): void {
@@ -415,19 +408,8 @@ export class WebRtcMedia implements MediaSession {
     this.#showLocal()
   }
 
-  async #getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream> {
-    try {
-      return await this.#env.mediaDevices.getUserMedia(constraints)
-    } catch (error) {
-      throw asMediaError(error)
-    }
-  }
-
   #showLocal(): void {
-    const view = this.#views.local as { srcObject?: unknown; muted?: boolean } | undefined
-    if (!view || !this.#local) return
-    view.muted = true
-    view.srcObject = this.#local
+    showLocal(this.#views.local, this.#local)
   }
 
   #showRemote(): void {
@@ -436,6 +418,29 @@ export class WebRtcMedia implements MediaSession {
     if (!view || !Stream || this.#remoteTracks.length === 0) return
     view.srcObject = new Stream(this.#remoteTracks)
   }
+}
+
+/** getUserMedia, its failures turned into codes users can act on. */
+export async function openDevices(env: MediaEnvironment, constraints: MediaStreamConstraints): Promise<MediaStream> {
+  try {
+    return await env.mediaDevices.getUserMedia(constraints)
+  } catch (error) {
+    throw asMediaError(error)
+  }
+}
+
+/** The camera or microphone the user chose, or whichever the system gives. */
+export function chosen(env: MediaEnvironment, kind: 'camera' | 'microphone'): MediaTrackConstraints | true {
+  const id = env.devices?.()[kind]
+  return id ? { deviceId: { exact: id } } : true
+}
+
+/** Shows this device's own camera in `view`, muted: its own microphone must never play back. */
+export function showLocal(view: unknown, stream: MediaStream | undefined): void {
+  const video = view as { srcObject?: unknown; muted?: boolean } | undefined
+  if (!video || !stream) return
+  video.muted = true
+  video.srcObject = stream
 }
 
 /** 1 (excellent) to 5 (very bad), from round-trip time and loss; 0 when unknown. */

@@ -16,7 +16,7 @@ import type { AccountStore, CallStore } from '../store/types.ts'
 import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
-import { groupMembers, isRinging, presentDevices } from './steps.ts'
+import { groupMembers, isRinging, presentDevices, type Live } from './steps.ts'
 import { end, sameDevice, transition } from './transition.ts'
 import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
 
@@ -89,25 +89,8 @@ export class CallEngine {
     if ((await delivery.onlineDevices(appKey, callee)).length === 0) {
       throw new RingKitError('CALLEE_OFFLINE', `"${callee}" has no device online`)
     }
-    const now = this.#now()
-    const callId = randomUUID()
-    if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
-
-    const state: CallState = {
-      phase: 'ringing',
-      callId,
-      appKey,
-      type: req.callType,
-      caller,
-      callees: [callee],
-      isGroup: false,
-      ...(req.attachment ? { attachment: req.attachment } : {}),
-      createdAt: now,
-      expiresAt: now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
-      members: [{ accid: callee, status: 'ringing' }],
-      media: 'p2p',
-    }
-    await this.#begin(state, announce)
+    const state = await this.#begin(appKey, caller, req, [callee], 'p2p', announce)
+    const { callId, createdAt: now } = state
 
     if (!(await calls.claim(appKey, callee, callId))) {
       const busy = { ...state, members: [{ accid: callee, status: 'busy' as const }] }
@@ -126,19 +109,47 @@ export class CallEngine {
     return { callId }
   }
 
-  /** Journals and keeps a new call, then tells the caller its id. */
-  async #begin(state: CallState, announce: Announce): Promise<void> {
-    const { appKey, caller, callId } = state
-    // Journal first: from here on a crash still leaves this call a record.
+  /**
+   * Claims the caller, then journals and keeps a new call ringing `to`, then tells the caller its
+   * id. From the journal on, a crash still leaves the call a record.
+   */
+  async #begin(
+    appKey: string,
+    caller: DeviceRef,
+    req: StartCall,
+    to: string[],
+    media: CallMedia,
+    announce: Announce,
+  ): Promise<Live<'ringing'>> {
+    const { calls, store } = this.#o
+    const now = this.#now()
+    const callId = randomUUID()
+    if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
+    const expiresAt = now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS)
+    const state: Live<'ringing'> = {
+      phase: 'ringing',
+      callId,
+      appKey,
+      type: req.callType,
+      caller,
+      callees: to,
+      isGroup: media !== 'p2p',
+      ...(req.attachment ? { attachment: req.attachment } : {}),
+      createdAt: now,
+      expiresAt,
+      members: to.map((accid) => ({ accid, status: 'ringing', expiresAt })),
+      media,
+    }
     try {
-      await this.#o.store.journalCall(state)
-      await this.#o.calls.put(state)
+      await store.journalCall(state)
+      await calls.put(state)
     } catch (error) {
       // The call never started: a caller left claimed would be refused as busy from now on.
-      await this.#o.calls.release(appKey, caller.accid, callId)
+      await calls.release(appKey, caller.accid, callId)
       throw error
     }
-    announce(callId, this.#o.iceServers?.(caller.accid) ?? [], state.media)
+    announce(callId, this.#o.iceServers?.(caller.accid) ?? [], media)
+    return state
   }
 
   /** Group calls: claims `to` for the call and rings those not in another call. Runs in the call's queue. */
@@ -192,7 +203,7 @@ export class CallEngine {
     req: StartCall,
     announce: Announce,
   ): Promise<{ callId: string }> {
-    const { calls, delivery, sfu } = this.#o
+    const { delivery, sfu } = this.#o
     const to = [...new Set(req.to)]
     if (to.includes(caller.accid)) throw new RingKitError('CALL_SELF')
     const media: CallMedia = sfu ? 'sfu' : 'mesh'
@@ -204,27 +215,9 @@ export class CallEngine {
     }
     // Before anyone rings: a call that could not carry media should not ring.
     await sfu?.available()
-    const now = this.#now()
-    const callId = randomUUID()
-    if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
-    const expiresAt = now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS)
-    const state: CallState = {
-      phase: 'ringing',
-      callId,
-      appKey,
-      type: req.callType,
-      caller,
-      callees: to,
-      isGroup: true,
-      ...(req.attachment ? { attachment: req.attachment } : {}),
-      createdAt: now,
-      expiresAt,
-      members: to.map((accid) => ({ accid, status: 'ringing', expiresAt })),
-      media,
-    }
-    await this.#begin(state, announce)
-    await this.#queue.run(callId, async () => this.#ring(state, caller, to, expiresAt))
-    return { callId }
+    const state = await this.#begin(appKey, caller, req, to, media, announce)
+    await this.#queue.run(state.callId, async () => this.#ring(state, caller, to, state.expiresAt))
+    return { callId: state.callId }
   }
 
   /**
