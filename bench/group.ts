@@ -166,7 +166,8 @@ function printTable(r: {
   console.log(`| mean video bitrate per stream | ${kbps.toFixed(0)} kbps |`)
   for (const [on, w] of Object.entries(r.waits)) {
     const what = on === 'janus' ? 'one Janus request' : 'a device answering an offer'
-    console.log(`| negotiation wait: ${what} (${w.count}), mean / p95 | ${fmt(w.meanMs)} / ≤ ${fmt(w.p95Ms)} ms |`)
+    const p95 = w.p95Ms === Infinity ? '> 5000' : `≤ ${fmt(w.p95Ms)}`
+    console.log(`| negotiation wait: ${what} (${w.count}), mean / p95 | ${fmt(w.meanMs)} / ${p95} ms |`)
   }
   console.log(`| CPU: RingKit server | ${(server * 100).toFixed(0)} % of a core |`)
   console.log(`| CPU: Janus | ${(janus * 100).toFixed(0)} % of a core |`)
@@ -274,8 +275,10 @@ async function sfuWaits(target: ServerTarget) {
     const buckets = [
       ...text.matchAll(new RegExp(`^ringkit_sfu_wait_seconds_bucket{le="([^"]+)",on="${on}"} (\\S+)$`, 'gm')),
     ]
+    // The +Inf bucket says only that it is above the last bound.
     const p95 = buckets.find(([, , n]) => Number(n) >= 0.95 * count)?.[1]
-    waits[on] = { count, meanMs: (value('sum') / count) * 1000, p95Ms: Number(p95) * 1000 }
+    const p95Ms = p95 === '+Inf' ? Infinity : Number(p95) * 1000
+    waits[on] = { count, meanMs: (value('sum') / count) * 1000, p95Ms }
   }
   return waits
 }
