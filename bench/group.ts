@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     }
     const joinMs = joinTimes(reports, caller!, callees)
 
+    const drops0 = udpReceiveDrops()
     const cpu0 = cpuTicks([server.pid, janus.pid, ...workers.map((w) => w.child.pid)])
     const wall0 = Date.now()
     const first = (await Promise.all(workers.map(async (w) => w.ask({ op: 'sample' })))).flat() as Sample[]
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
     const second = (await Promise.all(workers.map(async (w) => w.ask({ op: 'sample' })))).flat() as Sample[]
     const cpu1 = cpuTicks([server.pid, janus.pid, ...workers.map((w) => w.child.pid)])
     const wall = (Date.now() - wall0) / 1000
+    const drops = udpReceiveDrops() - drops0
     const load = cpu1.map((ticks, i) => (ticks - cpu0[i]!) / CLOCK_TICKS / wall)
 
     const flow = flowing(first, second)
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     const errors = reports.flatMap((r) =>
       r.ev === 'error' ? [`${r.accid}: ${r.message}`] : r.ev === 'ended' ? [`${r.accid}: call ended, ${r.reason}`] : [],
     )
-    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors, waits })
+    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors, waits, drops })
     await workers[0]!.ask({ op: 'hangup' })
   } finally {
     for (const worker of workers) worker.child.kill('SIGKILL')
@@ -147,6 +149,7 @@ function printTable(r: {
   everyPair: number
   errors: string[]
   waits: Awaited<ReturnType<typeof sfuWaits>>
+  drops: number
 }): void {
   const [server = 0, janus = 0, ...bots] = r.load
   const botsCpu = bots.reduce((a, b) => a + b, 0)
@@ -169,6 +172,7 @@ function printTable(r: {
     const p95 = w.p95Ms === Infinity ? '> 5000' : `≤ ${fmt(w.p95Ms)}`
     console.log(`| negotiation wait: ${what} (${w.count}), mean / p95 | ${fmt(w.meanMs)} / ${p95} ms |`)
   }
+  console.log(`| UDP datagrams dropped by full receive buffers (whole machine) | ${r.drops} |`)
   console.log(`| CPU: RingKit server | ${(server * 100).toFixed(0)} % of a core |`)
   console.log(`| CPU: Janus | ${(janus * 100).toFixed(0)} % of a core |`)
   console.log(
@@ -281,6 +285,15 @@ async function sfuWaits(target: ServerTarget) {
     waits[on] = { count, meanMs: (value('sum') / count) * 1000, p95Ms }
   }
   return waits
+}
+
+/** Datagrams the kernel dropped because a socket's receive buffer was full, machine-wide. */
+function udpReceiveDrops(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n')
+  const at = lines.findIndex((line) => line.startsWith('Udp:'))
+  const names = lines[at]?.split(' ') ?? []
+  const values = lines[at + 1]?.split(' ') ?? []
+  return Number(values[names.indexOf('RcvbufErrors')] ?? 0)
 }
 
 /** utime + stime of each process, in clock ticks (0 for one that is gone). */
