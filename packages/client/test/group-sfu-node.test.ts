@@ -83,6 +83,17 @@ describe('group calls through Janus, in Node (@roamhq/wrtc)', { skip }, () => {
     for (const r of rest) assert.deepEqual(r, ra)
   })
 
+  it('a Janus that hangs mid-call (socket open, no answers) ends the call too, within its keepalive', async () => {
+    const { server, janus } = await serverWithJanus()
+    const { kits: members } = await groupOf(server, ['hungA', 'hungB', 'hungC'])
+    const ends = Promise.all(members.map(async (kit) => next(kit, 'callEnd', undefined, 30_000)))
+    const frozenAt = Date.now()
+    janus.freeze()
+    for (const end of await ends) assert.equal(end.reason, 'mediaServerLost')
+    // janode pings every 10 s and gives up 5 s later.
+    assert.ok(Date.now() - frozenAt < 20_000, `took ${Date.now() - frozenAt} ms`)
+  })
+
   it('Janus down at call time: the group call is refused with SFU_UNAVAILABLE and nobody rings', async () => {
     const server = await startTestServer({
       janus: { urls: ['ws://127.0.0.1:1'], apiSecret: 'x', requestTimeoutMs: 1000 },
