@@ -197,17 +197,24 @@ export class RingKit {
 
   /** Group calls: comes (back) into a live call I was invited to, after declining, missing or leaving it. */
   async join(callId: string): Promise<Call> {
+    const ringing = this.#calls.get(callId)
+    if (ringing?.status === 'ringing') {
+      await ringing.accept()
+      return ringing
+    }
     const ref: CallRef = { callId, iceServers: [] }
-    const known = this.#calls.get(callId)
     const result = await this.#request('join', { callId })
     const info = result.call
     if (!info || !result.media) throw new RingKitError('NOT_GROUP_CALL')
     const me = this.#login?.accid ?? ''
     const role = info.caller === me ? 'caller' : 'callee'
     const group = { media: this.#groupMedia(result.media, role, info.type, ref), members: info.members }
-    known?._ended('answeredElsewhere')
     const call = (ref.call = this.#newCall(callId, role, info.type, info.caller, info.callees, info.attachment, group))
-    await call._open()
+    // A camera that cannot open leaves the member in the call without media: it goes out again.
+    await call._open().catch(async (error: unknown) => {
+      await call.leave().catch(() => {})
+      throw error
+    })
     call._joined(result)
     return call
   }
