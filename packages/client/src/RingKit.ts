@@ -198,7 +198,7 @@ export class RingKit {
   /** Group calls: comes (back) into a live call I was invited to, after declining, missing or leaving it. */
   async join(callId: string): Promise<Call> {
     const ringing = this.#calls.get(callId)
-    if (ringing?.status === 'ringing') {
+    if (ringing?.isGroup && ringing.status === 'ringing') {
       await ringing.accept()
       return ringing
     }
