@@ -8,6 +8,7 @@ export type {
   RingKitEventName,
   LoginOptions,
   CallOptions,
+  GroupCallOptions,
   HistoryOptions,
   CallRole,
   CallStatus,
@@ -15,7 +16,7 @@ export type {
   WebSocketLike,
   WebSocketConstructor,
 } from './types.ts'
-export type { MediaSession } from './media/types.ts'
+export type { MediaSession, GroupMediaSession } from './media/types.ts'
 export { WebRtcMedia, networkQuality, type MediaEnvironment, type MediaSignal } from './media/WebRtcMedia.ts'
 export {
   RingKitError,
@@ -24,4 +25,5 @@ export {
   type ErrorCode,
   type CallRecord,
   type CallType,
+  type GroupMember,
 } from '@ringkit/protocol'

@@ -3,6 +3,7 @@ import type { GroupMediaSession } from './types.ts'
 import {
   chosen,
   openDevices,
+  showLocal,
   WebRtcMedia,
   type MediaCallContext,
   type MediaEnvironment,
@@ -21,7 +22,6 @@ export class MeshMedia implements GroupMediaSession {
   readonly #remoteViews = new Map<string, unknown>()
   #type: CallType
   #local: Promise<MediaStream> | undefined
-  #localView: unknown
   #closed = false
 
   constructor(env: MediaEnvironment, ctx: MediaCallContext) {
@@ -58,9 +58,13 @@ export class MeshMedia implements GroupMediaSession {
   start(): void {}
   reveal(): void {}
 
+  /** Shows my camera from the start, before anyone is connected: a caller sees itself while it rings. */
   setLocalView(element: unknown): void {
-    this.#localView = element
-    for (const { media } of this.#peers.values()) media.setLocalView(element)
+    void this.#stream()
+      .then((stream) => showLocal(element, stream))
+      .catch(() => {
+        // Opening the camera failed: open() or join() reports it.
+      })
   }
 
   setRemoteView(accid: string, element: unknown): void {
@@ -144,11 +148,15 @@ export class MeshMedia implements GroupMediaSession {
       role,
       local: this.#stream(),
       signal: (data: MediaSignal) => this.#ctx.signal(data, device),
+      // Every connection measures my own microphone: one of them is enough to tell.
+      emit: (event) => {
+        const mine = event.name === 'volume' && event.accid === this.#ctx.me
+        if (!mine || [...this.#peers.values()][0]?.media === media) this.#ctx.emit(event)
+      },
     })
     // Nothing is held back: this device is in the call already.
     media.reveal()
     this.#peers.set(key, { device, media })
-    if (this.#localView) media.setLocalView(this.#localView)
     const view = this.#remoteViews.get(device.accid)
     if (view) media.setRemoteView(device.accid, view)
     return media

@@ -412,8 +412,10 @@ export class CallEngine {
     const members = groupMembers(after)
     const present = presentDevices(after)
     if (JSON.stringify(members) !== JSON.stringify(groupMembers(before))) {
-      for (const device of present)
-        this.#send(after.appKey, { device }, { name: 'members', data: { callId: after.callId, members } })
+      // Those still ringing hear it too: an invitation should not list someone who already declined.
+      const ringing = after.members.filter((m) => m.status === 'ringing').map((m) => ({ account: m.accid }))
+      const event = { name: 'members', data: { callId: after.callId, members } } as const
+      for (const to of [...present.map((device) => ({ device })), ...ringing]) this.#send(after.appKey, to, event)
     }
     const holding = new Set([
       ...present.map((d) => d.accid),
