@@ -3,14 +3,18 @@
 // (Debian: fonts-noto-cjk) for the Chinese pictures to show characters.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import type { Locale } from '@ringkit/ui'
 import { launchChromium } from '../packages/client/test/browser.ts'
 import {
+  accidOf,
   Camera,
   callFromContacts,
   DESKTOP,
+  grid,
+  groupCallFromContacts,
   openDemo,
+  othersPlay,
   openHistory,
   part,
   PHONE,
@@ -19,13 +23,14 @@ import {
   signUp,
   startDemoServer,
   state,
+  type DemoUserPage,
   type Viewport,
 } from '../apps/demo/test/flows.ts'
 
 const outDir = process.argv[2] ?? 'docs/screenshots'
-const NAMES: Record<Locale, [string, string, string]> = {
-  en: ['Alice Chen', 'Bob Miller', 'Carol Diaz'],
-  'zh-CN': ['陈晓雨', '李明', '王芳'],
+const NAMES: Record<Locale, [string, string, string, string]> = {
+  en: ['Alice Chen', 'Bob Miller', 'Carol Diaz', 'Dave Park'],
+  'zh-CN': ['陈晓雨', '李明', '王芳', '赵磊'],
 }
 const CAPTIONS: [file: string, caption: string][] = [
   ['login', 'Sign in'],
@@ -39,8 +44,13 @@ const CAPTIONS: [file: string, caption: string][] = [
   ['switch-request', 'The other side asks to switch to video'],
   ['minimized', 'Minimized to a floating, draggable window'],
   ['ended', 'Call ended toast, from the record'],
+  ['group-pick', 'Group call: tick people on the contacts page, then audio or video'],
+  ['group-outgoing', 'Group call placed: every tile “Calling…”'],
+  ['group-incoming', 'Incoming group call: the caller, and who else is in it'],
+  ['group-video', 'Group video call: a grid of tiles, the speaker ringed, mic-off marks'],
+  ['group-invite', 'Inviting someone into a group call'],
   ['declined', 'Declined (caller’s side)'],
-  ['history', 'History: completed, declined and missed calls'],
+  ['history', 'History: group, completed, declined and missed calls'],
   ['settings', 'Settings: language and devices'],
   ['permission-denied', 'Camera and microphone denied'],
 ]
@@ -48,15 +58,24 @@ const CAPTIONS: [file: string, caption: string][] = [
 async function shootAll(browser: Browser, strict: Browser, locale: Locale, viewport: Viewport): Promise<void> {
   const server = await startDemoServer()
   const camera = new Camera(outDir, `${locale}-${viewport.width}`)
-  const [nameA, nameB, nameC] = NAMES[locale]
+  const [nameA, nameB, nameC, nameD] = NAMES[locale]
+  // Each set's pages close with it: pages left open keep redialing a server that is gone.
+  const opened: Page[] = []
+  const open = async (from: Browser) => {
+    const page = await openDemo(from, server.url, viewport, locale)
+    opened.push(page)
+    return page
+  }
   try {
-    const a = await openDemo(browser, server.url, viewport, locale)
+    const a = await open(browser)
     await camera.shoot(a, 'login')
     const A = await signUp(a, 'alice', nameA)
-    const b = await openDemo(browser, server.url, viewport, locale)
+    const b = await open(browser)
     const B = await signUp(b, 'bob', nameB)
-    const c = await openDemo(strict, server.url, viewport, locale)
+    const c = await open(strict)
     await signUp(c, 'carol', nameC)
+    const d = await open(browser)
+    const D = await signUp(d, 'dave', nameD)
 
     // A declined call and a missed one first, so the history has all three kinds.
     await callFromContacts(a, B, 'audio')
@@ -103,6 +122,7 @@ async function shootAll(browser: Browser, strict: Browser, locale: Locale, viewp
     await part(b, 'toast').waitFor()
     await camera.shoot(b, 'ended')
     await part(b, 'toast').waitFor({ state: 'detached' })
+    await shootGroupCall(camera, A, B, D)
     const rows = await openHistory(b)
     await rows.nth(2).waitFor()
     await camera.shoot(b, 'history')
@@ -117,8 +137,38 @@ async function shootAll(browser: Browser, strict: Browser, locale: Locale, viewp
     await camera.shoot(c, 'permission-denied')
     await part(c, 'notice').locator('button').click()
   } finally {
+    for (const page of opened) await page.context().close()
     await server.close()
   }
+}
+
+/** Alice rings Bob and Dave in a group video call; Carol, who has no camera, is the one to invite. */
+async function shootGroupCall(camera: Camera, A: DemoUserPage, B: DemoUserPage, D: DemoUserPage): Promise<void> {
+  const [a, b, d] = [A.page, B.page, D.page]
+  await groupCallFromContacts(a, [B, D], 'video', async () => camera.shoot(a, 'group-pick'))
+  await state(b, 'incoming')
+  await state(d, 'incoming')
+  await part(b, 'others').waitFor()
+  await camera.shoot(a, 'group-outgoing')
+  await camera.shoot(b, 'group-incoming')
+  await part(b, 'accept').click()
+  await part(d, 'accept').click()
+  const [accidA, accidB, accidD] = await Promise.all([a, b, d].map(accidOf))
+  await grid(a, 'joined', accidA!, accidB!, accidD!)
+  await othersPlay(a, 2)
+  // Only Bob talks: his tile gets the ring, Dave's and mine the mic-off mark.
+  await part(a, 'mute').click()
+  await part(d, 'mute').click()
+  await part(a, 'tile-mic-off').nth(1).waitFor()
+  await a.locator(`ringkit-call figure.tile.speaking[data-accid="${accidB}"]`).waitFor()
+  await camera.shoot(a, 'group-video')
+  await part(a, 'invite').click()
+  await part(a, 'invitee').first().click()
+  await camera.shoot(a, 'group-invite')
+  await part(a, 'invite-sheet').locator('header button').click()
+  await part(a, 'hangup').click()
+  for (const page of [a, b, d]) await state(page, 'idle')
+  await part(b, 'toast').waitFor({ state: 'detached' })
 }
 
 function gallery(): string {

@@ -147,3 +147,93 @@ export async function setCallTimeout(page: Page, ms: number): Promise<void> {
     app?.kit?.setCallTimeout(timeout)
   }, ms)
 }
+
+/** Starts a group call from the contacts page: "Group call", tick each person, then audio or video. */
+export async function groupCallFromContacts(
+  from: Page,
+  to: DemoUserPage[],
+  type: 'audio' | 'video',
+  /** Runs with everyone ticked, before the call is placed (a screenshot). */
+  picked?: () => Promise<void>,
+): Promise<void> {
+  // Coming back to the page lists everyone, those who signed up since too.
+  await from.locator('a.nav-item[href="#/history"]:visible').click()
+  await from.locator('a.nav-item[href="#/contacts"]:visible').click()
+  await from.locator('input[type=search]').fill('')
+  for (const user of to) await from.locator('li.row', { hasText: `@${user.username}` }).waitFor()
+  await from.locator('button.group-call').click()
+  for (const user of to)
+    await from
+      .locator('li.pickable', { hasText: `@${user.username}` })
+      .locator('label')
+      .click()
+  await picked?.()
+  await from
+    .locator('.pick-actions button.primary')
+    .nth(type === 'audio' ? 0 : 1)
+    .click()
+}
+
+/** The group call's tiles on this page, one per member shown. */
+export function tiles(page: Page): Locator {
+  return part(page, 'tile')
+}
+
+/** The accid this page's RingKit client is logged in as. */
+export async function accidOf(page: Page): Promise<string> {
+  return page.evaluate(
+    () => (document.querySelector('demo-app') as (Element & { kit?: { accid?: string } }) | null)?.kit?.accid ?? '',
+  )
+}
+
+/** Reads `read` until `done` says yes (a minute at most): a condition, never a fixed wait. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const value = await read()
+    if (done(value)) return value
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after a minute`)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+  }
+}
+
+/** Whose tiles the grid shows, and where each member stands. */
+export function shownTiles(page: Page): Promise<{ accid: string; status: string }[]> {
+  return tiles(page).evaluateAll((figures) =>
+    figures.map((f) => ({
+      accid: (f as HTMLElement).dataset.accid ?? '',
+      status: (f as HTMLElement).dataset.status ?? '',
+    })),
+  )
+}
+
+/** Waits until the page's grid shows exactly `accids`, each tile in `status`. */
+export async function grid(page: Page, status: string, ...accids: string[]): Promise<void> {
+  await until(
+    () => shownTiles(page),
+    (shown) =>
+      shown.length === accids.length && accids.every((a) => shown.some((t) => t.accid === a && t.status === status)),
+    `a grid of ${accids.length} ${status}`,
+  )
+}
+
+/**
+ * Waits until every other member's tile plays video: decoded frames (`videoWidth` > 0) and a
+ * `currentTime` that moves on. Returns whose videos they are.
+ */
+export async function othersPlay(page: Page, count: number): Promise<string[]> {
+  const videos = page.locator('ringkit-call figure.tile:not(.me) video')
+  const read = () =>
+    videos.evaluateAll((elements) =>
+      (elements as HTMLVideoElement[]).map((v) => ({
+        accid: v.closest('figure')?.dataset.accid ?? '',
+        width: v.videoWidth,
+        time: v.currentTime,
+      })),
+    )
+  const start = await until(read, (v) => v.length === count && v.every((one) => one.width > 0), 'decoded video')
+  const advanced = (now: typeof start) =>
+    start.every((s) => (now.find((v) => v.accid === s.accid)?.time ?? 0) > s.time + 0.3)
+  await until(read, advanced, 'video playing on')
+  return start.map((v) => v.accid).sort()
+}

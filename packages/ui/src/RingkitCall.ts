@@ -1,6 +1,18 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { RingKitError, type Call, type CallRecord, type CallType, type RingKit } from '@ringkit/client'
-import { describeRecord, detectLocale, errorMessage, translator, type Locale, type Translate } from './i18n.ts'
+import { GroupCall } from './GroupCall.ts'
+import { groupStyles } from './group-styles.ts'
+import { groupIncomingPanel, groupMini, groupPanel } from './group-templates.ts'
+import {
+  describeRecord,
+  detectLocale,
+  errorMessage,
+  translator,
+  type Locale,
+  type MessageKey,
+  type Translate,
+} from './i18n.ts'
+import { colorFor } from './people.ts'
 import { Tones } from './sounds.ts'
 import { callStyles } from './styles.ts'
 import {
@@ -13,12 +25,13 @@ import {
   type Actions,
   type ViewContext,
 } from './templates.ts'
-import type { CallView, ResolveUser, UiState, UserInfo } from './types.ts'
+import type { CallView, GroupMemberStatus, InviteCandidates, ResolveUser, UiState, UserInfo } from './types.ts'
+import { setSink, videoElement } from './video.ts'
 
 const TOAST_MS = 3_500
 const NOTICE_MS = 6_000
 
-const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBlocked'> = {
+const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBlocked' | 'people'> = {
   view: 'idle',
   type: 'audio',
   peer: { accid: '', name: '' },
@@ -32,6 +45,7 @@ const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBl
   switchAsked: false,
   switchPending: false,
   devicesOpen: false,
+  group: undefined,
 }
 
 /**
@@ -39,13 +53,14 @@ const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBl
  * placed with `.call()`, gets its whole UI: ringing, answering, the call itself, and the end.
  */
 export class RingkitCall extends LitElement {
-  static override styles = callStyles
+  static override styles = [callStyles, groupStyles]
   static override properties = {
     kit: { attribute: false },
     locale: { reflect: true },
     ringtone: {},
     ringback: {},
     resolveUser: { attribute: false },
+    inviteCandidates: { attribute: false },
   }
 
   /** The logged-in client whose calls this element shows. */
@@ -57,16 +72,36 @@ export class RingkitCall extends LitElement {
   declare ringback: string | undefined
   /** Names and pictures for accids; the accid itself is shown without it. */
   declare resolveUser: ResolveUser | undefined
+  /** Group calls: the people the Invite sheet offers; without it there is no Invite button. */
+  declare inviteCandidates: InviteCandidates | undefined
 
-  #s: UiState = { ...IDLE, devices: [], selected: {}, soundBlocked: false, toast: undefined, notice: undefined }
+  #s: UiState = {
+    ...IDLE,
+    devices: [],
+    selected: {},
+    soundBlocked: false,
+    toast: undefined,
+    notice: undefined,
+    people: {},
+  }
   #call: Call | undefined
   #unsubscribe: (() => void)[] = []
   #timers = new Map<'toast' | 'notice' | 'tick' | 'record', ReturnType<typeof setTimeout>>()
   #endedCallId: string | undefined
   /** The latest record this device got: it may arrive just before its callEnd. */
   #record: CallRecord | undefined
-  readonly #localVideo = video(true)
-  readonly #remoteVideo = video(false)
+  readonly #localVideo = videoElement(true)
+  readonly #remoteVideo = videoElement(false)
+  readonly #group = new GroupCall({
+    state: () => this.#s,
+    set: (patch) => this.#set(patch),
+    call: () => this.#call,
+    me: () => this.kit?.accid,
+    resolveUser: () => this.resolveUser,
+    inviteCandidates: () => this.inviteCandidates,
+    run: (work) => this.#run(work),
+    requestUpdate: () => this.requestUpdate(),
+  })
   readonly #tones = new Tones({
     onBlocked: (soundBlocked) => this.#set({ soundBlocked }),
   })
@@ -78,6 +113,7 @@ export class RingkitCall extends LitElement {
     this.ringtone = undefined
     this.ringback = undefined
     this.resolveUser = undefined
+    this.inviteCandidates = undefined
   }
 
   /** What the element shows now: `idle`, `incoming`, `outgoing` or `connected`. */
@@ -93,25 +129,26 @@ export class RingkitCall extends LitElement {
   /** Places a call and shows it: ringback, then the call. Rejects with the call's `RingKitError`. */
   async call(options: { to: string; type: CallType }): Promise<Call> {
     const kit = this.#requireKit()
-    if (this.#call) throw new RingKitError('CALLER_BUSY')
-    this.#show('outgoing', options.type, options.to)
-    this.#play('ringback')
-    try {
-      const call = await kit.call(options)
-      if (call.status === 'ended') return call
-      this.#attach(call)
-      return call
-    } catch (error) {
-      this.#clear()
-      this.#showNotice(errorMessage(codeOf(error), this.#s.peer.name, this.#t()))
-      throw error
-    }
+    return this.#place(options.type, options.to, undefined, () => kit.call(options))
+  }
+
+  /**
+   * Places a group call and shows it: a tile per person, each "Calling…" until it answers, then
+   * the grid. Rejects with the call's `RingKitError` (`SFU_REQUIRED` past 4 people without Janus).
+   */
+  async groupCall(options: { to: string[]; type: CallType }): Promise<Call> {
+    const kit = this.#requireKit()
+    const members = [
+      { accid: kit.accid ?? '', status: 'joined' as const },
+      ...options.to.map((accid) => ({ accid, status: 'ringing' as const })),
+    ]
+    return this.#place(options.type, options.to[0] ?? '', members, () => kit.groupCall(options))
   }
 
   /** Plays the other side's sound on this output device (browsers with `setSinkId`). */
   async setSpeaker(deviceId: string): Promise<void> {
     this.#set({ selected: { ...this.#s.selected, speaker: deviceId } })
-    await setSink(this.#remoteVideo, deviceId)
+    await Promise.all([this.#remoteVideo, ...this.#group.videos].map(async (v) => setSink(v, deviceId)))
   }
 
   accept(asAudio = false): Promise<void> {
@@ -122,7 +159,8 @@ export class RingkitCall extends LitElement {
     super.connectedCallback()
     this.#timers.set(
       'tick',
-      setInterval(() => this.#s.view === 'connected' && this.requestUpdate(), 1000),
+      // The timer, and in group calls the tiles of members who went, which stay a few seconds.
+      setInterval(() => (this.#s.view === 'connected' || this.#s.group) && this.requestUpdate(), 1000),
     )
   }
 
@@ -131,6 +169,7 @@ export class RingkitCall extends LitElement {
     for (const timer of this.#timers.values()) clearTimeout(timer)
     this.#timers.clear()
     this.#tones.stop()
+    this.#group.measureGrid(undefined)
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
@@ -141,7 +180,8 @@ export class RingkitCall extends LitElement {
     this.setAttribute('state', this.#s.view)
     this.setAttribute('call-type', this.#s.type)
     // A video element moved to another container pauses in some browsers; nudge both.
-    for (const v of [this.#localVideo, this.#remoteVideo]) if (v.srcObject && v.paused) void v.play().catch(() => {})
+    for (const v of [this.#localVideo, this.#remoteVideo, ...this.#group.videos])
+      if (v.srcObject && v.paused) void v.play().catch(() => {})
   }
 
   override render() {
@@ -152,14 +192,20 @@ export class RingkitCall extends LitElement {
       localVideo: this.#localVideo,
       remoteVideo: this.#remoteVideo,
       act: this.#actions,
+      me: this.kit?.accid ?? '',
+      memberVideo: (accid) => this.#group.video(accid),
+      memberVideos: this.#group.videos,
+      canInvite: this.inviteCandidates !== undefined,
+      grid: { box: this.#group.gridBox, measure: this.#group.measureGrid },
     }
-    const { view, minimized, type } = this.#s
-    let main: unknown = nothing
-    if (view !== 'idle' && minimized) main = miniWindow(ctx)
-    else if (view === 'incoming') main = html`<div class="overlay">${incomingPanel(ctx)}</div>`
-    else if (view === 'outgoing') main = html`<div class="overlay">${outgoingPanel(ctx)}</div>`
-    else if (view === 'connected')
-      main = html`<div class="overlay">${type === 'video' ? videoPanel(ctx) : audioPanel(ctx)}</div>`
+    const { view, minimized, type, group } = this.#s
+    let panel: unknown = nothing
+    if (view !== 'idle' && minimized) return html`${group ? groupMini(ctx) : miniWindow(ctx)}${overlays(ctx)}`
+    if (group) panel = view === 'incoming' ? groupIncomingPanel(ctx) : groupPanel(ctx)
+    else if (view === 'incoming') panel = incomingPanel(ctx)
+    else if (view === 'outgoing') panel = outgoingPanel(ctx)
+    else if (view === 'connected') panel = type === 'video' ? videoPanel(ctx) : audioPanel(ctx)
+    const main = view === 'idle' ? nothing : html`<div class="overlay">${panel}</div>`
     return html`${main}${overlays(ctx)}`
   }
 
@@ -193,15 +239,48 @@ export class RingkitCall extends LitElement {
     if (info?.color) this.style.setProperty('--_peer', info.color)
   }
 
+  /** Shows a call on its way out, places it with `place`, and shows what became of it. */
+  async #place(
+    type: CallType,
+    peer: string,
+    members: { accid: string; status: GroupMemberStatus }[] | undefined,
+    place: () => Promise<Call>,
+  ): Promise<Call> {
+    if (this.#call) throw new RingKitError('CALLER_BUSY')
+    this.#show('outgoing', type, peer)
+    if (members) this.#group.setMembers(members)
+    this.#play('ringback')
+    try {
+      const call = await place()
+      this.#attach(call)
+      // It may have ended before it was ours to show (everyone busy): its end is then told now.
+      if (call.status === 'ended') this.#ended(call)
+      return call
+    } catch (error) {
+      this.#clear()
+      this.#showNotice(errorMessage(codeOf(error), this.#s.peer.name, this.#t()))
+      throw error
+    }
+  }
+
   #attach(call: Call): void {
     this.#call = call
     call.setupLocalView(this.#localVideo)
-    call.setupRemoteView(call.peer, this.#remoteVideo)
+    if (!call.isGroup) return call.setupRemoteView(call.peer, this.#remoteVideo)
+    this.#group.attach(call)
+    // Someone may have answered before the call was ours to show.
+    if (this.#s.view === 'outgoing' && call.status === 'connected') this.#connected()
+  }
+
+  #connected(): void {
+    this.#tones.stop()
+    this.#set({ view: 'connected', connectedAt: Date.now() })
   }
 
   #clear(): void {
     this.#tones.stop()
     this.#call = undefined
+    this.#group.clear()
     this.#set({ ...IDLE })
   }
 
@@ -236,10 +315,13 @@ export class RingkitCall extends LitElement {
   }
 
   /** The call ended here: back to idle, and the record's wording once it comes (or a plain "ended" if it does not). */
-  #ended(call: Call): void {
+  #ended(call: Call, reason?: string, by?: string): void {
     if (this.#call !== call) return
-    this.#endedCallId = call.callId
     this.#clear()
+    // A group call that goes on without me has no record yet: say at once what happened.
+    const goodbye = call.isGroup && call.role === 'callee' ? groupGoodbye(reason, by === this.kit?.accid) : undefined
+    if (goodbye) return this.#showToast(this.#t()(goodbye))
+    this.#endedCallId = call.callId
     if (this.#record?.callId === call.callId) return this.#toastRecord(this.#record)
     this.#later('record', 1_500, () => this.#showToast(this.#t()('callEnded')))
   }
@@ -279,23 +361,37 @@ export class RingkitCall extends LitElement {
         this.#focus('accept')
       }),
       kit.on('userAccept', ({ call }) => {
-        if (!mine(call)) return
-        this.#tones.stop()
-        this.#set({ view: 'connected', connectedAt: Date.now() })
+        // In a group call, the first answer connects me; the others only join.
+        if (mine(call) && !(call.isGroup && this.#s.view !== 'outgoing')) this.#connected()
       }),
-      kit.on('callEnd', ({ call }) => this.#ended(call)),
+      kit.on('callEnd', ({ call, reason, by }) => this.#ended(call, reason, by)),
+      kit.on('membersChange', ({ call, members }) => mine(call) && this.#group.setMembers(members)),
+      kit.on(
+        'userEnter',
+        ({ call, accid }) => mine(call) && call.isGroup && this.#group.media(accid, { entered: true }),
+      ),
+      kit.on('userLeave', ({ call, accid }) => {
+        if (!mine(call) || !call.isGroup) return
+        this.#group.media(accid, { entered: false })
+        this.#group.hear(accid, undefined)
+      }),
       kit.on('otherClientAccept', ({ call }) => this.#endedElsewhere(call, 'answeredElsewhere')),
       kit.on('otherClientReject', ({ call }) => this.#endedElsewhere(call, 'declinedElsewhere')),
       kit.on('record', (record) => this.#onRecord(record)),
       kit.on('audioAvailable', ({ call, accid, available }) => {
-        if (mine(call) && accid !== kit.accid) this.#set({ peerMicOff: !available })
+        if (!mine(call) || accid === kit.accid) return
+        if (call.isGroup) this.#group.media(accid, { micOff: !available })
+        else this.#set({ peerMicOff: !available })
       }),
       kit.on('videoAvailable', ({ call, accid, available }) => {
-        if (mine(call) && accid !== kit.accid) this.#set({ peerCameraOff: !available })
+        if (!mine(call) || accid === kit.accid) return
+        if (call.isGroup) this.#group.media(accid, { cameraOff: !available })
+        else this.#set({ peerCameraOff: !available })
       }),
       kit.on('volume', ({ call, accid, level }) => {
-        if (mine(call) && accid !== kit.accid && level > 0.04 !== this.#s.peerSpeaking)
-          this.#set({ peerSpeaking: level > 0.04 })
+        if (!mine(call)) return
+        if (call.isGroup) this.#group.hear(accid, level)
+        else if (accid !== kit.accid && level > 0.04 !== this.#s.peerSpeaking) this.#set({ peerSpeaking: level > 0.04 })
       }),
       kit.on('callTypeChange', ({ call, type, state, by }) => {
         if (!mine(call)) return
@@ -355,10 +451,15 @@ export class RingkitCall extends LitElement {
       if (!this.#call) return this.#clear()
       void this.#run(async () => this.#call?.cancel())
     },
-    hangup: () => void this.#run(async () => this.#call?.hangup()),
+    hangup: () => {
+      const call = this.#call
+      // In a group call only the caller's hangup ends it for everyone; the others leave it.
+      void this.#run(async () => (call?.isGroup && call.role === 'callee' ? call.leave() : call?.hangup()))
+    },
     toggleMic: () => {
       const micOff = !this.#s.micOff
       this.#set({ micOff })
+      if (micOff && this.#call?.isGroup) this.#group.hear(this.kit?.accid ?? '', undefined)
       void this.#run(async () => this.#call?.enableLocalAudio(!micOff))
     },
     toggleCamera: () => {
@@ -397,29 +498,18 @@ export class RingkitCall extends LitElement {
     },
     unlockSound: () => this.#tones.unlock(),
     dismissNotice: () => this.#set({ notice: undefined }),
+    openInvite: (open) => this.#group.openInvite(open),
+    toggleInvitee: (accid) => this.#group.toggleInvitee(accid),
+    sendInvite: () => this.#group.sendInvite(),
   }
 }
 
-function video(local: boolean): HTMLVideoElement {
-  const element = document.createElement('video')
-  element.autoplay = true
-  element.playsInline = true
-  element.muted = local
-  element.className = local ? 'local-video' : 'remote'
-  element.setAttribute('part', local ? 'local-video-element' : 'remote-video')
-  return element
-}
-
-async function setSink(element: HTMLMediaElement, deviceId: string): Promise<void> {
-  const withSink = element as HTMLMediaElement & { setSinkId?: (id: string) => Promise<void> }
-  await withSink.setSinkId?.(deviceId)
-}
-
-/** A calm color per accid, so a person always gets the same one. */
-export function colorFor(accid: string): string {
-  let hash = 0
-  for (const char of accid) hash = (hash * 31 + char.charCodeAt(0)) | 0
-  return `hsl(${Math.abs(hash) % 360} 55% 48%)`
+/** What a group callee's own ending means, when the call goes on without it. */
+function groupGoodbye(reason: string | undefined, byMe: boolean): MessageKey | undefined {
+  if (reason === 'rejected' && byMe) return 'recordYouDeclined'
+  if (reason === 'timeout') return 'recordMissed'
+  if (reason === 'hangup' && byMe) return 'youLeft'
+  return undefined
 }
 
 function codeOf(error: unknown): string {

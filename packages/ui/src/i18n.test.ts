@@ -44,6 +44,24 @@ describe('record wording', () => {
     })
   }
 
+  it('in a group call each callee reads what it did itself, whatever became of the call', () => {
+    const group: CallRecord = {
+      ...record(1, 'hangup', 75),
+      isGroup: true,
+      callees: ['ben', 'cat', 'dan'],
+      members: [
+        { accid: 'ann', status: 'joined' },
+        { accid: 'ben', status: 'joined' },
+        { accid: 'cat', status: 'rejected' },
+        { accid: 'dan', status: 'missed' },
+      ],
+    }
+    assert.deepEqual(describeRecord(group, 'ann', en), { text: 'Call ended 01:15', missed: false, outgoing: true })
+    assert.deepEqual(describeRecord(group, 'ben', en), { text: 'Call ended 01:15', missed: false, outgoing: false })
+    assert.deepEqual(describeRecord(group, 'cat', en), { text: 'You declined', missed: false, outgoing: false })
+    assert.deepEqual(describeRecord(group, 'dan', en), { text: 'Missed call', missed: true, outgoing: false })
+  })
+
   it('reads in Chinese from the same record', () => {
     const zh = translator('zh-CN')
     assert.equal(describeRecord(record(4, 'timeout'), 'ben', zh).text, '未接来电')

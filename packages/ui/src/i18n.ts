@@ -54,6 +54,32 @@ const en = {
   recordInterrupted: 'Call interrupted',
   answeredElsewhere: 'Answered on another device',
   declinedElsewhere: 'Declined on another device',
+  // Group calls.
+  groupVideoCall: 'Group video call',
+  groupAudioCall: 'Group audio call',
+  invitesGroupVideo: 'Invites you to a group video call',
+  invitesGroupAudio: 'Invites you to a group audio call',
+  andOneOther: 'and 1 other',
+  andOthers: 'and {count} others',
+  onePerson: '1 person',
+  people: '{count} people',
+  memberRinging: 'Ringing…',
+  memberDeclined: 'Declined',
+  memberBusy: 'Busy',
+  memberNoAnswer: 'No answer',
+  memberLeft: 'Left',
+  muted: 'Muted',
+  leave: 'Leave',
+  leaveHint: 'Leave the call; it goes on for the others',
+  endForAll: 'End call',
+  endForAllHint: 'End the call for everyone',
+  invite: 'Invite',
+  inviteTitle: 'Add people to the call',
+  inviteSend: 'Invite ({count})',
+  inviteNone: 'Everyone you can invite is already in the call.',
+  youLeft: 'You left the call',
+  groupNeedsSfu: 'Group calls of more than 4 people need a media server.',
+  groupTooLarge: 'A group call holds at most 25 people.',
   // Notices.
   permissionDenied: 'Camera or microphone access was denied. Allow it in the browser settings and try again.',
   noDevice: 'No camera or microphone was found.',
@@ -122,6 +148,31 @@ const zhCN: Record<MessageKey, string> = {
   recordInterrupted: '通话异常中断',
   answeredElsewhere: '已在其他设备接听',
   declinedElsewhere: '已在其他设备拒绝',
+  groupVideoCall: '多人视频通话',
+  groupAudioCall: '多人语音通话',
+  invitesGroupVideo: '邀请你加入多人视频通话',
+  invitesGroupAudio: '邀请你加入多人语音通话',
+  andOneOther: '和另外 1 人',
+  andOthers: '和另外 {count} 人',
+  onePerson: '1 人',
+  people: '{count} 人',
+  memberRinging: '等待接听…',
+  memberDeclined: '已拒绝',
+  memberBusy: '忙线中',
+  memberNoAnswer: '无应答',
+  memberLeft: '已离开',
+  muted: '已静音',
+  leave: '离开',
+  leaveHint: '离开通话，其他人的通话继续',
+  endForAll: '结束通话',
+  endForAllHint: '为所有人结束通话',
+  invite: '邀请',
+  inviteTitle: '邀请成员加入通话',
+  inviteSend: '邀请（{count}）',
+  inviteNone: '可以邀请的人都已在通话中。',
+  youLeft: '你已离开通话',
+  groupNeedsSfu: '超过 4 人的多人通话需要媒体服务器。',
+  groupTooLarge: '多人通话最多 25 人。',
   permissionDenied: '摄像头或麦克风权限被拒绝，请在浏览器设置中允许后重试。',
   noDevice: '未找到摄像头或麦克风。',
   deviceInUse: '摄像头或麦克风正被其他应用占用。',
@@ -181,6 +232,10 @@ export function describeRecord(record: CallRecord, me: string, t: Translate): Re
   const duration = formatDuration(record.durationSeconds)
   const reason = record.endReason
   const say = (key: MessageKey, missed = false): RecordWording => ({ text: t(key, { duration }), missed, outgoing })
+  // A group call goes on whatever one callee does: each callee reads what it did itself.
+  const mine = record.isGroup && !outgoing ? record.members.find((m) => m.accid === me) : undefined
+  if (mine && mine.status !== 'joined')
+    return mine.status === 'rejected' ? say('recordYouDeclined') : say('recordMissed', true)
   switch (record.status) {
     case 1:
       return say(reason === 'hangup' || reason === 'kicked' ? 'recordCompleted' : 'recordDropped')
@@ -213,6 +268,10 @@ export function errorMessage(code: ErrorCode | string, peerName: string, t: Tran
       return t('calleeOffline', { name: peerName })
     case 'TOKEN_EXPIRED':
       return t('tokenExpired')
+    case 'SFU_REQUIRED':
+      return t('groupNeedsSfu')
+    case 'GROUP_TOO_LARGE':
+      return t('groupTooLarge')
     case 'KICKED_OFFLINE':
       return t('kickedOffline')
     default:

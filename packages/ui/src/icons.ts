@@ -50,6 +50,11 @@ export const icons = {
   ),
   minimize: icon(svg`<path d="M9 4v5H4M15 20v-5h5M4 4l5 5M20 20l-5-5" />`),
   close: icon(svg`<path d="M6 6l12 12M18 6 6 18" />`),
+  people: icon(
+    svg`<circle cx="9" cy="8" r="3.5" /><path d="M2.5 20a6.5 6.5 0 0 1 13 0M16 4.5a3.5 3.5 0 0 1 0 7M18 14a6.5 6.5 0 0 1 3.5 6" />`,
+  ),
+  personAdd: icon(svg`<circle cx="9" cy="8" r="3.5" /><path d="M2.5 20a6.5 6.5 0 0 1 13 0M18.5 8v6M15.5 11h6" />`),
+  check: icon(svg`<path d="M5 12.5l4.5 4.5L19 7.5" />`),
   soundOff: icon(svg`<path d="M4 9.5h3.5L12 5.5v13l-4.5-4H4zM16 9.5l5 5M21 9.5l-5 5" />`),
   warning: icon(svg`<path d="M12 3.5 22 20H2zM12 10v4.5M12 17.2v.1" />`),
 }

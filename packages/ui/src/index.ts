@@ -1,6 +1,7 @@
 import { RingkitCall } from './RingkitCall.ts'
 
-export { RingkitCall, colorFor } from './RingkitCall.ts'
+export { RingkitCall } from './RingkitCall.ts'
+export { colorFor } from './people.ts'
 export { deviceSelects, type DeviceChoice } from './templates.ts'
 export {
   LOCALES,
@@ -17,7 +18,7 @@ export {
 } from './i18n.ts'
 export { icons } from './icons.ts'
 export { Tones, type ToneKind, type ToneUrls } from './sounds.ts'
-export type { CallView, ResolveUser, UserInfo } from './types.ts'
+export type { CallView, InviteCandidate, InviteCandidates, ResolveUser, UserInfo } from './types.ts'
 
 // Defining the tag is what importing the kit is for; a second copy on the page keeps the first.
 if (!customElements.get('ringkit-call')) customElements.define('ringkit-call', RingkitCall)

@@ -3,9 +3,10 @@ import { ref } from 'lit/directives/ref.js'
 import { makeDraggable } from './drag.ts'
 import { formatDuration, type Translate } from './i18n.ts'
 import { icons } from './icons.ts'
-import type { UiState } from './types.ts'
+import { colorFor, initials } from './people.ts'
+import type { UiState, UserInfo } from './types.ts'
 
-/** What the element hands its templates: state, words, the two video elements and the actions. */
+/** What the element hands its templates: state, words, the video elements and the actions. */
 export interface ViewContext {
   s: UiState
   t: Translate
@@ -13,6 +14,16 @@ export interface ViewContext {
   localVideo: HTMLVideoElement
   remoteVideo: HTMLVideoElement
   act: Actions
+  /** My accid: group calls tell my tile from the others. */
+  me: string
+  /** Group calls: each member's video element, bound to the call on first ask. */
+  memberVideo(accid: string): HTMLVideoElement
+  /** Group calls: every member video made so far, for those without a tile to stay in the page. */
+  memberVideos: HTMLVideoElement[]
+  /** Group calls: whether the app offers people to invite (`inviteCandidates`). */
+  canInvite: boolean
+  /** Group calls: the tile area's measured size, and the ref that measures it. */
+  grid: { box: { width: number; height: number } | undefined; measure: (element: Element | undefined) => void }
 }
 
 export interface Actions {
@@ -30,38 +41,53 @@ export interface Actions {
   selectDevice(kind: DeviceChoice, deviceId: string): void
   unlockSound(): void
   dismissNotice(): void
+  openInvite(open: boolean): void
+  toggleInvitee(accid: string): void
+  sendInvite(): void
 }
 
-function initials(name: string): string {
-  const words = name.trim().split(/\s+/)
-  const first = [...(words[0] ?? '?')][0] ?? '?'
-  const second = words.length > 1 ? ([...(words[words.length - 1] ?? '')][0] ?? '') : ''
-  return (first + second).toUpperCase()
-}
-
-function avatar(ctx: ViewContext, extra = ''): TemplateResult {
+export function avatar(ctx: ViewContext, extra = ''): TemplateResult {
   const { peer, peerSpeaking } = ctx.s
   const cls = `avatar ${peerSpeaking ? 'speaking' : ''} ${extra}`
   const inner = peer.avatar
     ? html`<img class=${cls} part="avatar" src=${peer.avatar} alt="" />`
-    : html`<div class=${cls} part="avatar" aria-hidden="true">${initials(peer.name)}</div>`
+    : html`<div class=${cls} part="avatar" aria-hidden="true">${initials(peer.name) || '?'}</div>`
   return html`<slot name="avatar">${inner}</slot>`
 }
 
-function button(
+/** Anyone's avatar, in that person's own color: group call tiles and member lists. */
+export function personAvatar(accid: string, info: UserInfo | undefined, extra = ''): TemplateResult {
+  const style = `--_peer: ${info?.color ?? colorFor(accid)}`
+  return info?.avatar
+    ? html`<img class="avatar ${extra}" part="avatar" style=${style} src=${info.avatar} alt="" />`
+    : html`<div class="avatar ${extra}" part="avatar" style=${style} aria-hidden="true">
+        ${initials(info?.name ?? '')}
+      </div>`
+}
+
+export interface ButtonOptions {
+  cls?: string
+  /** `button` plus the button's own part name. */
+  part?: string
+  /** For toggles: whether it is on. */
+  pressed?: boolean
+  /** A longer explanation, shown on hover. */
+  hint?: string
+}
+
+export function button(
   label: string,
   icon: TemplateResult,
   onClick: () => void,
-  cls = '',
-  part = 'button',
-  pressed?: boolean,
+  o: ButtonOptions = {},
 ): TemplateResult {
-  return html`<div class="control">
+  return html`<div class="control" title=${o.hint ?? nothing}>
     <button
-      class="btn ${cls}"
-      part=${part}
+      class="btn ${o.cls ?? ''}"
+      part=${o.part ?? 'button'}
       aria-label=${label}
-      aria-pressed=${pressed === undefined ? nothing : String(pressed)}
+      aria-description=${o.hint ?? nothing}
+      aria-pressed=${o.pressed === undefined ? nothing : String(o.pressed)}
       @click=${onClick}
     >
       ${icon}
@@ -70,14 +96,14 @@ function button(
   </div>`
 }
 
-function typeBadge(ctx: ViewContext): TemplateResult {
+export function typeBadge(ctx: ViewContext): TemplateResult {
   const video = ctx.s.type === 'video'
   return html`<span class="badge" part="badge"
     >${video ? icons.video : icons.audio}${ctx.t(video ? 'videoCall' : 'audioCall')}</span
   >`
 }
 
-function hidden(...videos: HTMLVideoElement[]): TemplateResult {
+export function hidden(...videos: HTMLVideoElement[]): TemplateResult {
   return html`<div class="hidden" aria-hidden="true">${videos}</div>`
 }
 
@@ -95,13 +121,13 @@ export function incomingPanel(ctx: ViewContext): TemplateResult {
       ${
         video
           ? html`<div class="controls" style="padding-bottom:0">
-              ${button(t('acceptAsAudio'), icons.audio, () => void act.accept(true), '', 'button accept-audio')}
+              ${button(t('acceptAsAudio'), icons.audio, () => void act.accept(true), { part: 'button accept-audio' })}
             </div>`
           : nothing
       }
       <div class="controls" part="controls">
-        ${button(t('reject'), icons.hangup, act.reject, 'danger big', 'button reject')}
-        ${button(t('accept'), video ? icons.video : icons.phone, () => void act.accept(), 'accept big', 'button accept')}
+        ${button(t('reject'), icons.hangup, act.reject, { cls: 'danger big', part: 'button reject' })}
+        ${button(t('accept'), video ? icons.video : icons.phone, () => void act.accept(), { cls: 'accept big', part: 'button accept' })}
       </div>
       ${hidden(ctx.localVideo, ctx.remoteVideo)}
     </section>
@@ -120,15 +146,40 @@ export function outgoingPanel(ctx: ViewContext): TemplateResult {
       <div class="status" part="status"><span class="dots">${t('waitingAnswer')}</span></div>
     </div>
     <div class="controls" part="controls">
-      ${button(t('cancel'), icons.hangup, act.cancel, 'danger big', 'button cancel')}
+      ${button(t('cancel'), icons.hangup, act.cancel, { cls: 'danger big', part: 'button cancel' })}
     </div>
     ${hidden(...(video ? [ctx.remoteVideo] : [ctx.localVideo, ctx.remoteVideo]))}
   </section>`
 }
 
-function timer(ctx: ViewContext): string {
+export function timer(ctx: ViewContext): string {
   const { connectedAt } = ctx.s
   return connectedAt === undefined ? ctx.t('connecting') : formatDuration((ctx.now - connectedAt) / 1000)
+}
+
+export function muteButton(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  return button(t(s.micOff ? 'unmute' : 'mute'), s.micOff ? icons.micOff : icons.mic, act.toggleMic, {
+    cls: s.micOff ? 'on' : '',
+    part: 'button mute',
+    pressed: s.micOff,
+  })
+}
+
+/** Camera on/off and flip, for video calls. */
+export function cameraButtons(ctx: ViewContext): TemplateResult {
+  const { s, t, act } = ctx
+  return html`${button(
+    t(s.cameraOff ? 'cameraOn' : 'cameraOff'),
+    s.cameraOff ? icons.videoOff : icons.video,
+    act.toggleCamera,
+    {
+      cls: s.cameraOff ? 'on' : '',
+      part: 'button camera',
+      pressed: s.cameraOff,
+    },
+  )}
+  ${button(t('switchCamera'), icons.flip, act.flipCamera, { part: 'button flip' })}`
 }
 
 function callControls(ctx: ViewContext): TemplateResult {
@@ -136,29 +187,21 @@ function callControls(ctx: ViewContext): TemplateResult {
   const video = s.type === 'video'
   return html`<slot name="controls">
     <div class="controls" part="controls">
-      ${button(t(s.micOff ? 'unmute' : 'mute'), s.micOff ? icons.micOff : icons.mic, act.toggleMic, s.micOff ? 'on' : '', 'button mute', s.micOff)}
+      ${muteButton(ctx)}
       ${
         video
-          ? html`${button(
-              t(s.cameraOff ? 'cameraOn' : 'cameraOff'),
-              s.cameraOff ? icons.videoOff : icons.video,
-              act.toggleCamera,
-              s.cameraOff ? 'on' : '',
-              'button camera',
-              s.cameraOff,
-            )}
-            ${button(t('switchCamera'), icons.flip, act.flipCamera, '', 'button flip')}
-            ${button(t('toAudio'), icons.audio, () => act.switchType('audio'), '', 'button to-audio')}`
-          : html`${button(t('speaker'), icons.speaker, () => act.openDevices(true), '', 'button devices')}
-            ${button(t('toVideo'), icons.video, () => act.switchType('video'), '', 'button to-video')}`
+          ? html`${cameraButtons(ctx)}
+            ${button(t('toAudio'), icons.audio, () => act.switchType('audio'), { part: 'button to-audio' })}`
+          : html`${button(t('speaker'), icons.speaker, () => act.openDevices(true), { part: 'button devices' })}
+            ${button(t('toVideo'), icons.video, () => act.switchType('video'), { part: 'button to-video' })}`
       }
-      ${button(t('hangup'), icons.hangup, act.hangup, 'danger', 'button hangup')}
+      ${button(t('hangup'), icons.hangup, act.hangup, { cls: 'danger', part: 'button hangup' })}
     </div>
   </slot>`
 }
 
 function topBar(ctx: ViewContext, withName: boolean): TemplateResult {
-  const { s, t, act } = ctx
+  const { s, t } = ctx
   return html`<div class="top" part="top">
     ${
       withName
@@ -178,13 +221,24 @@ function topBar(ctx: ViewContext, withName: boolean): TemplateResult {
         : typeBadge(ctx)
     }
     <span class="spacer"></span>
-    <button class="icon-button" part="button settings" aria-label=${t('devices')} @click=${() => act.openDevices(true)}>
+    ${windowButtons(ctx)}
+  </div>`
+}
+
+/** Devices and minimize, at the top right of a call. */
+export function windowButtons(ctx: ViewContext): TemplateResult {
+  const { t, act } = ctx
+  return html`<button
+      class="icon-button"
+      part="button settings"
+      aria-label=${t('devices')}
+      @click=${() => act.openDevices(true)}
+    >
       ${icons.settings}
     </button>
     <button class="icon-button" part="button minimize" aria-label=${t('minimize')} @click=${() => act.minimize(true)}>
       ${icons.minimize}
-    </button>
-  </div>`
+    </button>`
 }
 
 function switchPrompt(ctx: ViewContext): TemplateResult | typeof nothing {
@@ -246,8 +300,26 @@ export function audioPanel(ctx: ViewContext): TemplateResult {
 }
 
 export function miniWindow(ctx: ViewContext): TemplateResult {
+  const video = ctx.s.type === 'video' && !ctx.s.peerCameraOff && ctx.s.connectedAt !== undefined
+  return miniShell(
+    ctx,
+    video ? ctx.remoteVideo : avatar(ctx),
+    video,
+    video ? [ctx.localVideo] : [ctx.localVideo, ctx.remoteVideo],
+  )
+}
+
+/**
+ * The minimized call: a draggable chip that restores the call when tapped, showing `face` (a video
+ * or an avatar) and the time; `offstage` videos stay in the page, hidden, so they keep playing.
+ */
+export function miniShell(
+  ctx: ViewContext,
+  face: unknown,
+  video: boolean,
+  offstage: HTMLVideoElement[],
+): TemplateResult {
   const { s, t, act } = ctx
-  const video = s.type === 'video' && !s.peerCameraOff && s.connectedAt !== undefined
   return html`<div
     class="mini ${video ? 'video' : ''}"
     part="mini"
@@ -257,19 +329,19 @@ export function miniWindow(ctx: ViewContext): TemplateResult {
     ${ref(dragRef(() => act.minimize(false)))}
     @keydown=${(e: KeyboardEvent) => (e.key === 'Enter' || e.key === ' ') && act.minimize(false)}
   >
-    ${video ? ctx.remoteVideo : avatar(ctx)}
+    ${face}
     <span class="timer">${s.view === 'connected' ? timer(ctx) : t('calling')}</span>
-    ${hidden(...(video ? [ctx.localVideo] : [ctx.localVideo, ctx.remoteVideo]))}
+    ${hidden(...offstage)}
   </div>`
 }
 
-function dragRef(onTap?: () => void): (element: Element | undefined) => void {
+export function dragRef(onTap?: () => void): (element: Element | undefined) => void {
   return (element) => {
     if (element instanceof HTMLElement) makeDraggable(element, onTap)
   }
 }
 
-function devicesSheet(ctx: ViewContext): TemplateResult | typeof nothing {
+export function devicesSheet(ctx: ViewContext): TemplateResult | typeof nothing {
   const { s, t, act } = ctx
   if (!s.devicesOpen) return nothing
   return html`<div class="sheet" part="devices" role="dialog" aria-label=${t('devices')}>

@@ -1,6 +1,14 @@
 import { LitElement, html, type TemplateResult } from 'lit'
 import { RingKit, type CallType } from '@ringkit/client'
-import { detectLocale, LOCALES, type DeviceChoice, type Locale, type RingkitCall, type UserInfo } from '@ringkit/ui'
+import {
+  detectLocale,
+  LOCALES,
+  type DeviceChoice,
+  type InviteCandidate,
+  type Locale,
+  type RingkitCall,
+  type UserInfo,
+} from '@ringkit/ui'
 import { api, DemoApiError, type DemoHistoryRecord, type DemoUser } from './api.ts'
 import { authPage, contactsPage, historyPage, settingsPage, shell, type DemoPage } from './pages.ts'
 import { demoStyles } from './styles.ts'
@@ -19,6 +27,8 @@ export interface DemoState {
   link: 'connecting' | 'online' | 'offline'
   query: string
   contacts: DemoUser[] | undefined
+  /** Choosing people for a group call: those ticked so far. */
+  picking: DemoUser[] | undefined
   history: DemoHistoryRecord[] | undefined
   historyCursor: string | undefined
   devices: MediaDeviceInfo[]
@@ -39,6 +49,7 @@ export class DemoApp extends LitElement {
     link: 'connecting',
     query: '',
     contacts: undefined,
+    picking: undefined,
     history: undefined,
     historyCursor: undefined,
     devices: [],
@@ -47,6 +58,7 @@ export class DemoApp extends LitElement {
   locale: Locale = readLocale()
   kit: RingKit | undefined
   #names = new Map<string, Promise<UserInfo>>()
+  readonly #colors = new Map<string, string>()
   #searchTimer: ReturnType<typeof setTimeout> | undefined
 
   get t(): DemoTranslate {
@@ -76,7 +88,8 @@ export class DemoApp extends LitElement {
     const call = html`<ringkit-call
       .kit=${this.kit}
       .locale=${this.locale}
-      .resolveUser=${(accid: string) => this.#resolve(accid)}
+      .resolveUser=${this.#resolve}
+      .inviteCandidates=${this.#inviteCandidates}
     ></ringkit-call>`
     if (!this.s.user) return html`${authPage(this)}${call}`
     const page =
@@ -153,6 +166,22 @@ export class DemoApp extends LitElement {
     await this.callElement?.call({ to: user.accid, type }).catch(() => {})
   }
 
+  /** Group calls: tick people on the contacts page (`picking`), then call them all at once. */
+  setPicking(picking: boolean): void {
+    this.set({ picking: picking ? [] : undefined })
+  }
+
+  togglePicked(user: DemoUser): void {
+    const picking = this.s.picking ?? []
+    const ticked = picking.some((u) => u.accid === user.accid)
+    this.set({ picking: ticked ? picking.filter((u) => u.accid !== user.accid) : [...picking, user] })
+  }
+
+  async placeGroupCall(accids: string[], type: CallType): Promise<void> {
+    this.set({ picking: undefined })
+    await this.callElement?.groupCall({ to: accids, type }).catch(() => {})
+  }
+
   async loadHistory(more = false): Promise<void> {
     try {
       const page = await api.history(more ? this.s.historyCursor : undefined)
@@ -177,6 +206,18 @@ export class DemoApp extends LitElement {
     this.set({ selected })
     localStorage.setItem(DEVICE_KEY, JSON.stringify(selected))
     await this.#applyDevice(kind, deviceId)
+  }
+
+  /** A person's avatar color: from the contacts list, or asked of the backend once (the page redraws then). */
+  colorOf(accid: string): string | undefined {
+    const known = this.s.contacts?.find((c) => c.accid === accid)?.avatarColor ?? this.#colors.get(accid)
+    if (known) return known
+    void this.#resolve(accid).then((info) => {
+      if (!info.color) return
+      this.#colors.set(accid, info.color)
+      this.requestUpdate()
+    })
+    return undefined
   }
 
   errorText(error: unknown): string {
@@ -221,7 +262,7 @@ export class DemoApp extends LitElement {
     await this.kit?.selectDevice(kind, deviceId).catch(() => {})
   }
 
-  #resolve(accid: string): Promise<UserInfo> {
+  readonly #resolve = (accid: string): Promise<UserInfo> => {
     let found = this.#names.get(accid)
     if (!found) {
       found = api.userByAccid(accid).then(
@@ -231,6 +272,12 @@ export class DemoApp extends LitElement {
       this.#names.set(accid, found)
     }
     return found
+  }
+
+  /** Whom a group call's Invite sheet offers: everyone on the contacts page. */
+  readonly #inviteCandidates = async (): Promise<InviteCandidate[]> => {
+    const users = await api.search('')
+    return users.map((u) => ({ accid: u.accid, name: u.displayName, color: u.avatarColor }))
   }
 
   #failed(error: unknown): void {

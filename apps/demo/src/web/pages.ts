@@ -38,6 +38,8 @@ const NAV: [DemoPage, DemoKey, TemplateResult][] = [
   ],
 ]
 
+/** The avatar color of someone the demo does not know. */
+const GRAY = '#64748b'
 const LOGO = html`<span class="logo" aria-hidden="true">${icons.phone}</span>`
 
 export function avatar(name: string, color: string, size = 44): TemplateResult {
@@ -148,6 +150,7 @@ export function shell(app: DemoApp, content: TemplateResult): TemplateResult {
 
 function person(user: DemoUser, app: DemoApp): TemplateResult {
   const { t } = app
+  if (app.s.picking) return pickable(user, app, app.s.picking)
   return html`<li class="row">
     ${avatar(user.displayName, user.avatarColor)}
     <div class="row-text"><strong>${user.displayName}</strong><small>@${user.username}</small></div>
@@ -168,17 +171,68 @@ function person(user: DemoUser, app: DemoApp): TemplateResult {
   </li>`
 }
 
+/** A contact while choosing people for a group call: the whole row ticks it. */
+function pickable(user: DemoUser, app: DemoApp, picking: DemoUser[]): TemplateResult {
+  const ticked = picking.some((u) => u.accid === user.accid)
+  return html`<li class="row pickable ${ticked ? 'ticked' : ''}">
+    <label>
+      <input type="checkbox" .checked=${ticked} @change=${() => app.togglePicked(user)} />
+      ${avatar(user.displayName, user.avatarColor)}
+      <span class="row-text"><strong>${user.displayName}</strong><small>@${user.username}</small></span>
+      <span class="check" aria-hidden="true">${icons.check}</span>
+    </label>
+  </li>`
+}
+
+/** The bar under the list while choosing: who is ticked, and the two ways to call them. */
+function pickBar(app: DemoApp, picking: DemoUser[]): TemplateResult {
+  const { t } = app
+  const accids = picking.map((u) => u.accid)
+  const none = picking.length === 0
+  return html`<div class="pick-bar card" role="region" aria-label=${t('groupCall')}>
+    <div class="picked">
+      <span class="faces">${picking.slice(0, 4).map((u) => avatar(u.displayName, u.avatarColor, 30))}</span>
+      <span>
+        <strong>${none ? t('pickHint') : t('picked', { count: String(picking.length) })}</strong>
+        <small>${picking.map((u) => u.displayName).join(', ')}</small>
+      </span>
+    </div>
+    <div class="pick-actions">
+      <button class="secondary" @click=${() => app.setPicking(false)}>${t('cancel')}</button>
+      <button class="primary with-icon" ?disabled=${none} @click=${() => void app.placeGroupCall(accids, 'audio')}>
+        ${icons.phone}${t('audio')}
+      </button>
+      <button class="primary with-icon" ?disabled=${none} @click=${() => void app.placeGroupCall(accids, 'video')}>
+        ${icons.video}${t('video')}
+      </button>
+    </div>
+  </div>`
+}
+
 export function contactsPage(app: DemoApp): TemplateResult {
   const { t } = app
-  const { contacts, query } = app.s
-  return html`<div class="search">
-      <input
-        type="search"
-        placeholder=${t('search')}
-        aria-label=${t('search')}
-        .value=${query}
-        @input=${(e: Event) => app.search((e.target as HTMLInputElement).value)}
-      />
+  const { contacts, query, picking } = app.s
+  return html`<div class="toolbar">
+      <div class="search">
+        <input
+          type="search"
+          placeholder=${t('search')}
+          aria-label=${t('search')}
+          .value=${query}
+          @input=${(e: Event) => app.search((e.target as HTMLInputElement).value)}
+        />
+      </div>
+      ${
+        picking || !contacts?.length
+          ? nothing
+          : html`<button
+              class="secondary with-icon group-call"
+              aria-label=${t('groupCall')}
+              @click=${() => app.setPicking(true)}
+            >
+              ${icons.people}<span>${t('groupCall')}</span>
+            </button>`
+      }
     </div>
     ${
       contacts === undefined
@@ -188,7 +242,8 @@ export function contactsPage(app: DemoApp): TemplateResult {
           : html`<ul class="card list" aria-label=${t('contacts')}>
               ${contacts.map((user) => person(user, app))}
             </ul>`
-    }`
+    }
+    ${picking ? pickBar(app, picking) : nothing}`
 }
 
 function when(at: number, app: DemoApp): string {
@@ -201,14 +256,50 @@ function when(at: number, app: DemoApp): string {
   return date.toLocaleDateString(app.locale, { month: 'short', day: 'numeric' })
 }
 
+/** A group call's row: everyone else in it, one avatar each (a few), and calling them all back. */
+function groupHistoryRow(record: DemoHistoryRecord, app: DemoApp): TemplateResult {
+  const me = app.s.user?.accid ?? ''
+  const wording = describeRecord(record, me, translator(app.locale))
+  const people = [
+    { accid: record.caller, name: record.callerName },
+    ...record.callees.map((accid, i) => ({ accid, name: record.calleeNames[i] ?? accid })),
+  ].filter((p) => p.accid !== me)
+  const direction = wording.missed ? 'missed' : wording.outgoing ? 'outgoing' : 'incoming'
+  const names = people.map((p) => p.name).join(', ')
+  const accids = people.map((p) => p.accid)
+  const type = record.type
+  return html`<li class="row group ${wording.missed ? 'missed' : ''}" data-call-id=${record.callId}>
+    <span class="faces stacked"
+      >${people.slice(0, 2).map((p) => avatar(p.name, app.colorOf(p.accid) ?? GRAY, 28))}</span
+    >
+    <div class="row-text">
+      <strong title=${names}>${names}</strong>
+      <small
+        ><span class="dir ${direction}" title=${app.t(direction)}>${direction === 'outgoing' ? '↗' : '↙'}</span>
+        <span class="kind" title=${app.t('groupCall')}>${icons.people}</span
+        ><span class="wording">${wording.text}</span></small
+      >
+    </div>
+    <time datetime=${new Date(record.startedAt).toISOString()}>${when(record.startedAt, app)}</time>
+    <button
+      class="round"
+      aria-label=${app.t(type === 'video' ? 'groupVideoCallTo' : 'groupAudioCallTo', { names })}
+      @click=${() => void app.placeGroupCall(accids, type)}
+    >
+      ${type === 'video' ? icons.video : icons.phone}
+    </button>
+  </li>`
+}
+
 function historyRow(record: DemoHistoryRecord, app: DemoApp): TemplateResult {
+  if (record.isGroup) return groupHistoryRow(record, app)
   const me = app.s.user?.accid ?? ''
   const wording = describeRecord(record, me, translator(app.locale))
   const outgoing = record.caller === me
   const otherAccid = outgoing ? (record.callees[0] ?? '') : record.caller
   const otherName = outgoing ? (record.calleeNames[0] ?? otherAccid) : record.callerName
   const other = app.s.contacts?.find((c) => c.accid === otherAccid)
-  const color = other?.avatarColor ?? '#64748b'
+  const color = app.colorOf(otherAccid) ?? GRAY
   const direction = wording.missed ? 'missed' : outgoing ? 'outgoing' : 'incoming'
   return html`<li class="row ${wording.missed ? 'missed' : ''}" data-call-id=${record.callId}>
     ${avatar(otherName, color)}

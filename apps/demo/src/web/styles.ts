@@ -293,6 +293,12 @@ export const demoStyles = css`
     .content {
       padding: 16px 14px 96px;
     }
+    .pick-bar {
+      bottom: 84px;
+    }
+    .group-call span {
+      display: none;
+    }
     .tabbar {
       position: fixed;
       inset: auto 0 0 0;
@@ -314,6 +320,153 @@ export const demoStyles = css`
     }
   }
   /* ---- lists ---- */
+  .toolbar {
+    display: flex;
+    gap: 10px;
+  }
+  .search {
+    flex: 1;
+  }
+  .with-icon {
+    display: inline-flex;
+    align-items: center;
+    justify-content: center;
+    gap: 8px;
+    white-space: nowrap;
+  }
+  .with-icon svg {
+    width: 19px;
+    height: 19px;
+  }
+  .group-call {
+    border-radius: 14px;
+  }
+  .pickable {
+    padding: 0;
+  }
+  .pickable label {
+    position: relative;
+    flex: 1;
+    display: flex;
+    align-items: center;
+    gap: 12px;
+    padding: 10px 16px;
+    font-size: 15px;
+    font-weight: 400;
+    color: var(--text);
+    cursor: pointer;
+  }
+  .pickable label:hover,
+  .pickable.ticked label {
+    background: var(--accent-soft);
+  }
+  .pickable input {
+    position: absolute;
+    inset: 0;
+    width: 100%;
+    height: 100%;
+    margin: 0;
+    opacity: 0;
+    cursor: pointer;
+  }
+  .pickable label:has(input:focus-visible) {
+    outline: 3px solid color-mix(in srgb, var(--accent) 45%, transparent);
+    outline-offset: -3px;
+  }
+  .check {
+    flex: none;
+    display: grid;
+    place-items: center;
+    width: 26px;
+    height: 26px;
+    border-radius: 50%;
+    border: 2px solid #cbd5e1;
+    color: transparent;
+  }
+  .ticked .check {
+    border-color: var(--accent);
+    background: var(--accent);
+    color: #fff;
+  }
+  .check svg {
+    width: 16px;
+    height: 16px;
+  }
+  .pick-bar {
+    position: sticky;
+    bottom: 16px;
+    z-index: 1;
+    display: flex;
+    align-items: center;
+    justify-content: space-between;
+    gap: 12px 16px;
+    flex-wrap: wrap;
+    padding: 12px 14px 12px 16px;
+    box-shadow:
+      0 1px 2px rgba(15, 23, 42, 0.08),
+      0 12px 32px rgba(15, 23, 42, 0.14);
+    animation: rise 0.18s ease-out;
+  }
+  @keyframes rise {
+    from {
+      transform: translateY(12px);
+      opacity: 0;
+    }
+  }
+  .picked {
+    flex: 1 1 220px;
+    display: flex;
+    align-items: center;
+    gap: 12px;
+    min-width: 0;
+  }
+  .picked > span:last-child {
+    display: grid;
+    min-width: 0;
+  }
+  .picked small {
+    color: var(--sub);
+    font-size: 13px;
+    white-space: nowrap;
+    overflow: hidden;
+    text-overflow: ellipsis;
+  }
+  .faces {
+    display: flex;
+    flex: none;
+  }
+  .faces:empty {
+    display: none;
+  }
+  .faces .avatar + .avatar {
+    margin-left: -8px;
+  }
+  .faces .avatar {
+    box-shadow: 0 0 0 2px var(--card);
+  }
+  .faces.stacked {
+    width: 44px;
+    height: 44px;
+    position: relative;
+  }
+  .faces.stacked .avatar {
+    position: absolute;
+    top: 0;
+    left: 0;
+  }
+  .faces.stacked .avatar + .avatar {
+    top: 16px;
+    left: 16px;
+    margin: 0;
+  }
+  .pick-actions {
+    display: flex;
+    gap: 8px;
+    margin-left: auto;
+  }
+  .pick-actions button {
+    padding: 10px 14px;
+  }
   .search input {
     padding: 12px 16px;
     border-radius: 14px;
@@ -369,6 +522,9 @@ export const demoStyles = css`
   .row-text small svg {
     width: 15px;
     height: 15px;
+  }
+  .kind {
+    display: inline-grid;
   }
   .missed .row-text strong,
   .missed .wording {
