@@ -18,6 +18,10 @@ export interface DeviceRef {
 export interface GroupMember {
   accid: string
   status: 'ringing' | 'joined' | 'left' | 'rejected' | 'busy' | 'missed' | 'canceled'
+  /** In the call with the microphone turned off; so a member who joins later knows. */
+  micOff?: true
+  /** In the call with the camera turned off. */
+  cameraOff?: true
 }
 
 export interface ServerEvents {

@@ -207,6 +207,24 @@ describe('group calls (mesh, no media server)', () => {
     await bob.next('userCancel')
   })
 
+  it('who has the microphone or camera off is in the members list, for those who come in later', async () => {
+    const { ann, bob, cat } = await people('ann', 'bob', 'cat')
+    const call = await ann.kit.groupCall({ to: [bob.accid, cat.accid], type: 'video' })
+    await answer(bob)
+    await (await cat.next('invited')).call.reject()
+    await call.enableLocalAudio(false)
+    await bob.next('audioAvailable', (e) => e.accid === ann.accid && !e.available)
+    // Cat missed the mute while out of the call; joining, she learns it.
+    const catCall = await cat.kit.join(call.callId)
+    const annOf = (members: { accid: string }[]) => members.find((m) => m.accid === ann.accid)
+    assert.deepEqual(annOf(catCall.members), { accid: ann.accid, status: 'joined', micOff: true })
+    await call.enableLocalAudio(true)
+    await cat.next('membersChange', (e) => e.call === catCall && annOf(e.members)?.micOff === undefined)
+    assert.deepEqual(annOf(catCall.members), { accid: ann.accid, status: 'joined' })
+    await call.hangup()
+    await recordOfAll([ann, bob, cat])
+  })
+
   it('a member whose device drops for good leaves the call; the others go on', async () => {
     const { ann, bob, cat } = await people('ann', 'bob', 'cat')
     const call = await ann.kit.groupCall({ to: [bob.accid, cat.accid], type: 'audio' })

@@ -58,12 +58,15 @@ export class GroupCall {
     this.#speakers.reset()
   }
 
-  setMembers(members: readonly { accid: string; status: GroupMemberStatus }[]): void {
+  setMembers(members: readonly { accid: string; status: GroupMemberStatus; micOff?: true; cameraOff?: true }[]): void {
     this.#patch({ members: mergeMembers(this.#host.state().group?.members ?? [], members, Date.now()) })
-    for (const { accid } of members) {
+    for (const { accid, status, micOff, cameraOff } of members) {
       // My own tile shows my picture in audio calls; my video is the local one.
       this.#person(accid)
-      if (accid !== this.#host.me()) this.video(accid)
+      if (accid === this.#host.me()) continue
+      this.video(accid)
+      // The list says who is muted, also of those who muted before this device came in.
+      if (status === 'joined') this.media(accid, { micOff: micOff === true, cameraOff: cameraOff === true })
     }
   }
 

@@ -1,6 +1,6 @@
 import type { DeviceRef, EndReason, ServerEvent } from '@ringkit/protocol'
 import { end, fail, isRinging, notInCall, ok, presentDevices, sameDevice, send, setMember, type Live } from './steps.ts'
-import type { CallInput, CallState, Effect, Member, TransitionResult } from './types.ts'
+import type { CallInput, CallState, Effect, MediaOff, Member, TransitionResult } from './types.ts'
 
 /**
  * Group calls. The rule users program against:
@@ -27,7 +27,7 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
   join: (s, { by }, now) => {
     if (by.accid === s.caller.accid) {
       if (s.callerLeftAt === undefined) return fail('INVALID_STATE', 'already in the call')
-      return ok({ ...s, caller: by, callerLeftAt: undefined }, toOthers(s, by, userAccept(s, by)))
+      return ok({ ...s, caller: by, callerLeftAt: undefined, callerOff: undefined }, toOthers(s, by, userAccept(s, by)))
     }
     const member = s.members.find((m) => m.accid === by.accid)
     if (!member) return notInCall()
@@ -101,8 +101,18 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
     const base = { callId: s.callId, accid: by.accid }
     if (audio !== undefined) events.push({ name: 'audioAvailable', data: { ...base, available: audio } })
     if (video !== undefined) events.push({ name: 'videoAvailable', data: { ...base, available: video } })
+    // Kept, so that whoever comes in later learns it from the members list.
+    const off = (was: MediaOff | undefined): MediaOff => ({
+      ...was,
+      ...(audio === undefined ? {} : { audio: !audio }),
+      ...(video === undefined ? {} : { video: !video }),
+    })
+    const kept: Live =
+      s.callerLeftAt === undefined && sameDevice(by, s.caller)
+        ? { ...s, callerOff: off(s.callerOff) }
+        : { ...s, members: s.members.map((m) => (m.accid === by.accid ? { ...m, off: off(m.off) } : m)) }
     return ok(
-      s,
+      kept,
       events.flatMap((event) => toOthers(s, by, event)),
     )
   },
@@ -118,6 +128,7 @@ function enter(s: Live, by: DeviceRef, now: number): TransitionResult {
     joinedAt: first ?? now,
     leftAt: undefined,
     expiresAt: undefined,
+    off: undefined,
   })
   const effects = [
     ...toOthers(s, by, userAccept(s, by)),

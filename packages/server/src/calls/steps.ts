@@ -1,5 +1,5 @@
 import type { DeviceRef, EndReason, ErrorCode, GroupMember, ServerEvent } from '@ringkit/protocol'
-import type { Audience, CallState, Effect, Member, TransitionResult } from './types.ts'
+import type { Audience, CallState, Effect, MediaOff, Member, TransitionResult } from './types.ts'
 
 /** The building blocks both transition tables (1:1 and group) are written with. */
 
@@ -29,15 +29,28 @@ export function presentDevices(s: CallState): DeviceRef[] {
   return present
 }
 
-/** Group calls: where everyone stands, as the `members` event tells it. */
+/** Group calls: where everyone stands, and who has the microphone or camera off, as the `members` event tells it. */
 export function groupMembers(s: CallState): GroupMember[] {
+  const caller: GroupMember = {
+    accid: s.caller.accid,
+    status: s.callerLeftAt === undefined ? 'joined' : 'left',
+    ...offFlags(s.callerLeftAt === undefined ? s.callerOff : undefined),
+  }
   return [
-    { accid: s.caller.accid, status: s.callerLeftAt === undefined ? 'joined' : 'left' },
-    ...s.members.map((m): GroupMember => ({
-      accid: m.accid,
-      status: m.status === 'joined' && m.leftAt !== undefined ? 'left' : m.status,
-    })),
+    caller,
+    ...s.members.map((m): GroupMember => {
+      const inCall = m.status === 'joined' && m.leftAt === undefined
+      return {
+        accid: m.accid,
+        status: m.status === 'joined' && !inCall ? 'left' : m.status,
+        ...offFlags(inCall ? m.off : undefined),
+      }
+    }),
   ]
+}
+
+function offFlags(off: MediaOff | undefined): Pick<GroupMember, 'micOff' | 'cameraOff'> {
+  return { ...(off?.audio ? { micOff: true } : {}), ...(off?.video ? { cameraOff: true } : {}) }
 }
 
 /** Ends the call: `callEnd` to every device still in it, after `before`. The engine writes the record. */

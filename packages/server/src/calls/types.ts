@@ -22,6 +22,13 @@ export interface Member {
   device?: DeviceRef
   /** Group calls: when this member's ringing gives up (members invited later ring later). */
   expiresAt?: number
+  /** Group calls: what this member turned off while in the call. */
+  off?: MediaOff
+}
+
+export interface MediaOff {
+  audio?: boolean
+  video?: boolean
 }
 
 export interface CallBase {
@@ -40,6 +47,8 @@ export interface CallBase {
   media: CallMedia
   /** Group calls: when the caller left the call, while it is out. */
   callerLeftAt?: number
+  /** Group calls: what the caller turned off while in the call. */
+  callerOff?: MediaOff
 }
 
 /** The whole life of a call: one union, changed only by `transition`. */
