@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { RECORD_STATUS, RingKitError, type CallRecord } from '@ringkit/protocol'
+import { RECORD_STATUS, RingKitError, type CallRecord, type GroupMember } from '@ringkit/protocol'
 import type { Call } from '@ringkit/client'
 import { startTestServer, TestDevice, type TestServer } from './support.ts'
 
@@ -216,7 +216,7 @@ describe('group calls (mesh, no media server)', () => {
     await bob.next('audioAvailable', (e) => e.accid === ann.accid && !e.available)
     // Cat missed the mute while out of the call; joining, she learns it.
     const catCall = await cat.kit.join(call.callId)
-    const annOf = (members: { accid: string }[]) => members.find((m) => m.accid === ann.accid)
+    const annOf = (members: GroupMember[]) => members.find((m) => m.accid === ann.accid)
     assert.deepEqual(annOf(catCall.members), { accid: ann.accid, status: 'joined', micOff: true })
     await call.enableLocalAudio(true)
     await cat.next('membersChange', (e) => e.call === catCall && annOf(e.members)?.micOff === undefined)
