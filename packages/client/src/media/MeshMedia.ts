@@ -2,6 +2,7 @@ import { RingKitError, type CallType, type DeviceRef, type SfuServerMessage } fr
 import type { GroupMediaSession } from './types.ts'
 import {
   chosen,
+  nextCamera,
   openDevices,
   showLocal,
   WebRtcMedia,
@@ -21,6 +22,7 @@ export class MeshMedia implements GroupMediaSession {
   readonly #peers = new Map<string, { device: DeviceRef; media: WebRtcMedia }>()
   readonly #remoteViews = new Map<string, unknown>()
   #type: CallType
+  #cameraIndex = 0
   #local: Promise<MediaStream> | undefined
   #closed = false
 
@@ -82,10 +84,10 @@ export class MeshMedia implements GroupMediaSession {
   }
 
   async switchCamera(): Promise<void> {
-    const cameras = (await this.#env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
-    const current = (await this.#stream()).getVideoTracks()[0]?.getSettings().deviceId
-    const next = cameras[(cameras.findIndex((c) => c.deviceId === current) + 1) % cameras.length]
-    if (cameras.length > 1 && next) await this.useDevice('camera', next.deviceId)
+    const next = await nextCamera(this.#env, this.#cameraIndex)
+    if (!next) return
+    this.#cameraIndex = next.index
+    await this.useDevice('camera', next.deviceId)
   }
 
   /** Replaces the shared track and what every connection sends, without renegotiating. */

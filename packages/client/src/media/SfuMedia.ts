@@ -13,6 +13,7 @@ import {
   asMediaError,
   chosen,
   networkQuality,
+  nextCamera,
   openDevices,
   showLocal,
   stopAll,
@@ -159,11 +160,10 @@ export class SfuMedia implements GroupMediaSession {
 
   /** Moves to the next camera, replacing the sent track without renegotiating. */
   async switchCamera(): Promise<void> {
-    const cameras = (await this.#env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
-    if (cameras.length < 2 || this.#ctx.type !== 'video') return
-    this.#cameraIndex = (this.#cameraIndex + 1) % cameras.length
-    const deviceId = cameras[this.#cameraIndex]?.deviceId
-    await this.#replace('video', deviceId ? { deviceId: { exact: deviceId } } : true)
+    const next = this.#ctx.type === 'video' ? await nextCamera(this.#env, this.#cameraIndex) : undefined
+    if (!next) return
+    this.#cameraIndex = next.index
+    await this.#replace('video', { deviceId: { exact: next.deviceId } })
   }
 
   async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {

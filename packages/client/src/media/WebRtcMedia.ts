@@ -176,11 +176,10 @@ export class WebRtcMedia implements MediaSession {
 
   /** Moves to the next camera, replacing the sent track without renegotiating. */
   async switchCamera(): Promise<void> {
-    const cameras = (await this.#env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
-    if (cameras.length < 2) return
-    this.#cameraIndex = (this.#cameraIndex + 1) % cameras.length
-    const deviceId = cameras[this.#cameraIndex]?.deviceId
-    const stream = await openDevices(this.#env, { video: deviceId ? { deviceId: { exact: deviceId } } : true })
+    const next = await nextCamera(this.#env, this.#cameraIndex)
+    if (!next) return
+    this.#cameraIndex = next.index
+    const stream = await openDevices(this.#env, { video: { deviceId: { exact: next.deviceId } } })
     const [track] = stream.getVideoTracks()
     if (!track) return
     await this.#replaceVideo(track)
@@ -418,6 +417,17 @@ export class WebRtcMedia implements MediaSession {
     if (!view || !Stream || this.#remoteTracks.length === 0) return
     view.srcObject = new Stream(this.#remoteTracks)
   }
+}
+
+/** The camera after the `index`th, or undefined with fewer than two cameras. */
+export async function nextCamera(
+  env: MediaEnvironment,
+  index: number,
+): Promise<{ index: number; deviceId: string } | undefined> {
+  const cameras = (await env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
+  const next = (index + 1) % cameras.length
+  const camera = cameras[next]
+  return cameras.length < 2 || !camera ? undefined : { index: next, deviceId: camera.deviceId }
 }
 
 /** getUserMedia, its failures turned into codes users can act on. */
