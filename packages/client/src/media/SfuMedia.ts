@@ -393,6 +393,9 @@ export class SfuMedia implements GroupMediaSession {
         ? [transceiver.receiver.track]
         : [],
     )
+    // Reassigning the same tracks would restart the picture (a black flash on every offer).
+    const shown = (view.srcObject as MediaStream | null | undefined)?.getTracks() ?? []
+    if (shown.length === tracks.length && shown.every((track, i) => track === tracks[i])) return
     view.srcObject = tracks.length > 0 ? new Stream(tracks) : null
   }
 }
