@@ -16,7 +16,7 @@ import type { AccountStore, CallStore } from '../store/types.ts'
 import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
-import { groupMembers, isRinging, presentDevices, type Live } from './steps.ts'
+import { groupMembers, isRinging, presentDevices, ringsUntil, type Live } from './steps.ts'
 import { end, sameDevice, transition } from './transition.ts'
 import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
 
@@ -77,15 +77,13 @@ export class CallEngine {
     announce: Announce = () => {},
   ): Promise<{ callId: string }> {
     if (req.group || req.to.length > 1) return this.#startGroup(appKey, caller, req, announce)
-    const { store, calls, delivery } = this.#o
+    const { calls, delivery } = this.#o
     const callee = req.to[0]
     if (req.to.length !== 1 || callee === undefined) {
       throw new RingKitError('INVALID_PARAMS', 'a call has exactly one callee')
     }
     if (callee === caller.accid) throw new RingKitError('CALL_SELF')
-    if (!(await store.hasAccount(appKey, callee))) {
-      throw new RingKitError('ACCOUNT_NOT_FOUND', `no account "${callee}" in this app`)
-    }
+    await this.#checkAccounts(appKey, [callee])
     if ((await delivery.onlineDevices(appKey, callee)).length === 0) {
       throw new RingKitError('CALLEE_OFFLINE', `"${callee}" has no device online`)
     }
@@ -173,6 +171,7 @@ export class CallEngine {
         await this.#o.sfu.open(s.appKey, s.callId)
       } catch (error) {
         // Nobody can hear anybody: end the call rather than leave it ringing or silent.
+        // As the call stood before this answer: the answer did not make it a call anyone was in.
         if (s.phase !== 'ended') await this.#finish(end(s, 'mediaServerLost', this.#now()), s)
         throw error
       }
@@ -411,16 +410,14 @@ export class CallEngine {
   async #groupChanged(before: CallState, after: CallState): Promise<void> {
     const members = groupMembers(after)
     const present = presentDevices(after)
+    const ringing = after.members.filter((m) => m.status === 'ringing').map((m) => m.accid)
     if (JSON.stringify(members) !== JSON.stringify(groupMembers(before))) {
       // Those still ringing hear it too: an invitation should not list someone who already declined.
-      const ringing = after.members.filter((m) => m.status === 'ringing').map((m) => ({ account: m.accid }))
       const event = { name: 'members', data: { callId: after.callId, members } } as const
-      for (const to of [...present.map((device) => ({ device })), ...ringing]) this.#send(after.appKey, to, event)
+      for (const device of present) this.#send(after.appKey, { device }, event)
+      for (const account of ringing) this.#send(after.appKey, { account }, event)
     }
-    const holding = new Set([
-      ...present.map((d) => d.accid),
-      ...after.members.filter((m) => m.status === 'ringing').map((m) => m.accid),
-    ])
+    const holding = new Set([...present.map((d) => d.accid), ...ringing])
     for (const accid of new Set([before.caller.accid, ...before.callees])) {
       if (!holding.has(accid)) await this.#o.calls.release(after.appKey, accid, after.callId)
     }
@@ -439,6 +436,7 @@ export class CallEngine {
   }
 
   #invite(s: CallState, accid: string): Effect['event'] {
+    const member = s.members.find((m) => m.accid === accid)
     return {
       name: 'invited',
       data: {
@@ -448,8 +446,8 @@ export class CallEngine {
         ...(s.attachment ? { attachment: s.attachment } : {}),
         isGroup: s.isGroup,
         members: [s.caller.accid, ...s.callees],
-        media: s.media ?? 'p2p',
-        expiresAt: s.members.find((m) => m.accid === accid)?.expiresAt ?? s.expiresAt,
+        media: s.media,
+        expiresAt: member ? ringsUntil(s, member) : s.expiresAt,
         iceServers: this.#o.iceServers?.(accid) ?? [],
       },
     }
@@ -477,11 +475,10 @@ export class CallEngine {
   }
 }
 
-/** When the call's next ringing gives up: the call's own deadline (1:1), or the earliest member's (group). */
+/** When the call's next ringing gives up: the earliest deadline of a member it still rings. */
 function deadline(s: CallState): number | undefined {
-  if (s.phase !== 'ringing' && !(s.isGroup && s.phase === 'active')) return undefined
-  if (!s.isGroup) return s.expiresAt
-  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => m.expiresAt ?? s.expiresAt)
+  if (s.phase === 'ended') return undefined
+  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => ringsUntil(s, m))
   return ringing.length > 0 ? Math.min(...ringing) : undefined
 }
 

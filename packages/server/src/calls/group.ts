@@ -1,5 +1,17 @@
 import type { DeviceRef, EndReason, ServerEvent } from '@ringkit/protocol'
-import { end, fail, isRinging, notInCall, ok, presentDevices, sameDevice, send, setMember, type Live } from './steps.ts'
+import {
+  end,
+  fail,
+  isRinging,
+  notInCall,
+  ok,
+  presentDevices,
+  ringsUntil,
+  sameDevice,
+  send,
+  setMember,
+  type Live,
+} from './steps.ts'
 import type { CallInput, CallState, Effect, MediaOff, Member, TransitionResult } from './types.ts'
 
 /**
@@ -34,15 +46,7 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
     if (member.status === 'joined' && member.leftAt === undefined) return fail('INVALID_STATE', 'already in the call')
     return enter(s, by, now)
   },
-  reject: (s, { by }, now) => {
-    if (!isRinging(s, by.accid)) return notRinging(s, by)
-    const rejected = { ...s, members: setMember(s.members, by.accid, { status: 'rejected' }) }
-    return settle(rejected, now, by.accid, [
-      ...toPresent(s, { name: 'userReject', data: { callId: s.callId, accid: by.accid } }),
-      otherClients(s, by, 'otherClientReject'),
-      send({ device: by }, { name: 'callEnd', data: { callId: s.callId, reason: 'rejected', by: by.accid } }),
-    ])
-  },
+  reject: (s, { by }, now) => reject(s, by, now),
   cancel: (s, { by }, now) => {
     if (!sameDevice(by, s.caller)) return notInCall()
     if (s.phase !== 'ringing') return fail('INVALID_STATE', 'someone answered: hang up to end the call, or leave it')
@@ -52,7 +56,7 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
     if (s.callerLeftAt === undefined && sameDevice(by, s.caller)) {
       return s.phase === 'ringing' ? cancel(s, now) : end(s, failed ? 'failed' : 'hangup', now, by.accid)
     }
-    if (isRinging(s, by.accid)) return TABLE.reject!(s, { kind: 'reject', by }, now)
+    if (isRinging(s, by.accid)) return reject(s, by, now)
     return leave(s, by, now, 'hangup')
   },
   leave: (s, { by }, now) => leave(s, by, now, 'hangup'),
@@ -74,7 +78,7 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
     return settle({ ...s, callees, members }, now, undefined, busyEvents)
   },
   timeout: (s, _input, now) => {
-    const expired = s.members.filter((m) => m.status === 'ringing' && (m.expiresAt ?? s.expiresAt) <= now)
+    const expired = s.members.filter((m) => m.status === 'ringing' && ringsUntil(s, m) <= now)
     if (expired.length === 0) return ok(s, [])
     let members = s.members
     const effects: Effect[] = []
@@ -110,12 +114,26 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
     const kept: Live =
       s.callerLeftAt === undefined && sameDevice(by, s.caller)
         ? { ...s, callerOff: off(s.callerOff) }
-        : { ...s, members: s.members.map((m) => (m.accid === by.accid ? { ...m, off: off(m.off) } : m)) }
+        : {
+            ...s,
+            members: setMember(s.members, by.accid, { off: off(s.members.find((m) => m.accid === by.accid)?.off) }),
+          }
     return ok(
       kept,
       events.flatMap((event) => toOthers(s, by, event)),
     )
   },
+}
+
+/** A ringing member declines: the others are told, its other devices stop ringing. */
+function reject(s: Live, by: DeviceRef, now: number): TransitionResult {
+  if (!isRinging(s, by.accid)) return notRinging(s, by)
+  const rejected = { ...s, members: setMember(s.members, by.accid, { status: 'rejected' }) }
+  return settle(rejected, now, by.accid, [
+    ...toPresent(s, { name: 'userReject', data: { callId: s.callId, accid: by.accid } }),
+    otherClients(s, by, 'otherClientReject'),
+    send({ device: by }, { name: 'callEnd', data: { callId: s.callId, reason: 'rejected', by: by.accid } }),
+  ])
 }
 
 /** A ringing member answers, or one who declined, missed or left comes (back) in. */

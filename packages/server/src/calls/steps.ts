@@ -18,6 +18,11 @@ export function setMember(members: Member[], accid: string, patch: Partial<Membe
   return members.map((m) => (m.accid === accid ? { ...m, ...patch } : m))
 }
 
+/** When a member's ringing gives up: its own deadline (members invited later ring later), or the call's. */
+export function ringsUntil(s: CallState, m: Member): number {
+  return m.expiresAt ?? s.expiresAt
+}
+
 export function isRinging(s: CallState, accid: string): boolean {
   return s.members.some((m) => m.accid === accid && m.status === 'ringing')
 }
