@@ -180,10 +180,7 @@ export class RingKit {
     const call = await this.#request('call', body, ({ callId, iceServers, media }) => {
       ref.callId = callId
       ref.iceServers = iceServers
-      const members: GroupMember[] = [
-        { accid, status: 'joined' },
-        ...options.to.map((to): GroupMember => ({ accid: to, status: 'ringing' })),
-      ]
+      const members = ringingMembers(accid, options.to)
       const group = { media: this.#groupMedia(media, 'caller', options.type, ref), members }
       return (ref.call = this.#newCall(callId, 'caller', options.type, accid, options.to, options.attachment, group))
     })
@@ -259,11 +256,18 @@ export class RingKit {
     attachment: CallOptions['attachment'],
     media: MediaSession | { media: GroupMediaSession; members: GroupMember[] },
   ): Call {
-    const request = this.#request
-    const call =
-      'members' in media
-        ? new Call({ callId, role, type, caller, callees, attachment, request, media: media.media, group: media })
-        : new Call({ callId, role, type, caller, callees, attachment, request, media })
+    const group = 'members' in media ? { group: media } : {}
+    const call = new Call({
+      callId,
+      role,
+      type,
+      caller,
+      callees,
+      attachment,
+      request: this.#request,
+      media: 'members' in media ? media.media : media,
+      ...group,
+    })
     this.#calls.set(callId, call)
     return call
   }

@@ -7,7 +7,7 @@ import {
   type SfuStream,
 } from '@ringkit/protocol'
 import {
-  DEAD_AFTER_MS,
+  Outage,
   RESTART_AFTER_MS,
   STATS_EVERY_MS,
   asMediaError,
@@ -63,14 +63,14 @@ export class SfuMedia implements GroupMediaSession {
   #statsTimer: ReturnType<typeof setInterval> | undefined
   #arrivals: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
-  #deadTimer: ReturnType<typeof setTimeout> | undefined
-  #interrupted = false
+  readonly #outage: Outage
   #cameraIndex = 0
   #closed = false
 
   constructor(env: MediaEnvironment, ctx: SfuMediaContext) {
     this.#env = env
     this.#ctx = ctx
+    this.#outage = new Outage(env, ctx)
   }
 
   get publisherConnection(): RTCPeerConnection | undefined {
@@ -191,7 +191,7 @@ export class SfuMedia implements GroupMediaSession {
     clearInterval(this.#statsTimer)
     clearInterval(this.#arrivals)
     clearTimeout(this.#restartTimer)
-    clearTimeout(this.#deadTimer)
+    this.#outage.stop()
     if (this.#local) stopAll(this.#local)
     this.#publisher?.close()
     this.#subscriber?.close()
@@ -302,22 +302,8 @@ export class SfuMedia implements GroupMediaSession {
       }
     }
     const states = [this.#publisher?.iceConnectionState, this.#subscriber?.iceConnectionState]
-    if (states.some((s) => s === 'disconnected' || s === 'failed')) {
-      this.#interrupted = true
-      this.#deadTimer ??= setTimeout(
-        () => this.#ctx.failed(new RingKitError('ICE_FAILED', 'the media connection failed and could not be restored')),
-        this.#env.deadAfterMs ?? DEAD_AFTER_MS,
-      )
-      return
-    }
-    if (states.every((s) => s === undefined || s === 'connected' || s === 'completed')) {
-      clearTimeout(this.#deadTimer)
-      this.#deadTimer = undefined
-      if (this.#interrupted) {
-        this.#interrupted = false
-        this.#ctx.emit({ name: 'mediaRestored' })
-      }
-    }
+    if (states.some((s) => s === 'disconnected' || s === 'failed')) this.#outage.broken()
+    else if (states.every((s) => s === undefined || s === 'connected' || s === 'completed')) this.#outage.healthy()
   }
 
   #restartPublisher(): void {

@@ -56,7 +56,7 @@ export const mediaSignalSchema = z.discriminatedUnion('kind', [
 ])
 export type MediaSignal = z.infer<typeof mediaSignalSchema>
 
-export const DEAD_AFTER_MS = 15_000
+const DEAD_AFTER_MS = 15_000
 /** A `disconnected` ICE state lasting this long gets an ICE restart. */
 export const RESTART_AFTER_MS = 2_000
 export const STATS_EVERY_MS = 1_000
@@ -86,8 +86,7 @@ export class WebRtcMedia implements MediaSession {
   #remoteTracks: MediaStreamTrack[] = []
   #statsTimer: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
-  #deadTimer: ReturnType<typeof setTimeout> | undefined
-  #interrupted = false
+  readonly #outage: Outage
   #cameraIndex = 0
 
   constructor(env: MediaEnvironment, ctx: MediaCallContext) {
@@ -96,6 +95,7 @@ export class WebRtcMedia implements MediaSession {
     this.#type = ctx.type
     this.#polite = ctx.role === 'callee'
     this.#revealed = ctx.role === 'caller'
+    this.#outage = new Outage(env, ctx)
   }
 
   /** The peer connection, for stats and tests. */
@@ -234,7 +234,7 @@ export class WebRtcMedia implements MediaSession {
     this.#closed = true
     clearInterval(this.#statsTimer)
     clearTimeout(this.#restartTimer)
-    clearTimeout(this.#deadTimer)
+    this.#outage.stop()
     if (this.#local && !this.#ctx.local) stopAll(this.#local)
     this.#pc?.close()
     if (this.#entered && this.#peer) this.#ctx.emit({ name: 'userLeave', accid: this.#peer.accid })
@@ -333,27 +333,18 @@ export class WebRtcMedia implements MediaSession {
     if (this.#closed) return
     if (state === 'connected' || state === 'completed') {
       clearTimeout(this.#restartTimer)
-      clearTimeout(this.#deadTimer)
-      this.#deadTimer = undefined
       if (!this.#entered && this.#peer) {
         this.#entered = true
         this.#ctx.emit({ name: 'userEnter', accid: this.#peer.accid })
         this.#statsTimer = setInterval(() => void this.#sampleStats(), STATS_EVERY_MS)
       }
-      if (this.#interrupted) {
-        this.#interrupted = false
-        this.#ctx.emit({ name: 'mediaRestored' })
-      }
+      this.#outage.healthy()
       return
     }
     if (state === 'disconnected' || state === 'failed') {
-      this.#interrupted = true
       clearTimeout(this.#restartTimer)
       this.#restartTimer = setTimeout(() => this.#pc?.restartIce(), state === 'failed' ? 0 : RESTART_AFTER_MS)
-      this.#deadTimer ??= setTimeout(
-        () => this.#ctx.failed(new RingKitError('ICE_FAILED', 'the media connection failed and could not be restored')),
-        this.#env.deadAfterMs ?? DEAD_AFTER_MS,
-      )
+      this.#outage.broken()
     }
   }
 
@@ -416,6 +407,42 @@ export class WebRtcMedia implements MediaSession {
     const Stream = this.#env.MediaStream
     if (!view || !Stream || this.#remoteTracks.length === 0) return
     view.srcObject = new Stream(this.#remoteTracks)
+  }
+}
+
+/**
+ * A call's media outage, shared by every kind of media: broken for longer than `deadAfterMs`
+ * (default 15 s) it fails the call with ICE_FAILED; repaired in time, it says `mediaRestored`.
+ */
+export class Outage {
+  readonly #env: Pick<MediaEnvironment, 'deadAfterMs'>
+  readonly #ctx: Pick<MediaCallContext, 'emit' | 'failed'>
+  #deadTimer: ReturnType<typeof setTimeout> | undefined
+  #broken = false
+
+  constructor(env: Pick<MediaEnvironment, 'deadAfterMs'>, ctx: Pick<MediaCallContext, 'emit' | 'failed'>) {
+    this.#env = env
+    this.#ctx = ctx
+  }
+
+  broken(): void {
+    this.#broken = true
+    this.#deadTimer ??= setTimeout(
+      () => this.#ctx.failed(new RingKitError('ICE_FAILED', 'the media connection failed and could not be restored')),
+      this.#env.deadAfterMs ?? DEAD_AFTER_MS,
+    )
+  }
+
+  healthy(): void {
+    this.stop()
+    if (!this.#broken) return
+    this.#broken = false
+    this.#ctx.emit({ name: 'mediaRestored' })
+  }
+
+  stop(): void {
+    clearTimeout(this.#deadTimer)
+    this.#deadTimer = undefined
   }
 }
 
