@@ -9,14 +9,13 @@
  * ACCEPT_SPREAD_MS=10000 (callees answer at random within this long; 0: all at once)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BotCommand, BotReport, Sample } from './group-bots.ts'
-import { computeCheckSum } from '../packages/server/src/index.ts'
 import { findProgram, startJanus } from '../packages/server/test/services.ts'
-import { rest, tokenFor, type ServerTarget } from '../packages/server/test/support.ts'
+import { rest, signedHeaders, tokenFor, type ServerTarget } from '../packages/server/test/support.ts'
+import { pct } from './percentile.ts'
 
 const MEMBERS = Number(process.env.MEMBERS ?? 25)
 const SECONDS = Number(process.env.SECONDS ?? 20)
@@ -261,16 +260,7 @@ async function startRingKit(dataDir: string, janusUrl: string, janusSecret: stri
  * on Janus, or on devices. The p95 is the upper bound of the bucket it falls in.
  */
 async function sfuWaits(target: ServerTarget) {
-  const nonce = randomUUID()
-  const curTime = String(Math.floor(Date.now() / 1000))
-  const { appKey, appSecret } = target.app
-  const headers = {
-    AppKey: appKey,
-    Nonce: nonce,
-    CurTime: curTime,
-    CheckSum: computeCheckSum(appSecret, nonce, curTime),
-  }
-  const text = await (await fetch(`${target.url}/metrics`, { headers })).text()
+  const text = await (await fetch(`${target.url}/metrics`, { headers: signedHeaders(target.app) })).text()
   const waits: Record<string, { count: number; meanMs: number; p95Ms: number }> = {}
   for (const on of ['janus', 'device']) {
     const value = (series: string) =>
@@ -306,11 +296,6 @@ function cpuTicks(pids: Array<number | undefined>): number[] {
       return 0
     }
   })
-}
-
-function pct(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
 
 const fmt = (ms: number) => (Number.isFinite(ms) ? ms.toFixed(0) : '—')

@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core'
 import type { Call, RingKit } from '../packages/client/src/index.ts'
 import { launchChromium, openSdkPage } from '../packages/client/test/browser.ts'
 import { startTestServer, tokenFor, type TestServer } from '../packages/server/test/support.ts'
+import { pct } from './percentile.ts'
 
 const CALLS = Number(process.argv[2] ?? 20)
 /** How long the callee's device rings before its user answers; it prepares meanwhile. */
@@ -166,10 +167,6 @@ async function measureBaseline(page: Page): Promise<number[]> {
   )
 }
 
-function pct(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((x, y) => x - y)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
-}
 const fmt = (ms: number) => ms.toFixed(1)
 
 await main()

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { createToken } from '../packages/server/src/index.ts'
+import { pct } from './percentile.ts'
 
 const RATES = (process.env.RATES ?? '200,1000').split(',').map(Number)
 const SECONDS = Number(process.env.SECONDS ?? 6)
@@ -227,11 +228,6 @@ async function idle(target: Target): Promise<{ perDevice: number; heapPerDevice:
   const held = sockets.filter((s) => s.readyState === WebSocket.OPEN).length
   for (const socket of sockets) socket.terminate()
   return { perDevice: (after.rss - before.rss) / IDLE, heapPerDevice: (after.heapUsed - before.heapUsed) / IDLE, held }
-}
-
-function pct(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 }
 
 async function main() {

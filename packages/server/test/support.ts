@@ -47,18 +47,25 @@ export type Rest = (
   headers?: Record<string, string>,
 ) => Promise<{ status: number; body: any }> // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** AppKey, a fresh Nonce, CurTime and their CheckSum: what every REST request carries. */
+export function signedHeaders(app: Pick<App, 'appKey' | 'appSecret'>): Record<string, string> {
+  const nonce = randomUUID()
+  const curTime = String(Math.floor(Date.now() / 1000))
+  return {
+    AppKey: app.appKey,
+    Nonce: nonce,
+    CurTime: curTime,
+    CheckSum: computeCheckSum(app.appSecret, nonce, curTime),
+  }
+}
+
 /** Signed REST calls, as an app backend makes them. */
 export function rest(base: string, app: Pick<App, 'appKey' | 'appSecret'>): Rest {
   return async (method, path, body, headers = {}) => {
-    const nonce = randomUUID()
-    const curTime = String(Math.floor(Date.now() / 1000))
     const res = await fetch(`${base}${path}`, {
       method,
       headers: {
-        AppKey: app.appKey,
-        Nonce: nonce,
-        CurTime: curTime,
-        CheckSum: computeCheckSum(app.appSecret, nonce, curTime),
+        ...signedHeaders(app),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...headers,
       },
