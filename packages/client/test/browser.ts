@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { build } from 'esbuild'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { findProgram } from '../../server/test/services.ts'
+import { tokenFor, type ServerTarget } from '../../server/test/support.ts'
+import type { Call, RingKit } from '../src/index.ts'
 
 /** The flags every Chromium here starts with: no network of its own, fake camera and microphone. */
 export const CHROMIUM_ARGS = [
@@ -83,5 +85,37 @@ export async function openSdkPage(browser: Browser): Promise<Page> {
   const page = await context.newPage()
   await page.goto(`${url}/index.html`)
   await page.waitForFunction(() => 'RingKitSDK' in window)
+  return page
+}
+
+/**
+ * A page whose RingKit is logged in as `accid`: `window.kit`, every event it emits in `window.seen`
+ * (name and the payload's plain fields), and the call last rung on this device in `window.call`.
+ */
+export async function loggedInPage(browser: Browser, server: ServerTarget, accid: string): Promise<Page> {
+  const page = await openSdkPage(browser)
+  const token = await tokenFor(server, accid)
+  await page.evaluate(
+    async ({ server, appKey, accid, token }) => {
+      const w = window as unknown as {
+        RingKitSDK: typeof import('../src/index.ts')
+        kit: RingKit
+        call?: Call
+        seen: Array<Record<string, unknown>>
+      }
+      const kit = new w.RingKitSDK.RingKit({ server, appKey })
+      w.kit = kit
+      w.seen = []
+      for (const name of Object.values(kit.EVENT)) {
+        kit.on(name, (payload) => {
+          const p = payload as Record<string, unknown>
+          w.seen.push({ name, ...Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'object')) })
+          if (name === 'invited') w.call = p.call as Call
+        })
+      }
+      await kit.login({ accid, token })
+    },
+    { server: server.url, appKey: server.app.appKey, accid, token },
+  )
   return page
 }

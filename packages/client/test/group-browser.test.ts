@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import type { CallRecord } from '@ringkit/protocol'
 import type { Call, RingKit } from '../src/index.ts'
-import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
+import { startTestServer, type TestServer } from '../../server/test/support.ts'
 import { findProgram, startJanus, type Janus } from '../../server/test/services.ts'
-import { chromiumPath, launchChromium, openSdkPage } from './browser.ts'
+import { chromiumPath, launchChromium, loggedInPage } from './browser.ts'
 
 const janusBinary = findProgram('RINGKIT_JANUS', ['/usr/bin/janus'], 'apt-get install janus')
 const skip =
@@ -39,37 +39,20 @@ after(async () => {
 })
 
 async function member(accid: string): Promise<Page> {
-  const page = await openSdkPage(browser!)
-  const token = await tokenFor(server, accid)
-  await page.evaluate(
-    async ({ server, appKey, accid, token }) => {
-      const w = window as unknown as Harness
-      const kit = new w.RingKitSDK.RingKit({ server, appKey })
-      Object.assign(w, { kit, seen: [], records: [], views: {} })
-      for (const name of Object.values(kit.EVENT)) {
-        kit.on(name, (payload) => {
-          const p = payload as { accid?: unknown; reason?: unknown }
-          w.seen.push({
-            name,
-            ...(typeof p.accid === 'string' ? { accid: p.accid } : {}),
-            ...(typeof p.reason === 'string' ? { reason: p.reason } : {}),
-          })
-        })
-      }
-      kit.on('invited', ({ call }) => (w.call = call))
-      kit.on('record', (record) => w.records.push(record))
-      // A member's media in: show it, as an app's grid would.
-      kit.on('userEnter', ({ call, accid: who }) => {
-        const view = (w.views[who] ??= document.body.appendChild(document.createElement('video')))
-        view.muted = true
-        view.autoplay = true
-        view.playsInline = true
-        call.setupRemoteView(who, view)
-      })
-      await kit.login({ accid, token })
-    },
-    { server: server.url, appKey: server.app.appKey, accid, token },
-  )
+  const page = await loggedInPage(browser!, server, accid)
+  await page.evaluate(() => {
+    const w = window as unknown as Harness
+    Object.assign(w, { records: [], views: {} })
+    w.kit.on('record', (record) => w.records.push(record))
+    // A member's media in: show it, as an app's grid would.
+    w.kit.on('userEnter', ({ call, accid: who }) => {
+      const view = (w.views[who] ??= document.body.appendChild(document.createElement('video')))
+      view.muted = true
+      view.autoplay = true
+      view.playsInline = true
+      call.setupRemoteView(who, view)
+    })
+  })
   return page
 }
 

@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import type { RingKit, Call } from '../src/index.ts'
-import { startTestServer, tokenFor, type TestServer } from '../../server/test/support.ts'
-import { chromiumPath, launchChromium, openSdkPage } from './browser.ts'
+import { startTestServer, type TestServer } from '../../server/test/support.ts'
+import { chromiumPath, launchChromium, loggedInPage } from './browser.ts'
 
 /** What the test page keeps on `window`. */
 interface Harness {
@@ -34,28 +34,7 @@ after(async () => {
   await server.close()
 })
 
-async function device(accid: string): Promise<Page> {
-  const page = await openSdkPage(browser!)
-  const token = await tokenFor(server, accid)
-  await page.evaluate(
-    async ({ server, appKey, accid, token }) => {
-      const w = window as unknown as Harness
-      const kit = new w.RingKitSDK.RingKit({ server, appKey })
-      w.kit = kit
-      w.seen = []
-      for (const name of Object.values(kit.EVENT)) {
-        kit.on(name, (payload) => {
-          const p = payload as Record<string, unknown>
-          w.seen.push({ name, ...Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'object')) })
-          if (name === 'invited') w.call = p.call as Call
-        })
-      }
-      await kit.login({ accid, token })
-    },
-    { server: server.url, appKey: server.app.appKey, accid, token },
-  )
-  return page
-}
+const device = (accid: string): Promise<Page> => loggedInPage(browser!, server, accid)
 
 function waitFor(page: Page, name: string, match: Partial<Harness['seen'][number]> = {}) {
   return page.waitForFunction(
@@ -143,25 +122,19 @@ describe('media in Chromium', () => {
     for (const c of cases) {
       const other = await launchChromium(c.args, c.withoutFakeUi, c.noDevices)
       try {
-        const page = await openSdkPage(other)
-        const token = await tokenFor(server, 'ea1')
-        const result = await page.evaluate(
-          async ({ server, appKey, token }) => {
-            const w = window as unknown as Harness
-            const kit = new w.RingKitSDK.RingKit({ server, appKey })
-            await kit.login({ accid: 'ea1', token })
-            try {
-              await kit.call({ to: 'eb1', type: 'video' })
-              return { code: 'none', message: '' }
-            } catch (error) {
-              const e = error as { code: string; message: string }
-              return { code: e.code, message: e.message }
-            } finally {
-              await kit.logout()
-            }
-          },
-          { server: server.url, appKey: server.app.appKey, token },
-        )
+        const page = await loggedInPage(other, server, 'ea1')
+        const result = await page.evaluate(async () => {
+          const { kit } = window as unknown as Harness
+          try {
+            await kit.call({ to: 'eb1', type: 'video' })
+            return { code: 'none', message: '' }
+          } catch (error) {
+            const e = error as { code: string; message: string }
+            return { code: e.code, message: e.message }
+          } finally {
+            await kit.logout()
+          }
+        })
         assert.equal(result.code, c.code)
         assert.match(result.message, /camera|microphone/i)
       } finally {
