@@ -46,26 +46,15 @@ export class JanusPool {
 
   /** Creates a room on the least loaded Janus that answers; SFU_UNAVAILABLE when none does. */
   async createRoom(): Promise<SfuRoom> {
-    const failures: unknown[] = []
-    if (!this.#closed) {
-      for (const link of this.#byPreference()) {
-        // Random secrets: whoever holds the pin can join and the secret can destroy the room.
-        const params = {
-          ...ROOM_SETTINGS,
-          room: randomInt(1, MAX_ROOM_ID),
-          secret: randomBytes(24).toString('base64url'),
-          pin: randomBytes(12).toString('base64url'),
-        }
-        try {
-          return await link.createRoom(params)
-        } catch (error) {
-          failures.push(error)
-        }
-      }
-    }
-    throw new RingKitError('SFU_UNAVAILABLE', undefined, {
-      cause: new AggregateError(failures, this.#closed ? 'the Janus pool is closed' : 'no Janus created the room'),
-    })
+    return this.#inTurn('no Janus created the room', async (link) =>
+      // Random secrets: whoever holds the pin can join and the secret can destroy the room.
+      link.createRoom({
+        ...ROOM_SETTINGS,
+        room: randomInt(1, MAX_ROOM_ID),
+        secret: randomBytes(24).toString('base64url'),
+        pin: randomBytes(12).toString('base64url'),
+      }),
+    )
   }
 
   /**
@@ -86,19 +75,7 @@ export class JanusPool {
 
   /** Resolves once some Janus answers (connected, VideoRoom attached), trying them in preference order; SFU_UNAVAILABLE when none does. */
   async available(): Promise<void> {
-    const failures: unknown[] = []
-    if (!this.#closed) {
-      for (const link of this.#byPreference()) {
-        try {
-          return await link.ping()
-        } catch (error) {
-          failures.push(error)
-        }
-      }
-    }
-    throw new RingKitError('SFU_UNAVAILABLE', undefined, {
-      cause: new AggregateError(failures, this.#closed ? 'the Janus pool is closed' : 'no Janus answered'),
-    })
+    await this.#inTurn('no Janus answered', async (link) => link.ping())
   }
 
   /**
@@ -124,6 +101,23 @@ export class JanusPool {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all(this.#links.map(async (link) => link.close()))
+  }
+
+  /** `work` on each Janus in preference order until one succeeds; SFU_UNAVAILABLE, with every failure, when none does. */
+  async #inTurn<T>(noneDid: string, work: (link: JanusLink) => Promise<T>): Promise<T> {
+    const failures: unknown[] = []
+    if (!this.#closed) {
+      for (const link of this.#byPreference()) {
+        try {
+          return await work(link)
+        } catch (error) {
+          failures.push(error)
+        }
+      }
+    }
+    throw new RingKitError('SFU_UNAVAILABLE', undefined, {
+      cause: new AggregateError(failures, this.#closed ? 'the Janus pool is closed' : noneDid),
+    })
   }
 
   /** Fewest rooms (held or being created) first; a Janus that failed within `retryDownMs` goes after all the others. */
