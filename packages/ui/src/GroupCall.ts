@@ -1,6 +1,6 @@
-import type { Call } from '@ringkit/client'
+import type { Call, GroupMember } from '@ringkit/client'
 import { mergeMembers, SpeakerTracker } from './group.ts'
-import type { GroupMemberStatus, GroupState, InviteCandidates, MemberMedia, ResolveUser, UiState } from './types.ts'
+import type { GroupState, InviteCandidates, MemberMedia, ResolveUser, UiState } from './types.ts'
 import { setSink, videoElement } from './video.ts'
 
 /** What the group machinery needs of `<ringkit-call>`: its state and its one setter, and the app's hooks. */
@@ -58,7 +58,7 @@ export class GroupCall {
     this.#speakers.reset()
   }
 
-  setMembers(members: readonly { accid: string; status: GroupMemberStatus; micOff?: true; cameraOff?: true }[]): void {
+  setMembers(members: readonly GroupMember[]): void {
     this.#patch({ members: mergeMembers(this.#host.state().group?.members ?? [], members, Date.now()) })
     for (const { accid, status, micOff, cameraOff } of members) {
       // My own tile shows my picture in audio calls; my video is the local one.

@@ -1,4 +1,4 @@
-import type { Call, CallType } from '@ringkit/client'
+import type { CallType, GroupMember } from '@ringkit/client'
 
 /** Who is on the other end, as the app knows them. */
 export interface UserInfo {
@@ -21,7 +21,7 @@ export interface InviteCandidate extends Partial<UserInfo> {
 export type InviteCandidates = () => Promise<InviteCandidate[]>
 
 /** Where a group call member stands: `ringing`, `joined`, `left`, or how its ringing ended. */
-export type GroupMemberStatus = Call['members'][number]['status']
+export type GroupMemberStatus = GroupMember['status']
 
 /** A group call member, with when its status last changed (a member who went keeps its tile a moment). */
 export interface MemberView {
