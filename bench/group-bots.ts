@@ -50,7 +50,11 @@ const kits = new Map<string, RingKit>()
 const calls = new Map<string, Call>()
 const epochNow = () => performance.timeOrigin + performance.now()
 
-const send = (report: BotReport) => process.send?.(report)
+// Once the bench disconnects, whatever a bot still has to say has nobody to hear it: the callback
+// takes the failed send's error, which would otherwise crash the process.
+const send = (report: BotReport) => {
+  if (process.connected) process.send?.(report, undefined, {}, () => undefined)
+}
 
 async function login(command: Extract<BotCommand, { op: 'login' }>): Promise<void> {
   const mediaDevices = syntheticMediaDevices(wrtc, command.video)

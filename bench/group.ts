@@ -7,9 +7,10 @@
  * Run: npx tsx bench/group.ts
  * Options (env): MEMBERS=25 SECONDS=20 WORKERS=3 WIDTH=320 HEIGHT=240 FPS=15 NOISE=0.25
  * ACCEPT_SPREAD_MS=10000 (callees answer at random within this long; 0: all at once)
+ * PROFILE=bots writes a CPU profile of each bot process to bench/results/.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BotCommand, BotReport, Sample } from './group-bots.ts'
@@ -76,15 +77,18 @@ async function main(): Promise<void> {
     }
     const joinMs = joinTimes(reports, caller!, callees)
 
+    const pids = [server.pid, janus.pid, ...workers.map((w) => w.child.pid)]
     const drops0 = udpReceiveDrops()
-    const cpu0 = cpuTicks([server.pid, janus.pid, ...workers.map((w) => w.child.pid)])
+    const owned0 = udpDropsOf(pids)
+    const cpu0 = cpuTicks(pids)
     const wall0 = Date.now()
     const first = (await Promise.all(workers.map(async (w) => w.ask({ op: 'sample' })))).flat() as Sample[]
     await sleep(SECONDS * 1000)
     const second = (await Promise.all(workers.map(async (w) => w.ask({ op: 'sample' })))).flat() as Sample[]
-    const cpu1 = cpuTicks([server.pid, janus.pid, ...workers.map((w) => w.child.pid)])
+    const cpu1 = cpuTicks(pids)
     const wall = (Date.now() - wall0) / 1000
     const drops = udpReceiveDrops() - drops0
+    const owned = udpDropsOf(pids).map((n, i) => n - owned0[i]!)
     const load = cpu1.map((ticks, i) => (ticks - cpu0[i]!) / CLOCK_TICKS / wall)
 
     const flow = flowing(first, second)
@@ -92,10 +96,10 @@ async function main(): Promise<void> {
     const errors = reports.flatMap((r) =>
       r.ev === 'error' ? [`${r.accid}: ${r.message}`] : r.ev === 'ended' ? [`${r.accid}: call ended, ${r.reason}`] : [],
     )
-    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors, waits, drops })
+    printTable({ joinMs, flow, load, entered: entered().size, everyPair, errors, waits, drops, owned })
     await workers[0]!.ask({ op: 'hangup' })
   } finally {
-    for (const worker of workers) worker.child.kill('SIGKILL')
+    await Promise.all(workers.map(async (worker) => stopWorker(worker.child)))
     server.child.kill('SIGTERM')
     await janus.stop()
     rmSync(dataDir, { recursive: true, force: true })
@@ -149,6 +153,7 @@ function printTable(r: {
   errors: string[]
   waits: Awaited<ReturnType<typeof sfuWaits>>
   drops: number
+  owned: number[]
 }): void {
   const [server = 0, janus = 0, ...bots] = r.load
   const botsCpu = bots.reduce((a, b) => a + b, 0)
@@ -171,7 +176,11 @@ function printTable(r: {
     const p95 = w.p95Ms === Infinity ? '> 5000' : `≤ ${fmt(w.p95Ms)}`
     console.log(`| negotiation wait: ${what} (${w.count}), mean / p95 | ${fmt(w.meanMs)} / ${p95} ms |`)
   }
+  const [, janusDrops = 0, ...botDrops] = r.owned
   console.log(`| UDP datagrams dropped by full receive buffers (whole machine) | ${r.drops} |`)
+  console.log(
+    `| … of those, at Janus's sockets / at the bots' sockets | ${janusDrops} / ${botDrops.reduce((a, b) => a + b, 0)} |`,
+  )
   console.log(`| CPU: RingKit server | ${(server * 100).toFixed(0)} % of a core |`)
   console.log(`| CPU: Janus | ${(janus * 100).toFixed(0)} % of a core |`)
   console.log(
@@ -193,7 +202,11 @@ interface Worker {
 
 async function startWorker(): Promise<Worker> {
   const child = fork(new URL('./group-bots.ts', import.meta.url).pathname, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.PROFILE === 'bots' ? ['--cpu-prof', '--cpu-prof-dir=bench/results'] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   await new Promise<void>((resolve) => child.once('message', () => resolve()))
@@ -219,6 +232,16 @@ async function startWorker(): Promise<Worker> {
       return next
     },
   }
+}
+
+/** A worker leaves when told to disconnect, writing its profile if asked for one; one that hangs is killed. */
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  child.disconnect()
+  await exited
+  clearTimeout(timer)
 }
 
 /** `ringkit serve` with Janus, as an operator would start it, on a free loopback port. */
@@ -284,6 +307,40 @@ function udpReceiveDrops(): number {
   const names = lines[at]?.split(' ') ?? []
   const values = lines[at + 1]?.split(' ') ?? []
   return Number(values[names.indexOf('RcvbufErrors')] ?? 0)
+}
+
+/**
+ * Per process, the datagrams dropped for full receive buffers on the UDP sockets it holds open
+ * (a socket's count covers its whole life; 0 for a process that is gone).
+ */
+function udpDropsOf(pids: Array<number | undefined>): number[] {
+  const byInode = new Map<string, number>()
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields.length >= 13) byInode.set(fields[9]!, Number(fields.at(-1)))
+    }
+  }
+  return pids.map((pid) => {
+    let drops = 0
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkOr(`/proc/${pid}/fd/${fd}`))?.[1]
+        if (inode) drops += byInode.get(inode) ?? 0
+      }
+    } catch {
+      // The process is gone.
+    }
+    return drops
+  })
+}
+
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path)
+  } catch {
+    return ''
+  }
 }
 
 /** utime + stime of each process, in clock ticks (0 for one that is gone). */
