@@ -65,28 +65,47 @@ function seen(page: Page, name: string, accid?: string): Promise<unknown> {
   )
 }
 
-/** Resolves once `page` shows moving video from every one of `others`: frames decoded and time advancing. */
+/**
+ * Resolves once `page` decodes video from every one of `others`: the video track in that member's
+ * view has a picture and its frames-decoded count keeps growing.
+ */
 async function decodesVideoFrom(page: Page, others: string[]): Promise<void> {
   const moving = page.waitForFunction(
-    (others) => {
-      const w = window as unknown as Harness & { lastTimes?: Record<string, number> }
-      const last = (w.lastTimes ??= {})
+    async (others) => {
+      const w = window as unknown as Harness & { lastFrames?: Record<string, number> }
+      const last = (w.lastFrames ??= {})
+      const decoded = new Map<string, number>()
+      ;(await w.call?.getStats())?.forEach((r: Record<string, unknown>) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video')
+          decoded.set(String(r.trackIdentifier), Number(r.framesDecoded))
+      })
       return others.every((accid) => {
         const view = w.views[accid]
-        if (!view || view.videoWidth === 0) return false
-        const moved = view.currentTime > (last[accid] ?? 0) + 0.2
-        if (moved) last[accid] = view.currentTime
-        return moved && view.videoWidth > 0
+        const track = (view?.srcObject as MediaStream | null | undefined)?.getVideoTracks()[0]
+        if (!view || view.videoWidth === 0 || !track) return false
+        const frames = decoded.get(track.id) ?? 0
+        const moved = frames > (last[accid] ?? 0) + 3
+        if (moved) last[accid] = frames
+        return moved
       })
     },
     others,
     { timeout: 30_000, polling: 250 },
   )
   await moving.catch(async (error: unknown) => {
-    const state = await page.evaluate(() => {
+    const state = await page.evaluate(async () => {
       const w = window as unknown as Harness
       const views = Object.entries(w.views).map(([a, v]) => `${a} ${v.videoWidth}x${v.videoHeight} t=${v.currentTime}`)
-      return { me: w.kit.accid, views, seen: w.seen.map((e) => `${e.name}${e.accid ? ` ${e.accid}` : ''}`) }
+      // What arrived on each video stream: packets but no frames, or nothing at all.
+      const video: string[] = []
+      ;(await w.call?.getStats())?.forEach((r: Record<string, unknown>) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
+        const { mid, packetsReceived, framesDecoded, keyFramesDecoded, pliCount, nackCount, freezeCount } = r
+        video.push(
+          JSON.stringify({ mid, packetsReceived, framesDecoded, keyFramesDecoded, pliCount, nackCount, freezeCount }),
+        )
+      })
+      return { me: w.kit.accid, views, video, seen: w.seen.map((e) => `${e.name}${e.accid ? ` ${e.accid}` : ''}`) }
     })
     throw new Error(`no moving video from ${others.join(', ')}: ${JSON.stringify(state)}`, { cause: error })
   })
