@@ -44,9 +44,11 @@ async function member(accid: string): Promise<Page> {
     const w = window as unknown as Harness
     Object.assign(w, { records: [], views: {} })
     w.kit.on('record', (record) => w.records.push(record))
-    // A member's media in: show it, as an app's grid would.
+    // A member's media in: show it in a tile, as an app's grid would. Tiles stay on screen:
+    // Chromium pauses a muted autoplay <video> that is scrolled out of view.
     w.kit.on('userEnter', ({ call, accid: who }) => {
       const view = (w.views[who] ??= document.body.appendChild(document.createElement('video')))
+      Object.assign(view.style, { width: '240px', height: '180px' })
       view.muted = true
       view.autoplay = true
       view.playsInline = true
@@ -66,14 +68,18 @@ function seen(page: Page, name: string, accid?: string): Promise<unknown> {
 }
 
 /**
- * Resolves once `page` decodes video from every one of `others`: the video track in that member's
- * view has a picture and its frames-decoded count keeps growing.
+ * Resolves once `page` shows moving video from every one of `others`: the video track in that
+ * member's view keeps decoding frames, and the view plays them.
  */
 async function decodesVideoFrom(page: Page, others: string[]): Promise<void> {
   const moving = page.waitForFunction(
     async (others) => {
-      const w = window as unknown as Harness & { lastFrames?: Record<string, number> }
+      const w = window as unknown as Harness & {
+        lastFrames?: Record<string, number>
+        lastTimes?: Record<string, number>
+      }
       const last = (w.lastFrames ??= {})
+      const lastTime = (w.lastTimes ??= {})
       const decoded = new Map<string, number>()
       ;(await w.call?.getStats())?.forEach((r: Record<string, unknown>) => {
         if (r.type === 'inbound-rtp' && r.kind === 'video')
@@ -84,9 +90,11 @@ async function decodesVideoFrom(page: Page, others: string[]): Promise<void> {
         const track = (view?.srcObject as MediaStream | null | undefined)?.getVideoTracks()[0]
         if (!view || view.videoWidth === 0 || !track) return false
         const frames = decoded.get(track.id) ?? 0
-        const moved = frames > (last[accid] ?? 0) + 3
-        if (moved) last[accid] = frames
-        return moved
+        const moved = frames > (last[accid] ?? 0) + 3 && view.currentTime > (lastTime[accid] ?? 0) + 0.2
+        if (!moved) return false
+        last[accid] = frames
+        lastTime[accid] = view.currentTime
+        return true
       })
     },
     others,
