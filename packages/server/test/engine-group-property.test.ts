@@ -3,7 +3,16 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { RingKitError, type DeviceRef } from '@ringkit/protocol'
 import { CallEngine } from '../src/calls/CallEngine.ts'
-import { APP, fakeDelivery, freshStores, key, listsOnce, type Calls, type Store } from './engine-support.ts'
+import {
+  APP,
+  fakeDelivery,
+  key,
+  listsOnce,
+  onFreshStores,
+  type Calls,
+  type Clock,
+  type Store,
+} from './engine-support.ts'
 
 const CALLER = 'g-ann'
 /** Rung at the start; the last one is only ever invited mid-call. */
@@ -41,7 +50,7 @@ const stepsArbitrary = fc.array(
   { minLength: 1, maxLength: 18 },
 )
 
-async function run(steps: Step[], clock: { now: number }, { store, calls }: { store: Store; calls: Calls }) {
+async function run(steps: Step[], clock: Clock, { store, calls }: { store: Store; calls: Calls }) {
   // Two devices for the caller and each callee: answers race across devices too.
   const devices: DeviceRef[] = [CALLER, ...CALLEES].flatMap((accid) => [
     { accid, deviceId: `${accid}-1` },
@@ -162,17 +171,10 @@ async function check(
 
 describe('the group call engine under random interleavings', () => {
   it('every run ends with one record for every party, nobody left ringing or held busy', async () => {
-    const clock = { now: 1_700_000_000_000 }
     await fc.assert(
-      fc.asyncProperty(stepsArbitrary, async (steps) => {
-        clock.now += 60_000
-        const stores = await freshStores([CALLER, ...CALLEES])
-        try {
-          await check(await run(steps, clock, stores), stores)
-        } finally {
-          await stores.store.close()
-        }
-      }),
+      onFreshStores(stepsArbitrary, [CALLER, ...CALLEES], async (steps, clock, stores) =>
+        check(await run(steps, clock, stores), stores),
+      ),
       { numRuns: 300, seed: SEED },
     )
   })

@@ -1,4 +1,5 @@
 import { after } from 'node:test'
+import fc from 'fast-check'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +27,29 @@ export async function freshStores(accids: string[]): Promise<{ store: Store; cal
   await store.putApp({ appKey: APP, appSecret: 's', name: 'prop', multiDevice: true, createdAt: 0 })
   for (const accid of accids) await store.createAccount(APP, { accid }, 0)
   return { store, calls: memoryCallStateStore() }
+}
+
+export type Clock = { now: number }
+
+/**
+ * The property over `arbitrary`, each run on fresh stores with `accids` signed up and the engine's
+ * clock a minute on from the run before, so that no run's timers or records reach the next.
+ */
+export function onFreshStores<T>(
+  arbitrary: fc.Arbitrary<T>,
+  accids: string[],
+  run: (value: T, clock: Clock, stores: { store: Store; calls: Calls }) => Promise<void>,
+) {
+  const clock: Clock = { now: 1_700_000_000_000 }
+  return fc.asyncProperty(arbitrary, async (value) => {
+    clock.now += 60_000
+    const stores = await freshStores(accids)
+    try {
+      await run(value, clock, stores)
+    } finally {
+      await stores.store.close()
+    }
+  })
 }
 
 export const key = (d: DeviceRef) => `${d.accid}/${d.deviceId}`
