@@ -1,48 +1,30 @@
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchChromium } from '../../../packages/client/test/browser.ts'
-import type { TestServer } from '../../../packages/server/test/support.ts'
+import { chromiumPath } from '../../../packages/client/test/browser.ts'
 import {
   callFromContacts,
+  demoInChromium,
   DESKTOP,
-  openDemo,
   openHistory,
   part,
   PHONE,
   remoteVideoPlays,
   setCallTimeout,
-  signUp,
-  startDemoServer,
   state,
+  toast,
   type DemoUserPage,
 } from './flows.ts'
 
-let server: TestServer
-let browser: Browser | undefined
+const demo = demoInChromium()
 let users = 0
 
-before(async () => {
-  server = await startDemoServer()
-  if (typeof chromiumPath === 'string') browser = await launchChromium()
-})
-after(async () => {
-  await browser?.close()
-  await server.close()
-})
-
-/** Two people signed up through the demo's own pages, each in a fresh browser context. */
+/** Two people signed up through the demo's own pages. */
 async function twoUsers(viewport = DESKTOP): Promise<[DemoUserPage, DemoUserPage]> {
   const n = ++users
-  const a = await signUp(await openDemo(browser!, server.url, viewport, 'en'), `ann${n}`, `Ann Walker ${n}`)
-  const b = await signUp(await openDemo(browser!, server.url, viewport, 'en'), `ben${n}`, `Ben Ortiz ${n}`)
-  return [a, b]
-}
-
-async function toast(page: Page): Promise<string> {
-  const element = part(page, 'toast')
-  await element.waitFor()
-  return (await element.innerText()).trim()
+  return [
+    await demo.signUp(`ann${n}`, `Ann Walker ${n}`, viewport),
+    await demo.signUp(`ben${n}`, `Ben Ortiz ${n}`, viewport),
+  ]
 }
 
 async function closeAll(...pages: DemoUserPage[]): Promise<void> {
@@ -50,7 +32,7 @@ async function closeAll(...pages: DemoUserPage[]): Promise<void> {
 }
 
 function skipWithoutChromium(t: { skip(message: string): void }): boolean {
-  if (browser) return false
+  if (demo.hasBrowser()) return false
   t.skip(typeof chromiumPath === 'string' ? 'no browser' : chromiumPath.skip)
   return true
 }

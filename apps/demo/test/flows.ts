@@ -1,3 +1,4 @@
+import { after, before } from 'node:test'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,6 +7,7 @@ import type { Locale } from '@ringkit/ui'
 import { DEFAULT_SETTINGS, type ServerOptions } from '../../../packages/server/src/index.ts'
 import { registerDemo, type DemoOptions } from '../src/server/index.ts'
 import { startTestServer, type TestServer } from '../../../packages/server/test/support.ts'
+import { chromiumPath, launchChromium } from '../../../packages/client/test/browser.ts'
 
 /** A RingKit server on port 0 with the demo app mounted at `/`, as `ringkit serve` runs it. */
 export async function startDemoServer(
@@ -37,6 +39,29 @@ export async function startDemoServer(
       await server.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * Registers a browser suite's hooks: a demo server, and Chromium where one is installed. Gives the
+ * suite whether Chromium is there and people signed up through the demo's own pages, each in a
+ * fresh browser context.
+ */
+export function demoInChromium() {
+  let server: TestServer | undefined
+  let browser: Browser | undefined
+  before(async () => {
+    server = await startDemoServer()
+    if (typeof chromiumPath === 'string') browser = await launchChromium()
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+  return {
+    hasBrowser: () => browser !== undefined,
+    signUp: async (username: string, displayName: string, viewport = DESKTOP): Promise<DemoUserPage> =>
+      signUp(await openDemo(browser!, server!.url, viewport, 'en'), username, displayName),
   }
 }
 
@@ -96,6 +121,13 @@ export async function signUp(page: Page, username: string, displayName: string):
 /** Waits until the page's RingKit client is logged in (the green dot). */
 export async function online(page: Page): Promise<void> {
   await page.locator('.status-dot.online').first().waitFor({ state: 'attached' })
+}
+
+/** The text of the toast the page shows, once it shows one. */
+export async function toast(page: Page): Promise<string> {
+  const element = part(page, 'toast')
+  await element.waitFor()
+  return (await element.innerText()).trim()
 }
 
 export function callUi(page: Page): Locator {

@@ -1,50 +1,30 @@
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchChromium } from '../../../packages/client/test/browser.ts'
-import type { TestServer } from '../../../packages/server/test/support.ts'
+import { chromiumPath } from '../../../packages/client/test/browser.ts'
 import {
   accidOf,
-  DESKTOP,
+  demoInChromium,
   grid,
   groupCallFromContacts,
-  openDemo,
   openHistory,
   othersPlay,
   part,
   shownTiles,
-  signUp,
-  startDemoServer,
+  toast,
   state,
   until,
   type DemoUserPage,
 } from './flows.ts'
 
-let server: TestServer
-let browser: Browser | undefined
-
-before(async () => {
-  server = await startDemoServer()
-  if (typeof chromiumPath === 'string') browser = await launchChromium()
-})
-after(async () => {
-  await browser?.close()
-  await server.close()
-})
+const demo = demoInChromium()
 
 interface Member extends DemoUserPage {
   accid: string
 }
 
 async function member(username: string, displayName: string): Promise<Member> {
-  const user = await signUp(await openDemo(browser!, server.url, DESKTOP, 'en'), username, displayName)
+  const user = await demo.signUp(username, displayName)
   return { ...user, accid: await accidOf(user.page) }
-}
-
-async function toast(page: Page): Promise<string> {
-  const element = part(page, 'toast')
-  await element.waitFor()
-  return (await element.innerText()).trim()
 }
 
 describe('group calls in three Chromium pages (mesh, no media server)', { skip: skipReason() }, () => {
