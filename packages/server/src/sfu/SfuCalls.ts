@@ -37,8 +37,6 @@ interface GroupCall {
 
 interface Member {
   device: DeviceRef
-  /** A publish arrived: publisher candidates may follow it. */
-  publishing: boolean
   publisher?: { handle: VideoRoomHandle; feed: number }
   /** Janus relays the feed: its PeerConnection is up. Janus refuses subscriptions before (428). */
   live: boolean
@@ -62,8 +60,8 @@ export class SfuCalls {
   readonly #pool: JanusPool
   readonly #timeoutMs: number
   readonly #calls = new Map<string, GroupCall>()
-  /** Rooms by `janusUrl room`, for onRoomsLost. */
-  readonly #byRoom = new Map<string, GroupCall>()
+  /** Calls by the room createRoom() gave them, for onRoomsLost. */
+  readonly #byRoom = new Map<SfuRoom, GroupCall>()
   /** One device's publisher requests in arrival order: a candidate never overtakes its offer. */
   readonly #queue = new KeyedQueue()
   /** Handles detached on purpose: their `detached` event is not a loss. */
@@ -79,7 +77,7 @@ export class SfuCalls {
       requestTimeoutMs: this.#timeoutMs,
       onRoomsLost: (rooms) => {
         for (const room of rooms) {
-          const call = this.#byRoom.get(roomKey(room))
+          const call = this.#byRoom.get(room)
           if (call) this.#lost(call)
         }
       },
@@ -97,7 +95,7 @@ export class SfuCalls {
     if (!call) {
       const opened: GroupCall = { appKey, callId, room: this.#pool.createRoom(), members: new Map(), closed: false }
       opened.room.then(
-        (room) => this.#byRoom.set(roomKey(room), opened),
+        (room) => this.#byRoom.set(room, opened),
         // Forgotten, so that the next open() tries again.
         () => this.#calls.get(callId) === opened && this.#calls.delete(callId),
       )
@@ -115,20 +113,23 @@ export class SfuCalls {
     message: SfuClientMessage,
   ): Promise<SfuPublishResult | Record<string, never>> {
     const call = this.#calls.get(callId)
-    if (!call || call.appKey !== appKey || call.closed) {
+    if (!call || call.appKey !== appKey) {
       throw new RingKitError('INVALID_STATE', 'This call has no group media: it was not opened, or it ended.')
     }
     const member = call.members.get(deviceKey(device))
     switch (message.kind) {
       case 'publish':
         return this.#publish(call, this.#member(call, device), message.description.sdp)
-      case 'answer':
+      case 'answer': {
         if (!member?.subscription)
           throw new RingKitError('INVALID_STATE', 'No subscriber offer is waiting for an answer.')
-        if (member.offeredAt !== undefined)
-          this.#options.observe?.('device', (performance.now() - member.offeredAt) / 1000)
+        const answeredAt = performance.now()
         await member.subscription.answer(message.description.sdp)
+        // Only an answer Janus took ends the wait for the offer it answers.
+        if (member.offeredAt !== undefined) this.#options.observe?.('device', (answeredAt - member.offeredAt) / 1000)
+        member.offeredAt = undefined
         return {}
+      }
       case 'candidate': {
         const candidate = asJanusCandidate(message.candidate)
         if (message.target === 'subscriber') {
@@ -136,8 +137,8 @@ export class SfuCalls {
           await member.subscription.trickle(candidate)
           return {}
         }
-        if (!member?.publishing)
-          throw new RingKitError('INVALID_STATE', 'A publisher candidate came before any publish.')
+        // A member exists from its first publish on.
+        if (!member) throw new RingKitError('INVALID_STATE', 'A publisher candidate came before any publish.')
         await this.#queue.run(queueKey(call, device), async () => {
           const handle = member.publisher?.handle
           if (!handle || member.gone) throw new RingKitError('INVALID_STATE', 'This device is not publishing.')
@@ -163,11 +164,7 @@ export class SfuCalls {
   /** The call ended: destroy the room and detach every handle. Never throws. */
   async close(callId: string): Promise<void> {
     const call = this.#calls.get(callId)
-    if (!call) return
-    this.#end(call)
-    await Promise.all([...call.members.values()].map(async (member) => this.#release(member)))
-    const room = await call.room.catch(() => undefined)
-    if (room) await this.#pool.destroyRoom(room.room).catch(() => false)
+    if (call) await this.#close(call)
   }
 
   /** Ends every call's media as close() does, then closes all Janus connections. Never throws. */
@@ -186,7 +183,6 @@ export class SfuCalls {
   }
 
   async #publish(call: GroupCall, member: Member, sdp: string): Promise<SfuPublishResult> {
-    member.publishing = true
     return this.#queue.run(queueKey(call, member.device), async () => {
       const room = await call.room
       const { handle } = member.publisher ?? (await this.#joinAsPublisher(call, member, room))
@@ -277,7 +273,7 @@ export class SfuCalls {
     const key = deviceKey(device)
     let member = call.members.get(key)
     if (!member) {
-      member = { device, publishing: false, live: false, gone: false }
+      member = { device, live: false, gone: false }
       call.members.set(key, member)
     }
     return member
@@ -292,9 +288,18 @@ export class SfuCalls {
     return handle
   }
 
+  /** A room its Janus lost is one the pool no longer knows: destroying it is then a no-op. */
+  async #close(call: GroupCall): Promise<void> {
+    call.closed = true
+    if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId)
+    const room = await call.room.catch(() => undefined)
+    if (room) this.#byRoom.delete(room)
+    await Promise.all([...call.members.values()].map(async (member) => this.#release(member)))
+    if (room) await this.#pool.destroyRoom(room.room).catch(() => false)
+  }
+
   async #release(member: Member): Promise<void> {
     member.gone = true
-    member.live = false
     const handle = member.publisher?.handle
     await Promise.all([member.subscription?.close(), handle && this.#releaseHandle(handle)])
   }
@@ -307,19 +312,12 @@ export class SfuCalls {
   /** The call's Janus is gone: its media cannot be relayed any more. Tells the engine once. */
   #lost(call: GroupCall): void {
     if (call.closed || this.#closed) return
-    this.#end(call)
-    for (const member of call.members.values()) void this.#release(member)
+    void this.#close(call)
     try {
       this.#options.onCallLost(call.appKey, call.callId)
     } catch {
       // The engine's failure is its own; the other calls go on.
     }
-  }
-
-  #end(call: GroupCall): void {
-    call.closed = true
-    if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId)
-    void call.room.then((room) => this.#byRoom.delete(roomKey(room))).catch(() => undefined)
   }
 
   /** One Janus request, bounded in time; a failure becomes SFU_UNAVAILABLE, a refused SDP INVALID_PARAMS. */
@@ -348,10 +346,6 @@ function deviceKey(device: DeviceRef): string {
 
 function queueKey(call: GroupCall, device: DeviceRef): string {
   return `${call.callId}\n${deviceKey(device)}`
-}
-
-function roomKey(room: SfuRoom): string {
-  return `${room.janusUrl} ${room.room}`
 }
 
 /** Janus names the SDP session after the room (`s=VideoRoom 1234`); devices must not learn the room id. */
