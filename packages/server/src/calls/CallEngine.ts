@@ -16,8 +16,18 @@ import type { AccountStore, CallStore } from '../store/types.ts'
 import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
-import { groupMembers, isRinging, presentDevices, ringsUntil, type Live } from './steps.ts'
-import { end, sameDevice, transition } from './transition.ts'
+import {
+  end,
+  groupMembers,
+  holders,
+  isPresent,
+  isRinging,
+  presentDevices,
+  ringsUntil,
+  sameDevice,
+  type Live,
+} from './steps.ts'
+import { transition } from './transition.ts'
 import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
 
 /** How many ringing-time negotiation messages (offer, candidates) a call keeps for late devices. */
@@ -263,7 +273,7 @@ export class CallEngine {
     const s = await this.#loadGroup(appKey, callId, from)
     const sfu = this.#o.sfu
     if (s.media !== 'sfu' || !sfu) throw new RingKitError('INVALID_STATE', 'this call does not go through Janus')
-    if (!presentDevices(s).some((d) => sameDevice(d, from))) throw new RingKitError('NOT_IN_CALL')
+    if (!isPresent(s, from)) throw new RingKitError('NOT_IN_CALL')
     return sfu.handle(appKey, callId, from, message)
   }
 
@@ -285,10 +295,9 @@ export class CallEngine {
       const s = await this.#load(appKey, callId)
       const event = { name: 'signal', data: { callId, from, data } } as const
       if (s.isGroup) {
-        const present = presentDevices(s)
         if (s.media !== 'mesh') throw new RingKitError('INVALID_STATE', 'this call negotiates media with Janus')
-        if (!present.some((d) => sameDevice(d, from))) throw new RingKitError('NOT_IN_CALL')
-        if (!to || !present.some((d) => sameDevice(d, to))) {
+        if (!isPresent(s, from)) throw new RingKitError('NOT_IN_CALL')
+        if (!to || !isPresent(s, to)) {
           throw new RingKitError('NOT_IN_CALL', 'in a group call, `to` must name a device in the call')
         }
         return this.#send(appKey, { device: to }, event)
@@ -417,8 +426,9 @@ export class CallEngine {
       for (const device of present) this.#send(after.appKey, { device }, event)
       for (const account of ringing) this.#send(after.appKey, { account }, event)
     }
-    const holding = new Set([...present.map((d) => d.accid), ...ringing])
-    for (const accid of new Set([before.caller.accid, ...before.callees])) {
+    // Only those the call held until now: the rest were released already, or never claimed (busy).
+    const holding = holders(after)
+    for (const accid of holders(before)) {
       if (!holding.has(accid)) await this.#o.calls.release(after.appKey, accid, after.callId)
     }
     if (after.media !== 'sfu') return

@@ -1,7 +1,9 @@
-import type { DeviceRef, EndReason, ServerEvent } from '@ringkit/protocol'
+import type { DeviceRef, EndReason, JoinResult, ServerEvent } from '@ringkit/protocol'
 import {
   end,
   fail,
+  groupMembers,
+  isPresent,
   isRinging,
   notInCall,
   ok,
@@ -35,14 +37,14 @@ type Input<K extends CallInput['kind']> = Extract<CallInput, { kind: K }>
 type Handler<K extends CallInput['kind']> = (s: Live, input: Input<K>, now: number) => TransitionResult
 
 const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
-  accept: (s, { by }, now) => (isRinging(s, by.accid) ? enter(s, by, now) : notRinging(s, by)),
+  accept: (s, { by }, now) => (isRinging(s, by.accid) ? enter(s, by, now) : notRinging()),
   join: (s, { by }, now) => {
     if (by.accid === s.caller.accid) {
       if (s.callerLeftAt === undefined) return fail('INVALID_STATE', 'already in the call')
       return ok({ ...s, caller: by, callerLeftAt: undefined, callerOff: undefined }, toOthers(s, by, userAccept(s, by)))
     }
-    const member = s.members.find((m) => m.accid === by.accid)
-    if (!member) return notInCall()
+    // A party other than the caller is a callee, and every callee has its member entry.
+    const member = s.members.find((m) => m.accid === by.accid)!
     if (member.status === 'joined' && member.leftAt === undefined) return fail('INVALID_STATE', 'already in the call')
     return enter(s, by, now)
   },
@@ -127,7 +129,7 @@ const TABLE: { [K in CallInput['kind']]?: Handler<K> } = {
 
 /** A ringing member declines: the others are told, its other devices stop ringing. */
 function reject(s: Live, by: DeviceRef, now: number): TransitionResult {
-  if (!isRinging(s, by.accid)) return notRinging(s, by)
+  if (!isRinging(s, by.accid)) return notRinging()
   const rejected = { ...s, members: setMember(s.members, by.accid, { status: 'rejected' }) }
   return settle(rejected, now, by.accid, [
     ...toPresent(s, { name: 'userReject', data: { callId: s.callId, accid: by.accid } }),
@@ -158,7 +160,8 @@ function enter(s: Live, by: DeviceRef, now: number): TransitionResult {
 
 function leave(s: Live, by: DeviceRef, now: number, reason: EndReason): TransitionResult {
   if (!isPresent(s, by)) return notInCall()
-  if (s.phase === 'ringing') return sameDevice(by, s.caller) ? cancel(s, now) : notInCall()
+  // While it rings, the caller is the only one in the call.
+  if (s.phase === 'ringing') return cancel(s, now)
   const left: Live =
     s.callerLeftAt === undefined && sameDevice(by, s.caller)
       ? { ...s, callerLeftAt: now }
@@ -197,14 +200,9 @@ function settle(s: Live, now: number, by: string | undefined, effects: Effect[])
   return ok(s, effects)
 }
 
-function isPresent(s: CallState, device: DeviceRef): boolean {
-  return presentDevices(s).some((d) => sameDevice(d, device))
-}
-
-function notRinging(s: CallState, by: DeviceRef): TransitionResult {
-  return by.accid === s.caller.accid || s.callees.includes(by.accid)
-    ? fail('INVALID_STATE', 'this call is not ringing you')
-    : notInCall()
+/** Outsiders never get here: transition() turned them away. */
+function notRinging(): TransitionResult {
+  return fail('INVALID_STATE', 'this call is not ringing you')
 }
 
 function userAccept(s: CallState, by: DeviceRef): ServerEvent {
@@ -228,4 +226,15 @@ function toOthers(s: CallState, me: DeviceRef, event: ServerEvent): Effect[] {
   return presentDevices(s)
     .filter((d) => d.accid !== me.accid)
     .map((device) => send({ device }, event))
+}
+
+/** A group call's answer tells the device how media goes and, in a mesh, whom to offer it to. */
+export function joinResult(state: CallState, me: DeviceRef): JoinResult {
+  if (!state.isGroup) return {}
+  const { type, caller, callees, attachment } = state
+  return {
+    media: state.media,
+    peers: presentDevices(state).filter((d) => !sameDevice(d, me)),
+    call: { type, caller: caller.accid, callees, members: groupMembers(state), ...(attachment ? { attachment } : {}) },
+  }
 }

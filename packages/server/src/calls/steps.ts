@@ -34,6 +34,16 @@ export function presentDevices(s: CallState): DeviceRef[] {
   return present
 }
 
+export function isPresent(s: CallState, device: DeviceRef): boolean {
+  return presentDevices(s).some((d) => sameDevice(d, device))
+}
+
+/** Group calls: the accounts the call holds (none may take another call): those in it and those it rings. */
+export function holders(s: CallState): Set<string> {
+  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => m.accid)
+  return new Set([...presentDevices(s).map((d) => d.accid), ...ringing])
+}
+
 /** Group calls: where everyone stands, and who has the microphone or camera off, as the `members` event tells it. */
 export function groupMembers(s: CallState): GroupMember[] {
   const caller: GroupMember = {

@@ -11,13 +11,12 @@ import {
   type DeviceRef,
   type ErrorBody,
   type IceServer,
-  type JoinResult,
   type ReplyResults,
 } from '@ringkit/protocol'
 import type { Logger } from 'pino'
 import type { CallEngine } from '../calls/CallEngine.ts'
-import { groupMembers, presentDevices, sameDevice } from '../calls/steps.ts'
-import type { CallInput, CallState } from '../calls/types.ts'
+import { joinResult } from '../calls/group.ts'
+import type { CallInput } from '../calls/types.ts'
 import { verifyToken } from '../auth/tokens.ts'
 import type { Store } from '../store/types.ts'
 import type { Metrics } from '../metrics.ts'
@@ -232,10 +231,12 @@ export class Gateway {
     switchTypeReply: (_c, s, msg) =>
       this.#act(s, msg.callId, { kind: 'switchTypeReply', by: deviceOf(s), accept: msg.accept }),
     switchType: async (_c, s, msg) => {
-      await this.#act(s, msg.callId, { kind: 'switchType', by: deviceOf(s), type: msg.callType })
-      const state = await this.#o.engine.get(msg.callId)
-      const pending = state?.phase === 'active' && state.pendingSwitch !== undefined
-      return { callType: msg.callType, pending }
+      const state = await this.#o.engine.act(s.appKey, msg.callId, {
+        kind: 'switchType',
+        by: deviceOf(s),
+        type: msg.callType,
+      })
+      return { callType: msg.callType, pending: state.phase === 'active' && state.pendingSwitch !== undefined }
     },
     signal: async (_c, s, msg) => {
       await this.#o.engine.relay(s.appKey, msg.callId, deviceOf(s), msg.to, msg.data)
@@ -391,17 +392,6 @@ export class Gateway {
       conn.alive = false
       conn.socket.ping()
     }
-  }
-}
-
-/** A group call's answer tells the device how media goes and, in a mesh, whom to offer it to. */
-function joinResult(state: CallState, me: DeviceRef): JoinResult {
-  if (!state.isGroup) return {}
-  const { type, caller, callees, attachment } = state
-  return {
-    media: state.media,
-    peers: presentDevices(state).filter((d) => !sameDevice(d, me)),
-    call: { type, caller: caller.accid, callees, members: groupMembers(state), ...(attachment ? { attachment } : {}) },
   }
 }
 
