@@ -1,3 +1,5 @@
+import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from './messages.ts'
+
 /**
  * The one catalog of RingKit error codes. Every error a user can see — a REST response, a
  * signaling reply, a rejected SDK promise — carries one of these codes. The text is the
@@ -40,9 +42,8 @@ export const ERROR_CODES = {
   SWITCH_REJECTED: 'The other side declined the call type switch.',
   // Group calls
   SFU_UNAVAILABLE: 'No Janus media server answered: check that Janus runs and its URL and api_secret.',
-  SFU_REQUIRED:
-    'Group calls of more than 4 people need a Janus media server: start the server with --janus ws://host:8188.',
-  GROUP_TOO_LARGE: 'A group call holds at most 25 people, the caller included.',
+  SFU_REQUIRED: `Group calls of more than ${MAX_MESH_MEMBERS} people need a Janus media server: start the server with --janus ws://host:8188.`,
+  GROUP_TOO_LARGE: `A group call holds at most ${MAX_GROUP_MEMBERS} people, the caller included.`,
   NOT_GROUP_CALL: 'This action is for group calls only.',
   // Media (client side)
   MEDIA_PERMISSION_DENIED: 'Camera or microphone access was denied; allow it in the browser or system settings.',

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from '@ringkit/protocol'
 import { resolve } from 'node:path'
 import { openSqliteStore } from '../store/sqlite.ts'
 import { createApp, startServer, type ServerOptions } from '../server.ts'
@@ -20,7 +21,7 @@ Options (environment variable in brackets):
                     (RINGKIT_TURN_SECRET; lifetime RINGKIT_TURN_TTL seconds, default 3600)
   --janus URLS      comma-separated Janus WebSocket URLs for group calls, e.g. ws://127.0.0.1:8188
                     (RINGKIT_JANUS_URLS); calls are spread across them. Without Janus, group
-                    calls of up to 4 people run peer to peer
+                    calls of up to ${MAX_MESH_MEMBERS} people run peer to peer
   --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
@@ -87,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     lines.push(
       janusUrls.length > 0
         ? `Group calls through Janus at ${janusUrls.join(', ')}`
-        : 'Group calls of up to 4 people run peer to peer (--janus for up to 25)',
+        : `Group calls of up to ${MAX_MESH_MEMBERS} people run peer to peer (--janus for up to ${MAX_GROUP_MEMBERS})`,
     )
     if (server.defaultApp.created) {
       lines.push(
