@@ -1,10 +1,11 @@
 import { RingKitError, type CallType, type DeviceRef, type SfuServerMessage } from '@ringkit/protocol'
 import type { GroupMediaSession } from './types.ts'
 import {
-  chosen,
+  openCallDevices,
   nextCamera,
   openDevices,
   showLocal,
+  stopAll,
   WebRtcMedia,
   type MediaCallContext,
   type MediaEnvironment,
@@ -128,15 +129,11 @@ export class MeshMedia implements GroupMediaSession {
     this.#closed = true
     for (const { media } of this.#peers.values()) media.close()
     this.#peers.clear()
-    void this.#local?.then((stream) => stream.getTracks().forEach((t) => t.stop())).catch(() => {})
+    void this.#local?.then(stopAll).catch(() => {})
   }
 
   #stream(): Promise<MediaStream> {
-    const env = this.#env
-    this.#local ??= openDevices(env, {
-      audio: chosen(env, 'microphone'),
-      video: this.#type === 'video' && chosen(env, 'camera'),
-    })
+    this.#local ??= openCallDevices(this.#env, this.#type)
     return this.#local
   }
 
@@ -153,7 +150,7 @@ export class MeshMedia implements GroupMediaSession {
       // Every connection measures my own microphone: one of them is enough to tell.
       emit: (event) => {
         const mine = event.name === 'volume' && event.accid === this.#ctx.me
-        if (!mine || [...this.#peers.values()][0]?.media === media) this.#ctx.emit(event)
+        if (!mine || this.#peers.values().next().value?.media === media) this.#ctx.emit(event)
       },
     })
     // Nothing is held back: this device is in the call already.

@@ -11,8 +11,9 @@ import {
   RESTART_AFTER_MS,
   STATS_EVERY_MS,
   asMediaError,
-  chosen,
+  openCallDevices,
   networkQuality,
+  newConnection,
   nextCamera,
   openDevices,
   showLocal,
@@ -91,10 +92,7 @@ export class SfuMedia implements GroupMediaSession {
   }
 
   open(): Promise<void> {
-    this.#opening ??= openDevices(this.#env, {
-      audio: chosen(this.#env, 'microphone'),
-      video: this.#ctx.type === 'video' && chosen(this.#env, 'camera'),
-    }).then((stream) => {
+    this.#opening ??= openCallDevices(this.#env, this.#ctx.type).then((stream) => {
       if (this.#closed) return stopAll(stream)
       this.#local = stream
       this.#showLocal()
@@ -242,16 +240,14 @@ export class SfuMedia implements GroupMediaSession {
   #watchArrivals(): void {
     if (this.#arrivals || this.#closed) return
     this.#arrivals = setInterval(() => {
-      const waiting = [...this.#streams.values()].filter((stream) => !this.#entered.has(stream.accid))
-      if (waiting.length === 0 || this.#closed) {
+      if (this.#closed || [...this.#streams.values()].every((stream) => this.#entered.has(stream.accid))) {
         clearInterval(this.#arrivals)
         this.#arrivals = undefined
         return
       }
-      const transceivers = this.#subscriber?.getTransceivers() ?? []
-      for (const stream of waiting) {
-        const receiver = transceivers.find((t) => t.mid === stream.mid)?.receiver
-        if (receiver && receiver.getSynchronizationSources().length > 0) this.#enter(stream.accid)
+      for (const { mid, receiver } of this.#subscriber?.getTransceivers() ?? []) {
+        const accid = mid === null ? undefined : this.#streams.get(mid)?.accid
+        if (accid && !this.#entered.has(accid) && receiver.getSynchronizationSources().length > 0) this.#enter(accid)
       }
     }, ARRIVAL_CHECK_MS)
   }
@@ -264,10 +260,7 @@ export class SfuMedia implements GroupMediaSession {
   }
 
   #connection(target: Target): RTCPeerConnection {
-    const pc = new this.#env.RTCPeerConnection({
-      iceServers: this.#env.iceServers,
-      ...(this.#env.iceTransportPolicy ? { iceTransportPolicy: this.#env.iceTransportPolicy } : {}),
-    })
+    const pc = newConnection(this.#env)
     if (target === 'publisher') this.#publisher = pc
     else this.#subscriber = pc
     pc.onicecandidate = ({ candidate }) => {

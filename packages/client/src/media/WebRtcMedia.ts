@@ -113,13 +113,7 @@ export class WebRtcMedia implements MediaSession {
 
   open(): Promise<void> {
     const shared = this.#ctx.local
-    this.#opening ??= (
-      shared ??
-      openDevices(this.#env, {
-        audio: chosen(this.#env, 'microphone'),
-        video: this.#type === 'video' && chosen(this.#env, 'camera'),
-      })
-    ).then((stream) => {
+    this.#opening ??= (shared ?? openCallDevices(this.#env, this.#type)).then((stream) => {
       if (this.#closed) return shared ? undefined : stopAll(stream)
       this.#local = stream
       this.#showLocal()
@@ -242,10 +236,7 @@ export class WebRtcMedia implements MediaSession {
 
   #connection(): RTCPeerConnection {
     if (this.#pc) return this.#pc
-    const pc = new this.#env.RTCPeerConnection({
-      iceServers: this.#env.iceServers,
-      ...(this.#env.iceTransportPolicy ? { iceTransportPolicy: this.#env.iceTransportPolicy } : {}),
-    })
+    const pc = newConnection(this.#env)
     this.#pc = pc
     pc.onnegotiationneeded = () => void this.#offer()
     pc.onicecandidate = ({ candidate }) => {
@@ -452,9 +443,9 @@ export async function nextCamera(
   index: number,
 ): Promise<{ index: number; deviceId: string } | undefined> {
   const cameras = (await env.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput')
+  if (cameras.length < 2) return undefined
   const next = (index + 1) % cameras.length
-  const camera = cameras[next]
-  return cameras.length < 2 || !camera ? undefined : { index: next, deviceId: camera.deviceId }
+  return { index: next, deviceId: cameras[next]!.deviceId }
 }
 
 /** getUserMedia, its failures turned into codes users can act on. */
@@ -464,6 +455,17 @@ export async function openDevices(env: MediaEnvironment, constraints: MediaStrea
   } catch (error) {
     throw asMediaError(error)
   }
+}
+
+/** A peer connection with the call's ICE servers (and relay-only policy, when set). */
+export function newConnection(env: MediaEnvironment): RTCPeerConnection {
+  const { iceServers, iceTransportPolicy } = env
+  return new env.RTCPeerConnection({ iceServers, ...(iceTransportPolicy ? { iceTransportPolicy } : {}) })
+}
+
+/** The chosen microphone, and for a video call the chosen camera, as a call opens them. */
+export function openCallDevices(env: MediaEnvironment, type: CallType): Promise<MediaStream> {
+  return openDevices(env, { audio: chosen(env, 'microphone'), video: type === 'video' && chosen(env, 'camera') })
 }
 
 /** The camera or microphone the user chose, or whichever the system gives. */
