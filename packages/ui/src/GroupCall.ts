@@ -1,5 +1,5 @@
 import type { Call, GroupMember } from '@ringkit/client'
-import { mergeMembers, SpeakerTracker } from './group.ts'
+import { here, mergeMembers, NO_GROUP, NO_MEDIA, SpeakerTracker } from './group.ts'
 import type { GroupState, InviteCandidates, MemberMedia, ResolveUser, UiState } from './types.ts'
 import { setSink, videoElement } from './video.ts'
 
@@ -15,9 +15,6 @@ export interface GroupHost {
   run(work: () => Promise<unknown>): Promise<void>
   requestUpdate(): void
 }
-
-const NO_MEDIA: MemberMedia = { entered: false, micOff: false, cameraOff: false }
-const NO_GROUP: GroupState = { members: [], media: {}, speaker: undefined, invite: undefined }
 
 /**
  * A group call's side of `<ringkit-call>`: a video element per member, who speaks, the names of
@@ -159,8 +156,7 @@ export class GroupCall {
 
   /** The members in the call or ringing, who cannot be invited again. */
   #present(): Set<string> {
-    const members = this.#host.state().group?.members ?? []
-    return new Set(members.filter((m) => m.status === 'joined' || m.status === 'ringing').map((m) => m.accid))
+    return here(this.#host.state().group?.members ?? [])
   }
 
   #patch(patch: Partial<GroupState>): void {

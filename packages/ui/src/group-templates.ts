@@ -1,7 +1,7 @@
 import { html, nothing, type TemplateResult } from 'lit'
 import { ref } from 'lit/directives/ref.js'
 import { repeat } from 'lit/directives/repeat.js'
-import { gridShape, hasTile } from './group.ts'
+import { gridShape, hasTile, here, isHere, NO_GROUP, NO_MEDIA } from './group.ts'
 import type { MessageKey } from './i18n.ts'
 import { icons } from './icons.ts'
 import { colorFor } from './people.ts'
@@ -23,7 +23,6 @@ import type { GroupMemberStatus, GroupState, MemberMedia, MemberView } from './t
 /** Tiles keep the shape of a camera picture; the fake and most webcams send 4:3. */
 const TILE_ASPECT = 4 / 3
 const TILE_GAP = 10
-const NO_MEDIA: MemberMedia = { entered: false, micOff: false, cameraOff: false }
 const STATE_WORDS: Record<Exclude<GroupMemberStatus, 'joined'>, MessageKey> = {
   ringing: 'memberRinging',
   rejected: 'memberDeclined',
@@ -34,7 +33,7 @@ const STATE_WORDS: Record<Exclude<GroupMemberStatus, 'joined'>, MessageKey> = {
 }
 
 function groupOf(ctx: ViewContext): GroupState {
-  return ctx.s.group ?? { members: [], media: {}, speaker: undefined, invite: undefined }
+  return ctx.s.group ?? NO_GROUP
 }
 
 function groupBadge(ctx: ViewContext): TemplateResult {
@@ -148,7 +147,7 @@ function tile(ctx: ViewContext, member: MemberView, outgoing: boolean): Template
   const words = stateWords(member, media, outgoing)
   const state = words && t(words)
   return html`<figure
-    class="tile ${me ? 'me' : ''} ${speaking ? 'speaking' : ''} ${joined || member.status === 'ringing' ? '' : 'away'}"
+    class="tile ${me ? 'me' : ''} ${speaking ? 'speaking' : ''} ${isHere(member) ? '' : 'away'}"
     part="tile${speaking ? ' speaker' : ''}"
     data-accid=${member.accid}
     data-status=${member.status}
@@ -232,8 +231,8 @@ function inviteSheet(ctx: ViewContext): TemplateResult | typeof nothing {
   const group = groupOf(ctx)
   const invite = group.invite
   if (!invite) return nothing
-  const here = new Set(group.members.filter((m) => m.status === 'joined' || m.status === 'ringing').map((m) => m.accid))
-  const candidates = invite.candidates?.filter((c) => c.accid !== ctx.me && !here.has(c.accid))
+  const present = here(group.members)
+  const candidates = invite.candidates?.filter((c) => c.accid !== ctx.me && !present.has(c.accid))
   const chosen = invite.chosen.filter((accid) => candidates?.some((c) => c.accid === accid))
   return html`<div class="scrim" @click=${() => act.openInvite(false)}></div>
     <div class="sheet invite" part="invite-sheet" role="dialog" aria-label=${t('inviteTitle')}>

@@ -1,4 +1,7 @@
-import type { GroupMemberStatus, MemberView } from './types.ts'
+import type { GroupMemberStatus, GroupState, MemberMedia, MemberView } from './types.ts'
+
+export const NO_MEDIA: MemberMedia = { entered: false, micOff: false, cameraOff: false }
+export const NO_GROUP: GroupState = { members: [], media: {}, speaker: undefined, invite: undefined }
 
 /** How long a member who went (declined, busy, no answer, left) keeps its tile, saying so. */
 export const GONE_TILE_MS = 5_000
@@ -19,9 +22,19 @@ export function mergeMembers(
   })
 }
 
+/** In the call or ringing: such a member cannot be invited again, and keeps its tile. */
+export function isHere(member: { status: GroupMemberStatus }): boolean {
+  return member.status === 'joined' || member.status === 'ringing'
+}
+
+/** The accids of those in the call or ringing. */
+export function here(members: readonly MemberView[]): Set<string> {
+  return new Set(members.filter(isHere).map((m) => m.accid))
+}
+
 /** Whether a member has a tile now: everyone in the call or ringing, and those who just went. */
 export function hasTile(member: MemberView, now: number): boolean {
-  if (member.status === 'joined' || member.status === 'ringing') return true
+  if (isHere(member)) return true
   return member.since !== undefined && now - member.since < GONE_TILE_MS
 }
 
