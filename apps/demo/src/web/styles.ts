@@ -293,9 +293,6 @@ export const demoStyles = css`
     .content {
       padding: 16px 14px 96px;
     }
-    .pick-bar {
-      bottom: 84px;
-    }
     .group-call span {
       display: none;
     }
@@ -406,6 +403,12 @@ export const demoStyles = css`
       0 1px 2px rgba(15, 23, 42, 0.08),
       0 12px 32px rgba(15, 23, 42, 0.14);
     animation: rise 0.18s ease-out;
+  }
+  /* Phones: above the tab bar. After the rule above, which would win otherwise. */
+  @media (max-width: 760px) {
+    .pick-bar {
+      bottom: 84px;
+    }
   }
   @keyframes rise {
     from {
