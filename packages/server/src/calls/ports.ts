@@ -26,7 +26,7 @@ export interface EventDelivery {
 export interface GroupMediaServer {
   /** Rejects with SFU_UNAVAILABLE when no media server answers. */
   available(): Promise<void>
-  /** Makes the call's room; called once, on the first answer. */
+  /** Makes the call's room on the first answer; every later answer or join finds it made (or waits for it). */
   open(appKey: string, callId: string): Promise<void>
   /** Relays a device's media negotiation; the engine has checked the device is in the call. */
   handle(

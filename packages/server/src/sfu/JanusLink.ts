@@ -67,7 +67,10 @@ export class JanusLink {
     }
   }
 
-  /** Connects and attaches this server's own VideoRoom handle if needed: whether this Janus answers now. */
+  /**
+   * Connects and attaches this server's own VideoRoom handle if not done yet. On a connection
+   * already up it asks Janus nothing: a Janus that hangs later is found by the keepalive.
+   */
   async ping(): Promise<void> {
     await this.#request(async () => this.#videoRoom())
   }
