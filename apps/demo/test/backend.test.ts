@@ -14,7 +14,7 @@ import { startDemoServer } from './flows.ts'
 /** A real server with the demo mounted as `ringkit serve` does, SQLite in a fresh temp dir. */
 function startWithDemo(demo: Partial<DemoOptions> = {}): Promise<TestServer> {
   // The history test makes calls back to back, faster than a person could.
-  return startDemoServer({ demo, server: { invites: { perSecond: 100, burst: 100 } } })
+  return startDemoServer({ demo, server: { limits: { invites: { perSecond: 100, burst: 100 } } } })
 }
 
 interface Answer {

@@ -8,6 +8,7 @@ import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
 import { registerRoutes } from './http/routes.ts'
+import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
@@ -29,7 +30,8 @@ export interface ServerOptions {
   heartbeatMs?: number
   /** How long a dropped device may take to resume before its calls end. */
   resumeGraceMs?: number
-  invites?: { perSecond: number; burst: number }
+  /** Bounds on what one client may do or hold; unnamed ones keep `DEFAULT_LIMITS`. */
+  limits?: LimitOverrides
   /**
    * Janus servers for group calls (VideoRoom over their WebSocket API, `ws://host:8188`), with the
    * `api_secret` they share. Without them, group calls of up to 4 people run as a mesh.
@@ -55,7 +57,7 @@ export interface RingKitServer {
   close(): Promise<void>
 }
 
-export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, invites: { perSecond: 5, burst: 10 } }
+export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000 }
 const SIGNAL_PATH = '/v1/signal'
 const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
@@ -112,7 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
-    invites: options.invites ?? DEFAULT_SETTINGS.invites,
+    limits: resolveLimits(options.limits),
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const http = Fastify({

@@ -31,7 +31,7 @@ let server: TestServer
 const cleanup: (() => Promise<unknown> | void)[] = []
 before(async () => {
   // More calls per connection than by default, so that many get past the rate limit to the engine.
-  server = await startTestServer({ invites: { perSecond: 50, burst: 50 } })
+  server = await startTestServer({ limits: { invites: { perSecond: 50, burst: 50 } } })
 })
 after(async () => {
   await Promise.all(cleanup.map((close) => Promise.resolve(close()).catch(() => {})))

@@ -19,6 +19,7 @@ import { joinResult } from '../calls/group.ts'
 import type { CallInput } from '../calls/types.ts'
 import { verifyToken } from '../auth/tokens.ts'
 import type { Store } from '../store/types.ts'
+import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
@@ -32,7 +33,7 @@ export interface GatewayOptions {
   metrics: Metrics
   heartbeatMs: number
   resumeGraceMs: number
-  invites: { perSecond: number; burst: number }
+  limits: Limits
   iceServers: (accid: string) => IceServer[]
 }
 
@@ -84,7 +85,7 @@ export class Gateway {
       socket,
       session: undefined,
       alive: true,
-      invites: new TokenBucket(this.#o.invites.perSecond, this.#o.invites.burst),
+      invites: new TokenBucket(this.#o.limits.invites.perSecond, this.#o.limits.invites.burst),
     }
     this.#connections.add(conn)
     this.#o.metrics.connections.inc()

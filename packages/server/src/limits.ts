@@ -1,0 +1,30 @@
+/** A budget of actions: `burst` at once, refilled at `perSecond`. */
+export interface Rate {
+  perSecond: number
+  burst: number
+}
+
+/**
+ * What one client may make the server do or hold. Each bound names whom it counts (an account, a
+ * device, a socket, an IP), so a client cannot escape it by opening more sockets.
+ */
+export interface Limits {
+  /** Calls and invitations one account may place. */
+  invites: Rate
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  invites: { perSecond: 5, burst: 10 },
+}
+
+/** Server options name only the limits they change; the rest keep their defaults. */
+export type LimitOverrides = { [K in keyof Limits]?: Partial<Limits[K]> }
+
+export function resolveLimits(overrides: LimitOverrides = {}): Limits {
+  const limits = { ...DEFAULT_LIMITS }
+  for (const key of Object.keys(overrides) as (keyof Limits)[]) {
+    const value = overrides[key]
+    if (value !== undefined) limits[key] = { ...DEFAULT_LIMITS[key], ...value } as never
+  }
+  return limits
+}
