@@ -1,4 +1,11 @@
-export { startServer, createApp, DEFAULT_SETTINGS, type RingKitServer, type ServerOptions } from './server.ts'
+export {
+  startServer,
+  createApp,
+  DEFAULT_SETTINGS,
+  type MountContext,
+  type RingKitServer,
+  type ServerOptions,
+} from './server.ts'
 export { createToken, verifyToken, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from './auth/tokens.ts'
 export type { TokenInput, IssuedToken } from './auth/tokens.ts'
 export { computeCheckSum } from './auth/checksum.ts'

@@ -40,9 +40,16 @@ export interface ServerOptions {
   logger?: Logger
   /**
    * Adds routes of an app beside the API on the same port (the CLI mounts the demo this way).
-   * Called before listen; `url` is valid once the server listens.
+   * Called before listen; `url` is valid once the server listens. `ownApp(name)` is an app kept
+   * for the mounted app alone: made on first start, the same one on every start after.
    */
-  mount?: (app: FastifyInstance, ctx: { url: () => string; defaultApp: App }) => Promise<void> | void
+  mount?: (app: FastifyInstance, ctx: MountContext) => Promise<void> | void
+}
+
+export interface MountContext {
+  url: () => string
+  defaultApp: App
+  ownApp: (name: string) => Promise<App>
 }
 
 export interface RingKitServer {
@@ -146,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       return url
     },
     defaultApp,
+    ownApp: (name) => ensureNamedApp(store, name),
   })
 
   await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
@@ -190,6 +198,17 @@ async function ensureDefaultApp(store: Store, o: ServerOptions): Promise<App & {
   const app = await createApp(store, { name: 'default' })
   await store.putSetting('defaultAppKey', app.appKey)
   return { ...app, created: true }
+}
+
+/** The app kept under `name` (its AppKey in a setting), made the first time it is asked for. */
+async function ensureNamedApp(store: Store, name: string): Promise<App> {
+  const setting = `appKey:${name}`
+  const key = await store.getSetting(setting)
+  const existing = key === undefined ? undefined : await store.getApp(key)
+  if (existing) return existing
+  const app = await createApp(store, { name })
+  await store.putSetting(setting, app.appKey)
+  return app
 }
 
 export async function createApp(store: Store, input: { name?: string; multiDevice?: boolean }): Promise<App> {
