@@ -4,16 +4,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import type { Locale } from '@ringkit/ui'
-import { DEFAULT_SETTINGS, type ServerOptions } from '../../../packages/server/src/index.ts'
+import { DEFAULT_SETTINGS, type App, type ServerOptions } from '../../../packages/server/src/index.ts'
 import { registerDemo, type DemoOptions } from '../src/server/index.ts'
-import { startTestServer, type TestServer } from '../../../packages/server/test/support.ts'
+import { rest, startTestServer, type TestServer } from '../../../packages/server/test/support.ts'
 import { chromiumPath, launchChromium } from '../../../packages/client/test/browser.ts'
 
-/** A RingKit server on port 0 with the demo app mounted at `/`, as `ringkit serve` runs it. */
+/**
+ * A RingKit server on port 0 with the demo app mounted at `/`, as `ringkit serve` runs it. Its `app`
+ * and `rest` are the demo's own app, whose accounts the demo's users are; `defaultApp` is the other.
+ * With `dataDir`, the server runs on that data and leaves it in place, as a restart would.
+ */
 export async function startDemoServer(
-  options: { demo?: Partial<DemoOptions>; server?: Partial<ServerOptions> } = {},
+  options: { demo?: Partial<DemoOptions>; server?: Partial<ServerOptions>; dataDir?: string } = {},
 ): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-demo-'))
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ringkit-demo-'))
+  let demoApp: App | undefined
   const server = await startTestServer({
     dataDir,
     host: '127.0.0.1',
@@ -22,22 +27,28 @@ export async function startDemoServer(
     heartbeatMs: DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: DEFAULT_SETTINGS.resumeGraceMs,
     ...options.server,
-    mount: (app, ctx) =>
+    mount: async (app, ctx) => {
+      demoApp = await ctx.ownApp('demo')
       registerDemo(app, {
         dataDir,
         ringkitUrl: ctx.url,
-        appKey: ctx.defaultApp.appKey,
-        appSecret: ctx.defaultApp.appSecret,
+        appKey: demoApp.appKey,
+        appSecret: demoApp.appSecret,
         // Every test user signs up from the same address.
         authAttemptsPerMinute: 1000,
+        signupsPerMinute: 1000,
         ...options.demo,
-      }),
+      })
+    },
   })
+  if (!demoApp) throw new Error('the demo was not mounted')
   return {
     ...server,
+    app: demoApp,
+    rest: rest(server.url, demoApp),
     async close() {
       await server.close()
-      rmSync(dataDir, { recursive: true, force: true })
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }

@@ -20,7 +20,8 @@ import { toDemoUser, type UserRow, type UserStore } from './user-store.ts'
 export interface ApiDeps {
   store: UserStore
   rest: RingKitRest
-  limiter: AttemptLimiter
+  /** Sign-in counted per IP and username, sign-up per IP: one guesser cannot lock everyone out. */
+  limits: { signIn: AttemptLimiter; signUp: AttemptLimiter }
   appKey: string
 }
 
@@ -75,7 +76,7 @@ function registerAccountRoutes(scope: FastifyInstance, deps: ApiDeps): void {
   const { store, rest } = deps
 
   scope.post('/signup', async (request, reply): Promise<{ user: DemoUser }> => {
-    limitAttempts(deps.limiter, request, reply)
+    limitAttempts(deps.limits.signUp, request.ip, reply, 'sign-up')
     const body = parse(signupBody, request.body)
     if (store.findByUsername(body.username)) throw taken(body.username)
     const password = await hashPassword(body.password)
@@ -94,8 +95,8 @@ function registerAccountRoutes(scope: FastifyInstance, deps: ApiDeps): void {
   })
 
   scope.post('/login', async (request, reply): Promise<{ user: DemoUser }> => {
-    limitAttempts(deps.limiter, request, reply)
     const body = parse(loginBody, request.body)
+    limitAttempts(deps.limits.signIn, `${request.ip}\u0000${body.username}`, reply, 'sign-in')
     const found = store.findByUsername(body.username)
     const ok = found ? await verifyPassword(body.password, found.password) : await verifyNobody(body.password)
     if (!found || !ok) throw new DemoError('BAD_CREDENTIALS', 'wrong username or password')
@@ -131,7 +132,7 @@ function registerAppRoutes(scope: FastifyInstance, deps: ApiDeps): void {
 
   scope.post('/ringkit-token', async (request): Promise<DemoTokenResponse> => {
     const me = requireUser(store, request)
-    const issued = await rest.issueToken(me.accid, TOKEN_TTL_SECONDS).catch((error: unknown) => {
+    const issued = await issueToken(rest, me).catch((error: unknown) => {
       throw fromRingKit(error)
     })
     // RingKit shares the demo's port, so the browser reaches it where it reached this page.
@@ -155,22 +156,36 @@ function registerAppRoutes(scope: FastifyInstance, deps: ApiDeps): void {
 }
 
 /**
- * A random accid, not the username: the app's default RingKit app may already hold accids made by
- * other backends (`alice` from the quick start), and call records keep accids forever.
+ * A random accid, not the username: the demo's app once was the server's default app, which may
+ * hold accids made by other backends (`alice` from the quick start), and records keep accids forever.
  */
 function newAccid(): string {
   return `u_${randomBytes(8).toString('hex')}`
+}
+
+/**
+ * A token for the user's account; a user made while the demo still shared the default app has no
+ * account in the demo's own app yet, and gets it now.
+ */
+async function issueToken(rest: RingKitRest, user: UserRow): Promise<{ token: string; expiresAt: number }> {
+  try {
+    return await rest.issueToken(user.accid, TOKEN_TTL_SECONDS)
+  } catch (error) {
+    if (!(error instanceof RingKitRestError) || error.code !== 'ACCOUNT_NOT_FOUND') throw error
+    await rest.createAccount(user.accid, user.displayName)
+    return rest.issueToken(user.accid, TOKEN_TTL_SECONDS)
+  }
 }
 
 function taken(name: string): DemoError {
   return new DemoError('USERNAME_TAKEN', `the username "${name}" is taken`)
 }
 
-function limitAttempts(limiter: AttemptLimiter, request: FastifyRequest, reply: FastifyReply): void {
-  const waitSeconds = limiter.take(request.ip)
+function limitAttempts(limiter: AttemptLimiter, key: string, reply: FastifyReply, what: string): void {
+  const waitSeconds = limiter.take(key)
   if (waitSeconds === 0) return
   reply.header('retry-after', String(waitSeconds))
-  throw new DemoError('TOO_MANY_ATTEMPTS', `too many sign-in attempts; try again in ${waitSeconds} s`)
+  throw new DemoError('TOO_MANY_ATTEMPTS', `too many ${what} attempts; try again in ${waitSeconds} s`)
 }
 
 function startSession(store: UserStore, request: FastifyRequest, reply: FastifyReply, user: UserRow): void {

@@ -3,11 +3,14 @@ import { AttemptLimiter } from './AttemptLimiter.ts'
 import { registerApiRoutes } from './api-routes.ts'
 import { DemoError } from './errors.ts'
 import { createRingKitRest } from './ringkit-rest.ts'
+import { acceptEmptyJson, refuseCrossSite } from './same-origin.ts'
+import { addSecurityHeaders } from './security-headers.ts'
 import { registerStaticRoutes } from './static-routes.ts'
 import type { DemoOptions } from './types.ts'
 import { openUserStore } from './user-store.ts'
 
-const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE = 20
+const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE = 10
+const DEFAULT_SIGNUPS_PER_MINUTE = 20
 
 /**
  * Mounts the demo app on a fastify server: its pages at `/`, `/app.js` and `/ringkit.js`, and its
@@ -16,7 +19,10 @@ const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE = 20
 export function registerDemo(app: FastifyInstance, options: DemoOptions): void {
   const store = openUserStore(options.dataDir)
   const rest = createRingKitRest({ baseUrl: options.ringkitUrl, appKey: options.appKey, appSecret: options.appSecret })
-  const limiter = new AttemptLimiter(options.authAttemptsPerMinute ?? DEFAULT_AUTH_ATTEMPTS_PER_MINUTE)
+  const limits = {
+    signIn: new AttemptLimiter(options.authAttemptsPerMinute ?? DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
+    signUp: new AttemptLimiter(options.signupsPerMinute ?? DEFAULT_SIGNUPS_PER_MINUTE),
+  }
 
   // An encapsulated plugin: its error handler and hooks stay off the RingKit API's routes.
   void app.register(async (scope) => {
@@ -26,10 +32,17 @@ export function registerDemo(app: FastifyInstance, options: DemoOptions): void {
       if (demoError.status >= 500) request.log.error({ err: demoError.cause ?? error }, demoError.message)
       return reply.code(demoError.status).send({ error: demoError.toJSON() })
     })
+    addSecurityHeaders(scope)
     registerStaticRoutes(scope)
-    await scope.register(async (api) => registerApiRoutes(api, { store, rest, limiter, appKey: options.appKey }), {
-      prefix: '/demo/api',
-    })
+    const deps = { store, rest, limits, appKey: options.appKey }
+    await scope.register(
+      async (api) => {
+        api.addHook('onRequest', async (request) => refuseCrossSite(request))
+        acceptEmptyJson(api)
+        registerApiRoutes(api, deps)
+      },
+      { prefix: '/demo/api' },
+    )
   })
 }
 

@@ -7,8 +7,13 @@ export interface DemoOptions {
   ringkitUrl: () => string
   appKey: string
   appSecret: string
-  /** Sign-up and login attempts allowed per IP and minute (default 20). */
+  /**
+   * Sign-in attempts allowed per IP and username a minute (default 10): a guesser slows down on the
+   * account it guesses at, without locking out the others who share its IP.
+   */
   authAttemptsPerMinute?: number
+  /** Sign-ups allowed per IP a minute (default 20), counted apart from sign-ins. */
+  signupsPerMinute?: number
 }
 
 /** A user as the pages and the UI kit see them. */

@@ -15,7 +15,8 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown):
   const response = await fetch(`/demo/api${path}`, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    // Every POST is JSON, body or not: the backend refuses any other, as a cross-site form could send it.
+    headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   const json = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }

@@ -122,13 +122,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * The demo is an app like any other: it gets the default app's credentials and calls the REST API.
+ * The demo is an app like any other, with an app of its own: anyone may sign up to it, so its
+ * users must not be able to ring the accounts of the app a real backend uses. It calls the REST API.
  * Loaded only when mounted, so `--no-demo` needs neither esbuild nor the demo's pages.
  */
 function mountDemo(dataDir: string): ServerOptions['mount'] {
-  return async (app, { url, defaultApp }) => {
+  return async (app, { url, ownApp }) => {
     const { registerDemo } = await import('@ringkit/demo')
-    registerDemo(app, { dataDir, ringkitUrl: url, appKey: defaultApp.appKey, appSecret: defaultApp.appSecret })
+    const demoApp = await ownApp('demo')
+    registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
   }
 }
 
