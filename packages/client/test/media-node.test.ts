@@ -98,6 +98,34 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.equal((await left).accid, 'wa1')
   })
 
+  it('switchCamera on an audio call is refused with NOT_VIDEO_CALL and sends no video; audio goes on', async () => {
+    const alice = await bot('sa1')
+    const bob = await bot('sb1')
+    const invited = next(bob, 'invited')
+    const call = await alice.call({ to: 'sb1', type: 'audio' })
+    const { call: incoming } = await invited
+    const entered = Promise.all([next(alice, 'userEnter'), next(bob, 'userEnter')])
+    await incoming.accept()
+    await entered
+    await assert.rejects(call.switchCamera(), { code: 'NOT_VIDEO_CALL' })
+    const sentKinds = async (side: Call) => {
+      const kinds: string[] = []
+      ;(await side.getStats())?.forEach((r: { type: string; kind?: string }) => {
+        if (r.type === 'media-source' || r.type === 'outbound-rtp') kinds.push(`${r.type}:${r.kind}`)
+      })
+      return kinds
+    }
+    const before = (await inbound(incoming)).audio?.packets ?? 0
+    await new Promise((r) => setTimeout(r, 1500))
+    const after = await inbound(incoming)
+    assert.equal(after.video, undefined, 'the callee receives no video')
+    assert.ok(!(await sentKinds(call)).some((k) => k.endsWith(':video')), 'the caller sends no video')
+    assert.ok((after.audio?.packets ?? 0) > before && before > 0, `audio flows: ${before} → ${after.audio?.packets}`)
+    assert.equal(call.status, 'connected')
+    assert.equal(call.type, 'audio')
+    await call.hangup()
+  })
+
   it('with relay-only ICE the call goes through a real coturn, with TURN REST credentials', async (t) => {
     if (typeof turnserver !== 'string') return t.skip(turnserver.skip)
     const { call, incoming } = await videoCall('ra1', 'rb1', { iceTransportPolicy: 'relay', on: relayServer! })

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   CALL_TIMEOUT_INVALID: 'The call timeout must be between 1 and 120 seconds.',
   SWITCH_PENDING: 'A call type switch is already waiting for an answer.',
   SWITCH_REJECTED: 'The other side declined the call type switch.',
+  NOT_VIDEO_CALL: 'This action is for video calls only: switch the call to video first.',
   // Group calls
   SFU_UNAVAILABLE: 'No Janus media server answered: check that Janus runs and its URL and api_secret.',
   SFU_REQUIRED: `Group calls of more than ${MAX_MESH_MEMBERS} people need a Janus media server: start the server with --janus ws://host:8188.`,

@@ -1,9 +1,8 @@
 import { RingKitError, type CallType, type DeviceRef, type SfuServerMessage } from '@ringkit/protocol'
 import type { GroupMediaSession } from './types.ts'
+import { LocalTracks } from './LocalTracks.ts'
 import {
   openCallDevices,
-  nextCamera,
-  openDevices,
   showLocal,
   stopAll,
   WebRtcMedia,
@@ -22,8 +21,8 @@ export class MeshMedia implements GroupMediaSession {
   readonly #ctx: MediaCallContext
   readonly #peers = new Map<string, { device: DeviceRef; media: WebRtcMedia }>()
   readonly #remoteViews = new Map<string, unknown>()
+  readonly #tracks: LocalTracks
   #type: CallType
-  #cameraIndex = 0
   #local: Promise<MediaStream> | undefined
   #closed = false
 
@@ -31,6 +30,14 @@ export class MeshMedia implements GroupMediaSession {
     this.#env = env
     this.#ctx = ctx
     this.#type = ctx.type
+    this.#tracks = new LocalTracks(env, {
+      type: () => this.#type,
+      stream: () => (this.#closed ? undefined : this.#stream()),
+      // Every connection sends the shared stream's tracks: each one swaps its sender's.
+      send: async (track) => {
+        await Promise.all([...this.#peers.values()].map(async ({ media }) => media.replaceSentTrack(track)))
+      },
+    })
   }
 
   async open(): Promise<void> {
@@ -84,28 +91,13 @@ export class MeshMedia implements GroupMediaSession {
     for (const track of (await this.#stream()).getVideoTracks()) track.enabled = enabled
   }
 
-  async switchCamera(): Promise<void> {
-    const next = await nextCamera(this.#env, this.#cameraIndex)
-    if (!next) return
-    this.#cameraIndex = next.index
-    await this.useDevice('camera', next.deviceId)
+  switchCamera(): Promise<void> {
+    return this.#tracks.switchCamera()
   }
 
   /** Replaces the shared track and what every connection sends, without renegotiating. */
-  async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
-    if (kind === 'camera' && this.#type !== 'video') return
-    const constraints = { [kind === 'camera' ? 'video' : 'audio']: { deviceId: { exact: deviceId } } }
-    const [track] = (await openDevices(this.#env, constraints)).getTracks()
-    if (!track) return
-    const local = await this.#stream()
-    const old = local.getTracks().find((t) => t.kind === track.kind)
-    if (old) {
-      track.enabled = old.enabled
-      old.stop()
-      local.removeTrack(old)
-    }
-    local.addTrack(track)
-    await Promise.all([...this.#peers.values()].map(async ({ media }) => media.replaceSentTrack(track)))
+  useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    return this.#tracks.useDevice(kind, deviceId)
   }
 
   /** Every connection's statistics in one report, each id prefixed with the member's accid and a slash. */

@@ -14,13 +14,12 @@ import {
   openCallDevices,
   networkQuality,
   newConnection,
-  nextCamera,
-  openDevices,
   showLocal,
   stopAll,
   type MediaEnvironment,
   type MediaEvent,
 } from './WebRtcMedia.ts'
+import { LocalTracks, sendTrack } from './LocalTracks.ts'
 import type { GroupMediaSession } from './types.ts'
 
 export interface SfuMediaContext {
@@ -65,13 +64,22 @@ export class SfuMedia implements GroupMediaSession {
   #arrivals: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   readonly #outage: Outage
-  #cameraIndex = 0
+  readonly #tracks: LocalTracks
   #closed = false
 
   constructor(env: MediaEnvironment, ctx: SfuMediaContext) {
     this.#env = env
     this.#ctx = ctx
     this.#outage = new Outage(env, ctx)
+    this.#tracks = new LocalTracks(env, {
+      type: () => this.#ctx.type,
+      stream: () => (this.#closed ? undefined : this.#local),
+      // Only the publisher sends; before it exists, publishing takes the stream's tracks as they are.
+      send: async (track, stream) => {
+        if (this.#publisher) await sendTrack(this.#publisher, track, stream)
+      },
+      changed: () => this.#showLocal(),
+    })
   }
 
   get publisherConnection(): RTCPeerConnection | undefined {
@@ -157,16 +165,12 @@ export class SfuMedia implements GroupMediaSession {
   }
 
   /** Moves to the next camera, replacing the sent track without renegotiating. */
-  async switchCamera(): Promise<void> {
-    const next = this.#ctx.type === 'video' ? await nextCamera(this.#env, this.#cameraIndex) : undefined
-    if (!next) return
-    this.#cameraIndex = next.index
-    await this.#replace('video', { deviceId: { exact: next.deviceId } })
+  switchCamera(): Promise<void> {
+    return this.#tracks.switchCamera()
   }
 
-  async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
-    if (kind === 'camera' && this.#ctx.type !== 'video') return
-    await this.#replace(kind === 'camera' ? 'video' : 'audio', { deviceId: { exact: deviceId } })
+  useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    return this.#tracks.useDevice(kind, deviceId)
   }
 
   /** A group call keeps the type it was made with. */
@@ -338,24 +342,6 @@ export class SfuMedia implements GroupMediaSession {
         quality: networkQuality(rtt, lost / Math.max(1, lost + packets)),
       })
     }
-  }
-
-  /** Sends a new camera or microphone track in place of the one of its kind. */
-  async #replace(kind: 'audio' | 'video', constraint: MediaTrackConstraints | true): Promise<void> {
-    const local = this.#local
-    if (!local || this.#closed) return
-    const [track] = (await openDevices(this.#env, { [kind]: constraint })).getTracks().filter((t) => t.kind === kind)
-    if (!track) return
-    const old = local.getTracks().find((t) => t.kind === kind)
-    track.enabled = old?.enabled ?? true
-    const sender = this.#publisher?.getSenders().find((s) => s.track?.kind === kind)
-    if (old) {
-      old.stop()
-      local.removeTrack(old)
-    }
-    local.addTrack(track)
-    await sender?.replaceTrack(track)
-    this.#showLocal()
   }
 
   #showLocal(): void {

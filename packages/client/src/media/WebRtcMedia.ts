@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { RingKitError, type CallType, type DeviceRef } from '@ringkit/protocol'
+import { LocalTracks, sendTrack } from './LocalTracks.ts'
 import type { MediaSession } from './types.ts'
 
 /** The WebRTC pieces the media layer uses: the browser's, or injected ones (e.g. @roamhq/wrtc in Node). */
@@ -87,7 +88,7 @@ export class WebRtcMedia implements MediaSession {
   #statsTimer: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   readonly #outage: Outage
-  #cameraIndex = 0
+  readonly #tracks: LocalTracks
 
   constructor(env: MediaEnvironment, ctx: MediaCallContext) {
     this.#env = env
@@ -96,6 +97,12 @@ export class WebRtcMedia implements MediaSession {
     this.#polite = ctx.role === 'callee'
     this.#revealed = ctx.role === 'caller'
     this.#outage = new Outage(env, ctx)
+    this.#tracks = new LocalTracks(env, {
+      type: () => this.#type,
+      stream: () => (this.#closed ? undefined : this.#local),
+      send: (track) => this.replaceSentTrack(track),
+      changed: () => this.#showLocal(),
+    })
   }
 
   /** The peer connection, for stats and tests. */
@@ -168,15 +175,9 @@ export class WebRtcMedia implements MediaSession {
     for (const track of this.#local?.getVideoTracks() ?? []) track.enabled = enabled
   }
 
-  /** Moves to the next camera, replacing the sent track without renegotiating. */
-  async switchCamera(): Promise<void> {
-    const next = await nextCamera(this.#env, this.#cameraIndex)
-    if (!next) return
-    this.#cameraIndex = next.index
-    const stream = await openDevices(this.#env, { video: { deviceId: { exact: next.deviceId } } })
-    const [track] = stream.getVideoTracks()
-    if (!track) return
-    await this.#replaceVideo(track)
+  /** Moves to the next camera without renegotiating; an audio call refuses with NOT_VIDEO_CALL. */
+  switchCamera(): Promise<void> {
+    return this.#tracks.switchCamera()
   }
 
   async setType(type: CallType): Promise<void> {
@@ -192,35 +193,12 @@ export class WebRtcMedia implements MediaSession {
         if (sender.track?.kind === 'video' || sender.track === null) pc?.removeTrack(sender)
       return
     }
-    const stream = await openDevices(this.#env, { video: chosen(this.#env, 'camera') })
-    const [track] = stream.getVideoTracks()
-    if (!track) return
-    await this.#replaceVideo(track)
+    await this.#tracks.startCamera()
   }
 
   /** Moves the call to the chosen camera or microphone now. */
-  async useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
-    if (!this.#local || this.#closed) return
-    if (kind === 'camera') {
-      if (this.#type !== 'video') return
-      const [track] = (await openDevices(this.#env, { video: { deviceId: { exact: deviceId } } })).getVideoTracks()
-      if (track) await this.#replaceVideo(track)
-      return
-    }
-    const [track] = (await openDevices(this.#env, { audio: { deviceId: { exact: deviceId } } })).getAudioTracks()
-    if (!track) return
-    const local = this.#local
-    const old = local.getAudioTracks()[0]
-    track.enabled = old?.enabled ?? true
-    if (old) {
-      old.stop()
-      local.removeTrack(old)
-    }
-    local.addTrack(track)
-    await this.#pc
-      ?.getSenders()
-      .find((s) => s.track === old || s.track?.kind === 'audio')
-      ?.replaceTrack(track)
+  useDevice(kind: 'camera' | 'microphone', deviceId: string): Promise<void> {
+    return this.#tracks.useDevice(kind, deviceId)
   }
 
   close(): void {
@@ -369,24 +347,10 @@ export class WebRtcMedia implements MediaSession {
     })
   }
 
-  /** Sends `track` instead of the one of its kind now sent, without renegotiating or touching the local stream. */
+  /** Sends `track` instead of the one of its kind now sent, without touching the local stream. */
   async replaceSentTrack(track: MediaStreamTrack): Promise<void> {
-    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === track.kind)
-    await sender?.replaceTrack(track)
-  }
-
-  async #replaceVideo(track: MediaStreamTrack): Promise<void> {
-    const local = this.#local
-    for (const old of local?.getVideoTracks() ?? []) {
-      old.stop()
-      local?.removeTrack(old)
-    }
-    local?.addTrack(track)
     const pc = this.#pc
-    const sender = pc?.getSenders().find((s) => s.track?.kind === 'video' || (s.track === null && s.dtmf === null))
-    if (sender) await sender.replaceTrack(track)
-    else if (pc && local) pc.addTrack(track, local)
-    this.#showLocal()
+    if (pc && this.#local) await sendTrack(pc, track, this.#local)
   }
 
   #showLocal(): void {
