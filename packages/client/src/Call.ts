@@ -151,6 +151,7 @@ export class Call {
     return this.#media.getStats()
   }
 
+  /** The next camera, without renegotiating; on an audio call it rejects with NOT_VIDEO_CALL. */
   async switchCamera(): Promise<void> {
     await this.#media.switchCamera()
   }

@@ -107,6 +107,9 @@ describe('media in Node (@roamhq/wrtc)', () => {
     const entered = Promise.all([next(alice, 'userEnter'), next(bob, 'userEnter')])
     await incoming.accept()
     await entered
+    const audioIn = async () => (await inbound(incoming)).audio?.packets ?? 0
+    for (const deadline = Date.now() + 5000; (await audioIn()) === 0 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 100))
     await assert.rejects(call.switchCamera(), { code: 'NOT_VIDEO_CALL' })
     const sentKinds = async (side: Call) => {
       const kinds: string[] = []
@@ -115,7 +118,7 @@ describe('media in Node (@roamhq/wrtc)', () => {
       })
       return kinds
     }
-    const before = (await inbound(incoming)).audio?.packets ?? 0
+    const before = await audioIn()
     await new Promise((r) => setTimeout(r, 1500))
     const after = await inbound(incoming)
     assert.equal(after.video, undefined, 'the callee receives no video')
@@ -124,6 +127,26 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.equal(call.status, 'connected')
     assert.equal(call.type, 'audio')
     await call.hangup()
+  })
+
+  it('video → audio → video sends video again both ways, and the camera switches after', async () => {
+    const { alice, bob, call, incoming } = await videoCall('va1', 'vb1')
+    await assertFlowing(call, incoming)
+    const toAudio = next(bob, 'callTypeChange', (e) => e.state === 'switched' && e.type === 'audio')
+    await call.switchType('audio')
+    await toAudio
+    await assert.rejects(incoming.switchCamera(), { code: 'NOT_VIDEO_CALL' })
+    const asked = next(bob, 'callTypeChange', (e) => e.state === 'invite' && e.type === 'video')
+    const toVideo = call.switchType('video')
+    await asked
+    await incoming.answerSwitchType(true)
+    await toVideo
+    await assertFlowing(call, incoming)
+    await incoming.switchCamera()
+    await assertFlowing(call, incoming)
+    const records = Promise.all([next(alice, 'record'), next(bob, 'record')])
+    await call.hangup()
+    assert.equal((await records)[0].type, 'video')
   })
 
   it('with relay-only ICE the call goes through a real coturn, with TURN REST credentials', async (t) => {

@@ -99,6 +99,18 @@ async function openCall(type: CallType) {
 }
 
 describe('replacing a call track', () => {
+  it('audio → video on a transceiver the other side offered makes it send', async () => {
+    const { media, pc, sent, local } = await openCall('audio')
+    // The caller's audio → video offer reached this side first: a video transceiver that only receives.
+    const sender = { track: null as FakeTrack | null, replaceTrack: async (t: FakeTrack) => void (sender.track = t) }
+    pc.transceivers.push({ direction: 'recvonly', sender, receiver: { track: { kind: 'video' } } })
+    await media.setType('video')
+    assert.equal(sent('video').length, 1, 'no second video transceiver')
+    assert.equal(sender.track, local.getVideoTracks()[0])
+    assert.equal(sent('video')[0]?.direction, 'sendrecv')
+    media.close()
+  })
+
   it('switchCamera on an audio call is refused with NOT_VIDEO_CALL: no camera opens, no video is sent', async () => {
     const { media, opened, sent, local } = await openCall('audio')
     await assert.rejects(media.switchCamera(), { code: 'NOT_VIDEO_CALL' })
@@ -130,6 +142,7 @@ describe('replacing a call track', () => {
     const { media, sent, local } = await openCall('video')
     await media.setType('audio')
     assert.equal(local.getVideoTracks().length, 0)
+    assert.equal(sent('video')[0]?.sender.track, null, 'the video sender stays, sending nothing')
     await assert.rejects(media.switchCamera(), { code: 'NOT_VIDEO_CALL' })
     await media.setType('video')
     const [video] = sent('video')

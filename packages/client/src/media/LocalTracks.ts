@@ -76,8 +76,8 @@ export class LocalTracks {
 
 /**
  * Sends `track` on `pc` in place of the one of its kind, without renegotiating: the kind's sender
- * takes it (and sends again if it had stopped, after video → audio). Only a kind the connection
- * never carried is added, which renegotiates.
+ * takes it. A transceiver that only received (made by the other side's offer) starts sending,
+ * and a kind the connection never carried is added; both renegotiate.
  */
 export async function sendTrack(pc: RTCPeerConnection, track: MediaStreamTrack, stream: MediaStream): Promise<void> {
   const ofKind = pc.getTransceivers().filter((t) => t.receiver.track.kind === track.kind)

@@ -188,9 +188,9 @@ export class WebRtcMedia implements MediaSession {
         track.stop()
         this.#local?.removeTrack(track)
       }
-      const pc = this.#pc
-      for (const sender of pc?.getSenders() ?? [])
-        if (sender.track?.kind === 'video' || sender.track === null) pc?.removeTrack(sender)
+      // The video sender stays, sending nothing: turning video back on is a replaceTrack, no renegotiation.
+      for (const sender of this.#pc?.getSenders() ?? [])
+        if (sender.track?.kind === 'video') await sender.replaceTrack(null)
       return
     }
     await this.#tracks.startCamera()
