@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import { RingKitError } from '@ringkit/protocol'
-import { callIceServers, sessionIceServers, type IceConfig } from './auth/turn.ts'
+import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
@@ -84,6 +84,8 @@ const TOO_MANY_CONNECTIONS_RESPONSE =
   `Content-Length: ${Buffer.byteLength(TOO_MANY_CONNECTIONS_BODY)}\r\n\r\n${TOO_MANY_CONNECTIONS_BODY}`
 
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
+  const ice = options.ice ?? {}
+  checkIceConfig(ice)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
   const metrics = createMetrics()
@@ -91,7 +93,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const limits = resolveLimits(options.limits)
   const rates = memoryRateLimiter()
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
-  const ice = options.ice ?? {}
   const iceForCall = (accid: string, ringingMs = 0) =>
     callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
   const janus = options.janus

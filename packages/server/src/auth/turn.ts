@@ -10,6 +10,16 @@ export interface IceConfig {
   turnSecret?: string | undefined
 }
 
+/** The secret the shipped coturn config carries until an admin changes it. */
+export const PLACEHOLDER_TURN_SECRET = 'CHANGE-ME-to-the-value-of-RINGKIT_TURN_SECRET'
+
+/** Refuses a TURN secret anyone can read in the repository. */
+export function checkIceConfig(config: IceConfig): void {
+  if (config.turnSecret === PLACEHOLDER_TURN_SECRET) {
+    throw new Error('the TURN secret is the placeholder of the shipped coturn config: set your own in both')
+  }
+}
+
 /**
  * What every logged-in device may know: STUN, and TURN URLs that need no credential from us.
  * TURN credentials come only with a call, so that logging in (an anonymous sign-up, say) does
