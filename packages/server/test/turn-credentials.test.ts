@@ -1,7 +1,11 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { IceServer } from '@ringkit/protocol'
+import { PLACEHOLDER_TURN_SECRET } from '../src/auth/turn.ts'
 import { startTestServer, tokenFor, type TestServer } from './support.ts'
 import { RawSocket } from './raw-socket.ts'
 
@@ -77,5 +81,22 @@ describe('TURN credentials', () => {
     await alice.socket.request('hangup', { callId: placed.result?.callId })
     const record = await bob.socket.event('record')
     assert.equal(record.data?.status, 1)
+  })
+
+  it("the server refuses to start with the shipped coturn config's placeholder secret", async () => {
+    const shipped = readFileSync(new URL('../coturn/turnserver.conf', import.meta.url), 'utf8')
+    assert.ok(
+      shipped.includes(`\nstatic-auth-secret=${PLACEHOLDER_TURN_SECRET}\n`),
+      'the config carries that placeholder',
+    )
+    const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-test-'))
+    try {
+      await assert.rejects(
+        startTestServer({ dataDir, ice: { turnUrls: ['turn:turn.example.com'], turnSecret: PLACEHOLDER_TURN_SECRET } }),
+        /placeholder/,
+      )
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
