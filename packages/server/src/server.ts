@@ -10,7 +10,7 @@ import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
 import { memoryCooldowns } from './guards/cooldowns.ts'
-import { clientAddress, IpConnections } from './guards/ip-connections.ts'
+import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
 import { memoryRateLimiter } from './guards/rate-limiter.ts'
 import { registerRoutes } from './http/routes.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
@@ -163,7 +163,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })
   const perIp = new IpConnections(limits.connectionsPerIp)
-  const proxies = new Set(options.trustedProxies ?? [])
+  const proxies = proxySet(options.trustedProxies ?? [])
   http.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0]
     if (path !== SIGNAL_PATH) {

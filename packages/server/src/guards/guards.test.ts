@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { memoryCooldowns } from './cooldowns.ts'
-import { clientAddress } from './ip-connections.ts'
+import { clientAddress, proxySet } from './ip-connections.ts'
 import { memoryRateLimiter } from './rate-limiter.ts'
 
 const rate = { perSecond: 2, burst: 3 }
@@ -82,5 +82,6 @@ describe('clientAddress', () => {
     assert.equal(clientAddress('10.0.0.2', '1.1.1.1, 203.0.113.9', proxy), '203.0.113.9')
     assert.equal(clientAddress('10.0.0.2', '203.0.113.9, 10.0.0.2', proxy), '203.0.113.9')
     assert.equal(clientAddress('10.0.0.2', 'not-an-ip', proxy), '10.0.0.2')
+    assert.equal(clientAddress('::ffff:10.0.0.2', '203.0.113.9', proxySet([' ::FFFF:10.0.0.2'])), '203.0.113.9')
   })
 })

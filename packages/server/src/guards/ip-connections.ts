@@ -54,6 +54,11 @@ export function clientAddress(
   return isIPv6(ip) ? prefix64(ip) : ip
 }
 
+/** The proxies to believe, written as `clientAddress` compares them. */
+export function proxySet(addresses: readonly string[]): ReadonlySet<string> {
+  return new Set(addresses.map((address) => normalize(address.trim())))
+}
+
 function normalize(ip: string): string {
   const lower = ip.toLowerCase()
   return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice('::ffff:'.length) : lower
