@@ -105,7 +105,7 @@ describe('limits count per account, not per socket', () => {
     await assert.rejects(a3.kit.login({ accid: 'alice', token: await tokenFor(server, 'alice') }), {
       code: 'TOO_MANY_DEVICES',
     })
-    await a1.close()
+    // At the cap, a1 logging in again (a new page, say) replaces itself.
     const again = await TestDevice.online(server, 'alice', { deviceId: 'a1' })
     a2.kit.simulateNetworkDrop()
     await a2.next('reconnected')
