@@ -114,6 +114,7 @@ describe('limits count per account, not per socket', () => {
     const call = await bob.kit.call({ to: 'alice', type: 'audio' })
     await Promise.all([again.next('invited'), a2.next('invited')])
     assert.equal(a3.seen.filter((s) => s.name === 'invited').length, 0)
+    assert.equal(a1.seen.filter((s) => s.name === 'invited').length, 0, 'the replaced client is out')
     await call.cancel()
     await bob.next('record')
 
