@@ -54,7 +54,14 @@ function memory() {
 
 if (kind === 'ringkit') {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-bench-'))
-  const server = await startServer({ dataDir, port: 0, logger: pino({ level: 'warn' }) })
+  // Every socket comes from loopback, and each callee declines at once and is rung again by the
+  // same caller: the per-IP cap and the decline cooldown would measure themselves, not signaling.
+  const server = await startServer({
+    dataDir,
+    port: 0,
+    logger: pino({ level: 'warn' }),
+    limits: { connectionsPerIp: 100_000, declineCooldownMs: 0 },
+  })
   process.on('message', async (message: Request) => {
     if (message.op === 'memory') return send({ id: message.id, ...memory() })
     if (message.op === 'delay') return send({ id: message.id, ...delay() })

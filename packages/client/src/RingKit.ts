@@ -201,6 +201,8 @@ export class RingKit {
     }
     const ref: CallRef = { callId, iceServers: [] }
     const result = await this.#request('join', { callId })
+    // TURN credentials come with the call, not with the login.
+    ref.iceServers = result.iceServers ?? []
     const info = result.call
     if (!info || !result.media) throw new RingKitError('NOT_GROUP_CALL')
     const me = this.#login?.accid ?? ''

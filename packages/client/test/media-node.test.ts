@@ -14,7 +14,7 @@ before(async () => {
   server = await startTestServer()
   if (typeof turnserver === 'string') {
     turn = await startTurn(turnserver)
-    relayServer = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret, turnTtlSeconds: 600 } })
+    relayServer = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret } })
   }
 })
 after(async () =>

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: 'The token has expired.',
   TOKEN_REVOKED: "The account's tokens were revoked.",
   KICKED_OFFLINE: 'This device was logged out by a login elsewhere or by a revocation.',
+  TOO_MANY_DEVICES: 'This account has as many devices logged in as the server allows; log one out first.',
+  TOO_MANY_CONNECTIONS: 'This address holds as many connections as the server allows; close one first.',
   // REST authentication
   AUTH_MISSING: 'A required header (AppKey, Nonce, CurTime, CheckSum) is missing or malformed.',
   APP_NOT_FOUND: 'No app has this AppKey.',
@@ -34,6 +36,7 @@ export const ERROR_CODES = {
   CALL_SELF: 'An account cannot call itself.',
   CALLEE_OFFLINE: 'The callee has no device online.',
   CALLER_BUSY: 'This account is already in a call.',
+  DECLINED_RECENTLY: 'The callee declined a call from this account moments ago; try again later.',
   CALL_NOT_FOUND: 'No live call has this callId.',
   NOT_IN_CALL: 'This device is not a party to the call.',
   INVALID_STATE: 'The call is not in a state that allows this action.',

@@ -114,6 +114,8 @@ export interface JoinResult {
   peers?: Array<{ accid: string; deviceId: string }>
   /** Group calls: what the call is, for a device that joins one it no longer holds. */
   call?: { type: CallType; caller: string; callees: string[]; members: GroupMember[]; attachment?: Attachment }
+  /** STUN/TURN servers for this call, with TURN credentials from now on (login gives none). */
+  iceServers?: IceServer[]
 }
 
 /** What each request's reply carries on success. */

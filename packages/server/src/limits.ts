@@ -9,22 +9,42 @@ export interface Rate {
  * device, a socket, an IP), so a client cannot escape it by opening more sockets.
  */
 export interface Limits {
-  /** Calls and invitations one account may place. */
+  /** Calls and invitations one account may place, over all its devices and sockets. */
   invites: Rate
+  /** REST requests one app may make, counted after its CheckSum passed so others cannot spend it. */
+  rest: Rate
+  /** Devices one account may have logged in at once; more logins are refused, not the old ones kicked. */
+  devicesPerAccount: number
+  /** How long a new socket may stay open without logging in: idle sockets cost memory and a file. */
+  loginDeadlineMs: number
+  /** WebSocket connections one client IP (an IPv6 /64) may hold on this node. */
+  connectionsPerIp: number
+  /** After a callee declines, how long before the same caller may ring them again; 0 turns it off. */
+  declineCooldownMs: number
+  /** How long TURN credentials outlive a call's ringing: the longest a relayed call can last. */
+  turnCallSeconds: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
   invites: { perSecond: 5, burst: 10 },
+  rest: { perSecond: 100, burst: 200 },
+  devicesPerAccount: 10,
+  loginDeadlineMs: 10_000,
+  connectionsPerIp: 64,
+  declineCooldownMs: 30_000,
+  turnCallSeconds: 4 * 3600,
 }
 
 /** Server options name only the limits they change; the rest keep their defaults. */
-export type LimitOverrides = { [K in keyof Limits]?: Partial<Limits[K]> }
+export type LimitOverrides = { [K in keyof Limits]?: Limits[K] extends object ? Partial<Limits[K]> : Limits[K] }
 
 export function resolveLimits(overrides: LimitOverrides = {}): Limits {
   const limits = { ...DEFAULT_LIMITS }
   for (const key of Object.keys(overrides) as (keyof Limits)[]) {
     const value = overrides[key]
-    if (value !== undefined) limits[key] = { ...DEFAULT_LIMITS[key], ...value } as never
+    if (value === undefined) continue
+    const base = DEFAULT_LIMITS[key]
+    limits[key] = (typeof base === 'object' ? { ...base, ...(value as object) } : value) as never
   }
   return limits
 }

@@ -3,10 +3,15 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
-import { iceServersFor, type IceConfig } from './auth/turn.ts'
+import { RingKitError } from '@ringkit/protocol'
+import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
+import { AccountGuards } from './guards/AccountGuards.ts'
+import { memoryCooldowns } from './guards/cooldowns.ts'
+import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
+import { memoryRateLimiter } from './guards/rate-limiter.ts'
 import { registerRoutes } from './http/routes.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
@@ -24,8 +29,14 @@ export interface ServerOptions {
   /** Fix the default app's credentials instead of generating them on first start. */
   appKey?: string | undefined
   appSecret?: string | undefined
-  /** STUN and TURN servers handed to devices; TURN credentials are minted per device and call. */
+  /** STUN and TURN servers handed to devices; TURN credentials are minted per party and call. */
   ice?: IceConfig
+  /**
+   * Addresses of reverse proxies whose X-Forwarded-For is believed when counting connections per
+   * IP. Without them every socket counts against its peer address, so behind a proxy that doesn't
+   * forward the client's, set the per-IP cap on the proxy instead.
+   */
+  trustedProxies?: string[]
   /** How often the server pings each socket; a socket silent for two beats is dropped. */
   heartbeatMs?: number
   /** How long a dropped device may take to resume before its calls end. */
@@ -68,12 +79,29 @@ export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000 }
 const SIGNAL_PATH = '/v1/signal'
 const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
+/**
+ * 429, not 503: the refusal is about this client's share, not the server's health, and a 503 would
+ * tell load balancers and monitors the node is failing.
+ */
+const TOO_MANY_CONNECTIONS_BODY = JSON.stringify({
+  error: new RingKitError('TOO_MANY_CONNECTIONS').toJSON(),
+})
+const TOO_MANY_CONNECTIONS_RESPONSE =
+  'HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\n' +
+  `Content-Length: ${Buffer.byteLength(TOO_MANY_CONNECTIONS_BODY)}\r\n\r\n${TOO_MANY_CONNECTIONS_BODY}`
 
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
+  const ice = options.ice ?? {}
+  checkIceConfig(ice)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
   const metrics = createMetrics()
   const registry = new SessionRegistry()
+  const limits = resolveLimits(options.limits)
+  const rates = memoryRateLimiter()
+  // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
+  const iceForCall = (accid: string, ringingMs = 0) =>
+    callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
   const janus = options.janus
   const sfu =
     janus && janus.urls.length > 0
@@ -99,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       metrics.activeCalls.dec()
     },
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
-    iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
+    iceServers: iceForCall,
     ...(sfu ? { sfu } : {}),
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
@@ -121,8 +149,10 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
-    limits: resolveLimits(options.limits),
-    iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
+    limits,
+    guards: new AccountGuards({ limits, rates, cooldowns: memoryCooldowns() }),
+    sessionIceServers: sessionIceServers(ice),
+    callIceServers: iceForCall,
   })
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
@@ -132,17 +162,24 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     store,
     nonces: memoryNonceStore(),
     metrics,
+    rates,
+    restRate: limits.rest,
     kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
   })
 
   // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })
+  const perIp = new IpConnections(limits.connectionsPerIp)
+  const proxies = proxySet(options.trustedProxies ?? [])
   http.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0]
     if (path !== SIGNAL_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
       return
     }
+    const ip = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], proxies)
+    if (!perIp.open(ip)) return void socket.end(TOO_MANY_CONNECTIONS_RESPONSE)
+    socket.once('close', () => perIp.close(ip))
     wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws))
   })
 

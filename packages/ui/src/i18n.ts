@@ -92,6 +92,7 @@ const en = {
   networkRestored: 'Back online',
   calleeOffline: '{name} is offline',
   calleeBusy: '{name} is busy',
+  declinedRecently: '{name} just declined. Try again in a little while',
   callFailed: 'The call could not be placed ({code})',
 } satisfies Record<string, string>
 
@@ -184,6 +185,7 @@ const zhCN: Record<MessageKey, string> = {
   networkRestored: '网络已恢复',
   calleeOffline: '{name} 不在线',
   calleeBusy: '{name} 忙线中',
+  declinedRecently: '{name} 刚刚拒绝了通话，请稍后再试',
   callFailed: '呼叫失败（{code}）',
 }
 
@@ -266,6 +268,8 @@ export function errorMessage(code: ErrorCode | string, peerName: string, t: Tran
       return t('mediaFailed')
     case 'CALLEE_OFFLINE':
       return t('calleeOffline', { name: peerName })
+    case 'DECLINED_RECENTLY':
+      return t('declinedRecently', { name: peerName })
     case 'TOKEN_EXPIRED':
       return t('tokenExpired')
     case 'SFU_REQUIRED':

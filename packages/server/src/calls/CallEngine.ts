@@ -41,8 +41,8 @@ export interface CallEngineOptions {
   /** Told of every call that ends, for metrics and logs. */
   onEnded?: (state: Extract<CallState, { phase: 'ended' }>) => void
   onError?: (error: unknown, callId: string) => void
-  /** STUN/TURN servers for a device of this account, fresh for each call. */
-  iceServers?: (accid: string) => IceServer[]
+  /** STUN/TURN servers for a party of a call, with TURN credentials for `ringingMs` and the call after it. */
+  iceServers?: (accid: string, ringingMs: number) => IceServer[]
   /** The media server for group calls; without one, group calls of up to 4 run as a mesh. */
   sfu?: GroupMediaServer
 }
@@ -156,7 +156,7 @@ export class CallEngine {
       await calls.release(appKey, caller.accid, callId)
       throw error
     }
-    announce(callId, this.#o.iceServers?.(caller.accid) ?? [], media)
+    announce(callId, this.#o.iceServers?.(caller.accid, expiresAt - now) ?? [], media)
     return state
   }
 
@@ -447,6 +447,7 @@ export class CallEngine {
 
   #invite(s: CallState, accid: string): Effect['event'] {
     const member = s.members.find((m) => m.accid === accid)
+    const expiresAt = member ? ringsUntil(s, member) : s.expiresAt
     return {
       name: 'invited',
       data: {
@@ -457,8 +458,8 @@ export class CallEngine {
         isGroup: s.isGroup,
         members: [s.caller.accid, ...s.callees],
         media: s.media,
-        expiresAt: member ? ringsUntil(s, member) : s.expiresAt,
-        iceServers: this.#o.iceServers?.(accid) ?? [],
+        expiresAt,
+        iceServers: this.#o.iceServers?.(accid, Math.max(0, expiresAt - this.#now())) ?? [],
       },
     }
   }

@@ -17,8 +17,9 @@ Options (environment variable in brackets):
   --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit)
   --stun URLS       comma-separated STUN URLs for devices (RINGKIT_STUN_URLS)
   --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
-  --turn-secret S   coturn static-auth-secret: devices get time-limited TURN credentials
-                    (RINGKIT_TURN_SECRET; lifetime RINGKIT_TURN_TTL seconds, default 3600)
+  --turn-secret S   coturn static-auth-secret: the parties of a call get TURN credentials for it
+                    (RINGKIT_TURN_SECRET; valid while it rings and RINGKIT_TURN_CALL_SECONDS
+                    after, default 14400)
   --janus URLS      comma-separated Janus WebSocket URLs for group calls, e.g. ws://127.0.0.1:8188
                     (RINGKIT_JANUS_URLS); calls are spread across them. Without Janus, group
                     calls of up to ${MAX_MESH_MEMBERS} people run peer to peer
@@ -31,6 +32,8 @@ Options (environment variable in brackets):
 Environment:
   RINGKIT_APP_KEY / RINGKIT_APP_SECRET   fix the default app's credentials
   RINGKIT_LOG_LEVEL                      pino log level (default info)
+  RINGKIT_TRUSTED_PROXIES                comma-separated proxy addresses whose X-Forwarded-For
+                                         counts for the per-IP connection cap
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -78,8 +81,9 @@ async function main(argv: string[]): Promise<number> {
         stunUrls: list(values.stun ?? env.RINGKIT_STUN_URLS),
         turnUrls: list(values.turn ?? env.RINGKIT_TURN_URLS),
         turnSecret: values['turn-secret'] ?? env.RINGKIT_TURN_SECRET,
-        ...(env.RINGKIT_TURN_TTL ? { turnTtlSeconds: Number(env.RINGKIT_TURN_TTL) } : {}),
       },
+      ...(env.RINGKIT_TURN_CALL_SECONDS ? { limits: { turnCallSeconds: Number(env.RINGKIT_TURN_CALL_SECONDS) } } : {}),
+      trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(demo ? { mount: mountDemo(dataDir) } : {}),
     })

@@ -3,6 +3,8 @@ import { z } from 'zod'
 import { accidSchema, RingKitError, type ErrorCode } from '@ringkit/protocol'
 import { readAuthHeaders, verifyCheckSum, type NonceStore } from '../auth/checksum.ts'
 import { createToken, MAX_TOKEN_TTL_SECONDS } from '../auth/tokens.ts'
+import type { RateLimiter } from '../guards/rate-limiter.ts'
+import type { Rate } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import type { App, Store } from '../store/types.ts'
 
@@ -10,6 +12,9 @@ export interface RestOptions {
   store: Store
   nonces: NonceStore
   metrics: Metrics
+  rates: RateLimiter
+  /** Requests per app, counted once the CheckSum passed: an AppKey is public, a budget anyone could spend is not. */
+  restRate: Rate
   /** Logs an account's devices out after its tokens are revoked. */
   kickAccount: (appKey: string, accid: string) => void
 }
@@ -69,6 +74,9 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
     const app = await store.getApp(headers.appKey)
     if (!app) throw new RingKitError('APP_NOT_FOUND')
     await verifyCheckSum(headers, app.appSecret, o.nonces, Date.now())
+    if (!(await o.rates.take(`rest:${app.appKey}`, o.restRate))) {
+      throw new RingKitError('RATE_LIMITED', 'too many requests from this app')
+    }
     request.ringkitApp = app
   })
 

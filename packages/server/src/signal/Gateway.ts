@@ -19,11 +19,11 @@ import { joinResult } from '../calls/group.ts'
 import type { CallInput } from '../calls/types.ts'
 import { verifyToken } from '../auth/tokens.ts'
 import type { Store } from '../store/types.ts'
+import type { AccountGuards } from '../guards/AccountGuards.ts'
 import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
-import { TokenBucket } from './TokenBucket.ts'
 
 export interface GatewayOptions {
   store: Store
@@ -34,14 +34,19 @@ export interface GatewayOptions {
   heartbeatMs: number
   resumeGraceMs: number
   limits: Limits
-  iceServers: (accid: string) => IceServer[]
+  /** Per-account bounds, shared by all of an account's sockets (and, later, nodes). */
+  guards: AccountGuards
+  /** STUN for every device; TURN credentials come only with a call, to its parties. */
+  sessionIceServers: IceServer[]
+  /** A party's ICE servers with fresh TURN credentials, for accept and join replies. */
+  callIceServers: (accid: string) => IceServer[]
 }
 
 interface Connection {
   socket: WebSocket
   session: Session | undefined
   alive: boolean
-  invites: TokenBucket
+  loginDeadline: NodeJS.Timeout
 }
 
 /** A handler that sent its reply itself, before events it caused. */
@@ -59,6 +64,7 @@ const HEARTBEAT_SLICES = 20
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
+const CLOSE_LOGIN_DEADLINE = 4004
 
 /**
  * The WebSocket edge: every inbound frame is checked against the protocol before anything acts on
@@ -85,8 +91,12 @@ export class Gateway {
       socket,
       session: undefined,
       alive: true,
-      invites: new TokenBucket(this.#o.limits.invites.perSecond, this.#o.limits.invites.burst),
+      // A socket that never logs in would hold a file and memory for nothing.
+      loginDeadline: setTimeout(() => {
+        if (!conn.session) socket.close(CLOSE_LOGIN_DEADLINE, 'login deadline')
+      }, this.#o.limits.loginDeadlineMs),
     }
+    conn.loginDeadline.unref()
     this.#connections.add(conn)
     this.#o.metrics.connections.inc()
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -199,8 +209,8 @@ export class Gateway {
       conn.session = undefined
       return {}
     },
-    call: async (conn, session, msg) => {
-      if (!conn.invites.take()) throw new RingKitError('RATE_LIMITED', 'too many calls from this connection')
+    call: async (_conn, session, msg) => {
+      await this.#o.guards.beforeRinging(session.appKey, session.accid, msg.to)
       await this.#o.engine.start(
         session.appKey,
         deviceOf(session),
@@ -213,17 +223,26 @@ export class Gateway {
       )
       return REPLIED
     },
-    accept: async (_c, s, msg) =>
-      joinResult(await this.#o.engine.act(s.appKey, msg.callId, { kind: 'accept', by: deviceOf(s) }), deviceOf(s)),
-    join: async (_c, s, msg) => joinResult(await this.#o.engine.join(s.appKey, msg.callId, deviceOf(s)), deviceOf(s)),
+    accept: async (_c, s, msg) => ({
+      ...joinResult(await this.#o.engine.act(s.appKey, msg.callId, { kind: 'accept', by: deviceOf(s) }), deviceOf(s)),
+      iceServers: this.#o.callIceServers(s.accid),
+    }),
+    join: async (_c, s, msg) => ({
+      ...joinResult(await this.#o.engine.join(s.appKey, msg.callId, deviceOf(s)), deviceOf(s)),
+      iceServers: this.#o.callIceServers(s.accid),
+    }),
     leave: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'leave', by: deviceOf(s) }),
-    invite: async (conn, s, msg) => {
-      if (!conn.invites.take()) throw new RingKitError('RATE_LIMITED', 'too many invitations from this connection')
+    invite: async (_conn, s, msg) => {
+      await this.#o.guards.beforeRinging(s.appKey, s.accid, msg.to)
       await this.#o.engine.invite(s.appKey, msg.callId, deviceOf(s), msg.to)
       return {}
     },
     sfu: (_c, s, msg) => this.#o.engine.sfuMessage(s.appKey, msg.callId, deviceOf(s), msg.data),
-    reject: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'reject', by: deviceOf(s) }),
+    reject: async (_c, s, msg) => {
+      const after = await this.#o.engine.act(s.appKey, msg.callId, { kind: 'reject', by: deviceOf(s) })
+      await this.#o.guards.declined(s.appKey, after.caller.accid, s.accid)
+      return {}
+    },
     cancel: (_c, s, msg) => this.#act(s, msg.callId, { kind: 'cancel', by: deviceOf(s) }),
     hangup: (_c, s, msg) =>
       this.#act(s, msg.callId, { kind: 'hangup', by: deviceOf(s), ...(msg.reason ? { failed: true } : {}) }),
@@ -275,6 +294,14 @@ export class Gateway {
         return
       }
     }
+    // A device logging in again replaces itself and does not count twice; the old devices stay.
+    if (
+      !existing &&
+      app.multiDevice &&
+      registry.deviceCount(app.appKey, msg.accid) >= this.#o.limits.devicesPerAccount
+    ) {
+      throw new RingKitError('TOO_MANY_DEVICES', `at most ${this.#o.limits.devicesPerAccount} devices per account`)
+    }
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
     if (!app.multiDevice) this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
 
@@ -299,7 +326,7 @@ export class Gateway {
       sessionId: session.sessionId,
       resumed,
       heartbeatMs: this.#o.heartbeatMs,
-      iceServers: this.#o.iceServers(session.accid),
+      iceServers: this.#o.sessionIceServers,
     }
   }
 
@@ -324,6 +351,7 @@ export class Gateway {
   }
 
   #onClose(conn: Connection): void {
+    clearTimeout(conn.loginDeadline)
     this.#connections.delete(conn)
     this.#o.metrics.connections.dec()
     const session = conn.session

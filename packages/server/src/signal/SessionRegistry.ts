@@ -37,6 +37,14 @@ export class SessionRegistry implements EventDelivery {
     return [...(this.#byAccount.get(key(appKey, accid))?.values() ?? [])]
   }
 
+  /**
+   * How many devices of the account are logged in, resumable ones included. Synchronous, so that
+   * on one node a login's check and its add are one step; a cluster answers from shared presence.
+   */
+  deviceCount(appKey: string, accid: string): number {
+    return this.#byAccount.get(key(appKey, accid))?.size ?? 0
+  }
+
   get size(): number {
     return this.#count
   }
