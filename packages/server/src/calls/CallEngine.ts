@@ -239,7 +239,8 @@ export class CallEngine {
       const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
       const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
       if (fresh.length === 0) return
-      checkGroupSize(new Set([s.caller.accid, ...s.callees, ...fresh]).size, s.media)
+      // Who is in the call or ringing now: those who declined, missed or left are not counted.
+      checkGroupSize(new Set([...holders(s), ...fresh]).size, s.media)
       await this.#checkAccounts(appKey, fresh)
       await this.#ring(s, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
     })
@@ -250,6 +251,7 @@ export class CallEngine {
     return this.#queue.run(callId, async () => {
       const s = await this.#loadGroup(appKey, callId, by)
       const held = isRinging(s, by.accid) || presentDevices(s).some((d) => d.accid === by.accid)
+      if (!held) checkGroupSize(holders(s).size + 1, s.media)
       if (!held && !(await this.#o.calls.claim(appKey, by.accid, callId))) {
         throw new RingKitError('CALLER_BUSY', 'this account is in another call')
       }
