@@ -13,7 +13,13 @@ import {
   type SfuPublishResult,
 } from '@ringkit/protocol'
 import type { AccountStore, CallStore } from '../store/types.ts'
-import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
+import {
+  realScheduler,
+  type CallStateStore,
+  type EventDelivery,
+  type GroupMediaServer,
+  type Scheduler,
+} from './ports.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -38,6 +44,8 @@ export interface CallEngineOptions {
   calls: CallStateStore
   delivery: EventDelivery
   now?: () => number
+  /** Runs the ringing deadlines; given with `now` when the clock is not the real one. */
+  scheduler?: Scheduler
   /** Told of every call that ends, for metrics and logs. */
   onEnded?: (state: Extract<CallState, { phase: 'ended' }>) => void
   onError?: (error: unknown, callId: string) => void
@@ -67,13 +75,16 @@ export class CallEngine {
   readonly #o: CallEngineOptions
   readonly #now: () => number
   readonly #queue = new KeyedQueue()
-  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #scheduler: Scheduler
+  /** Per call, what cancels its ringing timer. */
+  readonly #timers = new Map<string, () => void>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
   readonly #ringingSignals = new Map<string, Effect['event'][]>()
 
   constructor(options: CallEngineOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
+    this.#scheduler = options.scheduler ?? realScheduler
   }
 
   /**
@@ -374,7 +385,7 @@ export class CallEngine {
   }
 
   close(): void {
-    for (const t of this.#timers.values()) clearTimeout(t)
+    for (const cancel of this.#timers.values()) cancel()
     this.#timers.clear()
   }
 
@@ -467,23 +478,19 @@ export class CallEngine {
 
   /** Sets the call's one timer to its next ringing deadline, or clears it when nothing rings. */
   #schedule(s: CallState): void {
-    clearTimeout(this.#timers.get(s.callId))
+    this.#timers.get(s.callId)?.()
     this.#timers.delete(s.callId)
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
     if (at === undefined) return void this.#ringingSignals.delete(s.callId)
-    const timer = setTimeout(
-      () => {
-        this.#timers.delete(s.callId)
-        this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
-          // The call may have ended a moment before the timer fired.
-          if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
-        })
-      },
-      Math.max(0, at - this.#now()),
-    )
-    timer.unref()
-    this.#timers.set(s.callId, timer)
+    const cancel = this.#scheduler.after(Math.max(0, at - this.#now()), async () => {
+      this.#timers.delete(s.callId)
+      await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
+        // The call may have ended a moment before the timer fired.
+        if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
+      })
+    })
+    this.#timers.set(s.callId, cancel)
   }
 }
 
