@@ -38,6 +38,8 @@ export interface ServerOptions {
    */
   janus?: { urls: string[]; apiSecret: string; requestTimeoutMs?: number }
   logger?: Logger
+  /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
+  now?: () => number
   /**
    * Adds routes of an app beside the API on the same port (the CLI mounts the demo this way).
    * Called before listen; `url` is valid once the server listens.
@@ -94,6 +96,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
     ...(sfu ? { sfu } : {}),
+    ...(options.now ? { now: options.now } : {}),
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)

@@ -33,7 +33,7 @@ async function answer(device: TestDevice): Promise<Call> {
 async function recordOfAll(devices: TestDevice[]): Promise<CallRecord> {
   const records = await Promise.all(devices.map(async (d) => d.next('record')))
   for (const r of records) assert.deepEqual(r, records[0])
-  for (const d of devices) assert.ok(await d.quiet('record', 200), `${d.accid} got a second record`)
+  for (const d of devices) assert.ok(await d.quiet('record'), `${d.accid} got a second record`)
   return records[0]!
 }
 
