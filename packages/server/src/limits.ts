@@ -11,10 +11,16 @@ export interface Rate {
 export interface Limits {
   /** Calls and invitations one account may place. */
   invites: Rate
+  /**
+   * People one group call may ring over its life, those who declined, missed or left included:
+   * the size limits count only who is in it at once, and this keeps its record and journal bounded.
+   */
+  groupCallees: { perCall: number }
 }
 
 export const DEFAULT_LIMITS: Limits = {
   invites: { perSecond: 5, burst: 10 },
+  groupCallees: { perCall: 100 },
 }
 
 /** Server options name only the limits they change; the rest keep their defaults. */

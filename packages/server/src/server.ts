@@ -85,6 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
+  const limits = resolveLimits(options.limits)
   const engine = new CallEngine({
     store,
     calls: memoryCallStateStore(),
@@ -97,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
     ...(sfu ? { sfu } : {}),
     ...(options.now ? { now: options.now } : {}),
+    maxGroupCallees: limits.groupCallees.perCall,
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
@@ -117,7 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
-    limits: resolveLimits(options.limits),
+    limits,
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const http = Fastify({

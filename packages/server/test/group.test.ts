@@ -233,6 +233,35 @@ describe('group calls (mesh, no media server)', () => {
     )
   })
 
+  it('a call rings at most Limits.groupCallees people in all; ringing one of them again is not one more', async (t) => {
+    const small = await startTestServer({ limits: { groupCallees: { perCall: 3 } } })
+    t.after(async () => small.close())
+    n++
+    const [ann, bob, cat, dan, eve] = await Promise.all(
+      ['ann', 'bob', 'cat', 'dan', 'eve'].map(async (name) => TestDevice.online(small, `${name}${n}`)),
+    )
+    if (!ann || !bob || !cat || !dan || !eve) return assert.fail('devices')
+    const call = await ann.kit.groupCall({ to: [bob.accid, cat.accid], type: 'audio' })
+    await answer(bob)
+    await (await cat.next('invited')).call.reject()
+    await call.invite([dan.accid])
+    await (await dan.next('invited')).call.reject()
+    // Two in the call, three rung in all: Eve would be a fourth.
+    await rejects(call.invite([eve.accid]), 'GROUP_TOO_LARGE')
+    await call.invite([cat.accid])
+    await answer(cat)
+    await bob.next('userAccept', (e) => e.accid === cat.accid)
+    await call.hangup()
+    const record = await recordOfAll([ann, bob, cat, dan])
+    assert.deepEqual(record.callees, [bob.accid, cat.accid, dan.accid])
+    await eve.kit.getCallHistory({ limit: 1 })
+    assert.ok(
+      eve.seen.every((e) => e.name !== 'invited'),
+      'the refused invitation rang nobody',
+    )
+    await Promise.all([ann, bob, cat, dan, eve].map(async (d) => d.close()))
+  })
+
   it('refuses what a device may not do: a 1:1 join, media to nobody, invites from outside', async () => {
     const { ann, bob, cat } = await people('ann', 'bob', 'cat')
     const single = await ann.kit.call({ to: bob.accid, type: 'audio' })

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
   DEFAULT_CALL_TIMEOUT_MS,
-  MAX_GROUP_MEMBERS,
-  MAX_MESH_MEMBERS,
   RingKitError,
   type Attachment,
   type CallMedia,
@@ -20,6 +18,7 @@ import {
   type GroupMediaServer,
   type Scheduler,
 } from './ports.ts'
+import { checkCalleesInAll, checkGroupSize, checkInvite } from './group-size.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -53,6 +52,8 @@ export interface CallEngineOptions {
   iceServers?: (accid: string) => IceServer[]
   /** The media server for group calls; without one, group calls of up to 4 run as a mesh. */
   sfu?: GroupMediaServer
+  /** How many people one group call may ring over its life (`Limits.groupCallees`). */
+  maxGroupCallees?: number
 }
 
 export interface StartCall {
@@ -228,6 +229,7 @@ export class CallEngine {
     if (to.includes(caller.accid)) throw new RingKitError('CALL_SELF')
     const media: CallMedia = sfu ? 'sfu' : 'mesh'
     checkGroupSize(1 + to.length, media)
+    checkCalleesInAll(to.length, this.#o.maxGroupCallees)
     await this.#checkAccounts(appKey, to)
     const online = await Promise.all(to.map(async (accid) => delivery.onlineDevices(appKey, accid)))
     if (online.every((devices) => devices.length === 0)) {
@@ -250,8 +252,7 @@ export class CallEngine {
       const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
       const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
       if (fresh.length === 0) return
-      // Who is in the call or ringing now: those who declined, missed or left are not counted.
-      checkGroupSize(new Set([...holders(s), ...fresh]).size, s.media)
+      checkInvite(s, fresh, this.#o.maxGroupCallees)
       await this.#checkAccounts(appKey, fresh)
       await this.#ring(s, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
     })
@@ -499,9 +500,4 @@ function deadline(s: CallState): number | undefined {
   if (s.phase === 'ended') return undefined
   const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => ringsUntil(s, m))
   return ringing.length > 0 ? Math.min(...ringing) : undefined
-}
-
-function checkGroupSize(people: number, media: CallMedia): void {
-  if (people > MAX_GROUP_MEMBERS) throw new RingKitError('GROUP_TOO_LARGE')
-  if (media === 'mesh' && people > MAX_MESH_MEMBERS) throw new RingKitError('SFU_REQUIRED')
 }
