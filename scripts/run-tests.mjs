@@ -80,6 +80,8 @@ function runFile(file, limitSeconds, streamed) {
     `--test-reporter-destination=${tap}`,
     file,
   ]
+  const started = Date.now()
+  if (streamed) process.stdout.write(`# ${file}\n`)
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   let output = ''
@@ -97,6 +99,7 @@ function runFile(file, limitSeconds, streamed) {
       clearTimeout(timer)
       running.delete(child)
       if (!streamed) process.stdout.write(`# ${file}\n${output}`)
+      process.stdout.write(`# ${file}: ${Math.round((Date.now() - started) / 1000)} s\n`)
       resolve({ file, tap, code, signal, timedOut, limitSeconds })
     })
   })
