@@ -1,4 +1,4 @@
-import { after, before, describe, it, type TestContext } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Call, RingKitOptions } from '../src/index.ts'
 import { startTestServer, type TestServer } from '../../server/test/support.ts'
@@ -28,7 +28,7 @@ after(async () =>
  * A coturn of the test's own and a server whose calls use it: what the test does to it (a restart,
  * a stop) reaches no other test, and no test depends on the order they run in.
  */
-async function ownRelay(t: TestContext): Promise<{ turn: Turn; on: TestServer }> {
+async function ownRelay(): Promise<{ turn: Turn; on: TestServer }> {
   if (typeof turnserver !== 'string') throw new Error(turnserver.skip)
   const turn = await startTurn(turnserver)
   const on = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret, turnTtlSeconds: 600 } })
@@ -112,8 +112,8 @@ describe('media in Node (@roamhq/wrtc)', () => {
   it(
     'with relay-only ICE the call goes through a real coturn, with TURN REST credentials',
     { skip: noTurn },
-    async (t) => {
-      const { on } = await ownRelay(t)
+    async () => {
+      const { on } = await ownRelay()
       const { call, incoming } = await videoCall('ra1', 'rb1', { iceTransportPolicy: 'relay', on })
       await assertFlowing(call, incoming)
       for (const side of [call, incoming]) {
@@ -136,8 +136,8 @@ describe('media in Node (@roamhq/wrtc)', () => {
   it(
     'a short TURN outage is survived with an ICE restart, and the SDK says reconnected',
     { skip: noTurn },
-    async (t) => {
-      const { turn, on } = await ownRelay(t)
+    async () => {
+      const { turn, on } = await ownRelay()
       const { alice, call, incoming } = await videoCall('oa1', 'ob1', { iceTransportPolicy: 'relay', on })
       await assertFlowing(call, incoming)
       const back = next(alice, 'reconnected', undefined, 30_000)
@@ -150,8 +150,8 @@ describe('media in Node (@roamhq/wrtc)', () => {
     },
   )
 
-  it('a media connection that stays dead ends the call, and the record says it failed', { skip: noTurn }, async (t) => {
-    const { turn, on } = await ownRelay(t)
+  it('a media connection that stays dead ends the call, and the record says it failed', { skip: noTurn }, async () => {
+    const { turn, on } = await ownRelay()
     const options = { iceTransportPolicy: 'relay' as const, on, mediaTimeoutMs: 3000 }
     const { alice, bob, call, incoming } = await videoCall('da1', 'db1', options)
     await assertFlowing(call, incoming)
