@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import wrtc from '@roamhq/wrtc'
 import { RingKitError } from '@ringkit/protocol'
 import type { Call, RingKit, RingKitEvents } from '../src/index.ts'
+import { syntheticMediaDevices } from '../src/node/synthetic.ts'
 import { startTestServer, type TestServer } from '../../server/test/support.ts'
 import { retireBots, wrtcBot } from './node-bots.ts'
 
@@ -104,19 +106,27 @@ describe('group calls as a mesh, in Node (@roamhq/wrtc)', () => {
 
   it('a group of 5 without Janus is refused with SFU_REQUIRED, before anyone rings or a camera opens', async () => {
     const names = ['fiveA', 'fiveB', 'fiveC', 'fiveD', 'fiveE']
-    const [caller, ...others] = await Promise.all(names.map(bot))
-    if (!caller) return assert.fail('bots')
-    const rung = others.map((kit) =>
-      collect(kit, 'invited', 1, () => true, 1000).then(
-        () => kit.accid,
-        () => undefined,
-      ),
-    )
+    const cameras = syntheticMediaDevices(wrtc)
+    let opened = 0
+    const counted = {
+      enumerateDevices: async () => cameras.enumerateDevices(),
+      getUserMedia: async (constraints?: MediaStreamConstraints) => {
+        opened++
+        return cameras.getUserMedia(constraints)
+      },
+    }
+    const caller = await wrtcBot(server, names[0]!, { mediaDevices: counted })
+    const others = await Promise.all(names.slice(1).map(bot))
+    const rung = new Set<string>()
+    for (const [i, kit] of others.entries()) kit.on('invited', () => rung.add(names[i + 1]!))
     await assert.rejects(
       caller.groupCall({ to: names.slice(1), type: 'video' }),
       (e: unknown) => e instanceof RingKitError && e.code === 'SFU_REQUIRED' && /Janus/.test(e.message),
     )
-    assert.deepEqual((await Promise.all(rung)).filter(Boolean), [], 'nobody rang')
+    // An invitation would have gone out before the refusal, so before the answer to a later request.
+    await Promise.all(others.map(async (kit) => kit.getCallHistory({ limit: 1 })))
+    assert.deepEqual([...rung], [], 'nobody rang')
+    assert.equal(opened, 0, 'no camera or microphone was opened')
     assert.deepEqual(caller.calls, [])
   })
 })

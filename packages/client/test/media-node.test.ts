@@ -6,24 +6,35 @@ import { next, retireBots, wrtcBot } from './node-bots.ts'
 import { findProgram, startTurn, type Turn } from '../../server/test/services.ts'
 
 let server: TestServer
-let relayServer: TestServer | undefined
-let turn: Turn | undefined
 const turnserver = findProgram('RINGKIT_TURNSERVER', ['/usr/bin/turnserver'], 'apt-get install coturn')
+const noTurn = typeof turnserver === 'string' ? false : turnserver.skip
+/** Each coturn a test started, and the server handing out its credentials; stopped once bots are out. */
+const relays: { turn: Turn; on: TestServer }[] = []
 
 before(async () => {
   server = await startTestServer()
-  if (typeof turnserver === 'string') {
-    turn = await startTurn(turnserver)
-    relayServer = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret } })
-  }
 })
 after(async () =>
   retireBots(
     async () => server.close(),
-    async () => relayServer?.close(),
-    async () => turn?.stop(),
+    ...relays.map(({ turn, on }) => async () => {
+      await on.close()
+      await turn.stop()
+    }),
   ),
 )
+
+/**
+ * A coturn of the test's own and a server whose calls use it: what the test does to it (a restart,
+ * a stop) reaches no other test, and no test depends on the order they run in.
+ */
+async function ownRelay(): Promise<{ turn: Turn; on: TestServer }> {
+  if (typeof turnserver !== 'string') throw new Error(turnserver.skip)
+  const turn = await startTurn(turnserver)
+  const on = await startTestServer({ ice: { turnUrls: [turn.url], turnSecret: turn.secret } })
+  relays.push({ turn, on })
+  return { turn, on }
+}
 
 type BotOptions = Partial<RingKitOptions> & { on?: TestServer }
 
@@ -149,42 +160,50 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.equal((await records)[0].type, 'video')
   })
 
-  it('with relay-only ICE the call goes through a real coturn, with TURN REST credentials', async (t) => {
-    if (typeof turnserver !== 'string') return t.skip(turnserver.skip)
-    const { call, incoming } = await videoCall('ra1', 'rb1', { iceTransportPolicy: 'relay', on: relayServer! })
-    await assertFlowing(call, incoming)
-    for (const side of [call, incoming]) {
-      const stats = await side.getStats()
-      const reports = new Map<
-        string,
-        { type: string; candidateType?: string; localCandidateId?: string; nominated?: boolean; state?: string }
-      >()
-      stats?.forEach((r: { id: string; type: string }) => reports.set(r.id, r))
-      const pair = [...reports.values()].find(
-        (r) => r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded',
-      )
-      assert.ok(pair, 'a nominated candidate pair')
-      assert.equal(reports.get(pair.localCandidateId ?? '')?.candidateType, 'relay')
-    }
-    await call.hangup()
-  })
+  it(
+    'with relay-only ICE the call goes through a real coturn, with TURN REST credentials',
+    { skip: noTurn },
+    async () => {
+      const { on } = await ownRelay()
+      const { call, incoming } = await videoCall('ra1', 'rb1', { iceTransportPolicy: 'relay', on })
+      await assertFlowing(call, incoming)
+      for (const side of [call, incoming]) {
+        const stats = await side.getStats()
+        const reports = new Map<
+          string,
+          { type: string; candidateType?: string; localCandidateId?: string; nominated?: boolean; state?: string }
+        >()
+        stats?.forEach((r: { id: string; type: string }) => reports.set(r.id, r))
+        const pair = [...reports.values()].find(
+          (r) => r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded',
+        )
+        assert.ok(pair, 'a nominated candidate pair')
+        assert.equal(reports.get(pair.localCandidateId ?? '')?.candidateType, 'relay')
+      }
+      await call.hangup()
+    },
+  )
 
-  it('a short TURN outage is survived with an ICE restart, and the SDK says reconnected', async (t) => {
-    if (!turn) return t.skip(typeof turnserver === 'string' ? '' : turnserver.skip)
-    const { alice, call, incoming } = await videoCall('oa1', 'ob1', { iceTransportPolicy: 'relay', on: relayServer! })
-    await assertFlowing(call, incoming)
-    const back = next(alice, 'reconnected', undefined, 30_000)
-    await turn.restart()
-    const event = await back
-    assert.equal(event.call, call)
-    assert.equal(call.status, 'connected')
-    await assertFlowing(call, incoming)
-    await call.hangup()
-  })
+  it(
+    'a short TURN outage is survived with an ICE restart, and the SDK says reconnected',
+    { skip: noTurn },
+    async () => {
+      const { turn, on } = await ownRelay()
+      const { alice, call, incoming } = await videoCall('oa1', 'ob1', { iceTransportPolicy: 'relay', on })
+      await assertFlowing(call, incoming)
+      const back = next(alice, 'reconnected', undefined, 30_000)
+      await turn.restart()
+      const event = await back
+      assert.equal(event.call, call)
+      assert.equal(call.status, 'connected')
+      await assertFlowing(call, incoming)
+      await call.hangup()
+    },
+  )
 
-  it('a media connection that stays dead ends the call, and the record says it failed', async (t) => {
-    if (!turn) return t.skip(typeof turnserver === 'string' ? '' : turnserver.skip)
-    const options = { iceTransportPolicy: 'relay' as const, on: relayServer!, mediaTimeoutMs: 3000 }
+  it('a media connection that stays dead ends the call, and the record says it failed', { skip: noTurn }, async () => {
+    const { turn, on } = await ownRelay()
+    const options = { iceTransportPolicy: 'relay' as const, on, mediaTimeoutMs: 3000 }
     const { alice, bob, call, incoming } = await videoCall('da1', 'db1', options)
     await assertFlowing(call, incoming)
     const records = Promise.all([next(alice, 'record', undefined, 40_000), next(bob, 'record', undefined, 40_000)])
@@ -193,7 +212,6 @@ describe('media in Node (@roamhq/wrtc)', () => {
     assert.equal(ra.endReason, 'failed')
     assert.equal(ra.status, 1)
     assert.deepEqual(rb, ra)
-    turn = undefined
   })
 
   it('a ringing callee prepares its answer but reveals nothing to the caller until its user accepts', async () => {

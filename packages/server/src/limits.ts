@@ -23,6 +23,11 @@ export interface Limits {
   declineCooldownMs: number
   /** How long TURN credentials outlive a call's ringing: the longest a relayed call can last. */
   turnCallSeconds: number
+  /**
+   * People one group call may ring over its life, those who declined, missed or left included:
+   * the size limits count only who is in it at once, and this keeps its record and journal bounded.
+   */
+  groupCallees: { perCall: number }
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -33,6 +38,7 @@ export const DEFAULT_LIMITS: Limits = {
   connectionsPerIp: 64,
   declineCooldownMs: 30_000,
   turnCallSeconds: 4 * 3600,
+  groupCallees: { perCall: 100 },
 }
 
 /** Server options name only the limits they change; the rest keep their defaults. */

@@ -49,6 +49,8 @@ export interface ServerOptions {
    */
   janus?: { urls: string[]; apiSecret: string; requestTimeoutMs?: number }
   logger?: Logger
+  /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
+  now?: () => number
   /**
    * Adds routes of an app beside the API on the same port (the CLI mounts the demo this way).
    * Called before listen; `url` is valid once the server listens. `ownApp(name)` is an app kept
@@ -129,6 +131,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: iceForCall,
     ...(sfu ? { sfu } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    maxGroupCallees: limits.groupCallees.perCall,
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)

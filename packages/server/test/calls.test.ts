@@ -13,8 +13,10 @@ const pair = async () => {
   return { alice, bob }
 }
 
+/** How far the call engine's clock runs ahead of the real one: tests move it on rather than wait. */
+let skewMs = 0
 before(async () => {
-  server = await startTestServer()
+  server = await startTestServer({ now: () => Date.now() + skewMs })
 })
 after(async () => {
   await TestDevice.closeAll()
@@ -41,7 +43,7 @@ describe('1:1 call outcomes', () => {
     await invited.call.accept()
     await alice.next('userAccept', (e) => e.accid === bob.accid)
     assert.equal(call.status, 'connected')
-    await new Promise((r) => setTimeout(r, 1100))
+    skewMs += 61_000
     await call.hangup()
     const [endA, endB] = await Promise.all([alice.next('callEnd'), bob.next('callEnd')])
     assert.equal(endA.reason, 'hangup')
@@ -50,7 +52,7 @@ describe('1:1 call outcomes', () => {
     assertRecord(ra, RECORD_STATUS.completed, alice.accid, bob.accid)
     assert.deepEqual(rb, ra)
     assert.ok(ra.connectedAt !== undefined)
-    assert.ok(ra.durationSeconds >= 1, `duration ${ra.durationSeconds}`)
+    assert.ok(ra.durationSeconds >= 61 && ra.durationSeconds <= 62, `duration ${ra.durationSeconds}`)
     assert.deepEqual(ra.attachment, { topic: 'standup' })
     assert.deepEqual(
       ra.members.map((m) => [m.accid, m.status]),
@@ -59,7 +61,7 @@ describe('1:1 call outcomes', () => {
         [bob.accid, 'joined'],
       ],
     )
-    assert.ok(await alice.quiet('record', 200), 'exactly one record')
+    assert.ok(await alice.quiet('record'), 'exactly one record')
     const stored = await server.rest('GET', `/v1/calls/${call.callId}`)
     assert.deepEqual(stored.body, ra)
   })

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { RECORD_STATUS } from '@ringkit/protocol'
-import { startTestServer, TestDevice, tokenFor, type TestServer } from './support.ts'
+import { startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
 
 let server: TestServer
 let n = 0
@@ -46,7 +46,7 @@ describe('multi-device', () => {
     await Promise.all([alice.next('callEnd'), bob2.next('callEnd')])
     const records = await Promise.all([alice.next('record'), bob1.next('record'), bob2.next('record')])
     for (const r of records) assert.equal(r.status, RECORD_STATUS.completed)
-    assert.ok(await bob1.quiet('callEnd', 150), 'the device that did not answer gets no callEnd')
+    assert.ok(await bob1.quiet('callEnd'), 'the device that did not answer gets no callEnd')
   })
 
   it('a reject on one device ends the call; the others get otherClientReject and a record with status 3', async () => {
@@ -103,7 +103,7 @@ describe('single-device apps', () => {
     assert.equal(record.status, RECORD_STATUS.completed)
     assert.equal(record.endReason, 'kicked')
     assert.equal((await bobNew.next('record')).callId, record.callId)
-    assert.ok(await bobNew.quiet('kickedOffline', 100))
+    assert.ok(await bobNew.quiet('kickedOffline'))
   })
 })
 
@@ -136,7 +136,7 @@ describe('connection resilience', () => {
     assert.equal(ra.status, RECORD_STATUS.completed)
     assert.equal(ra.endReason, 'hangup')
     assert.deepEqual(rb, ra)
-    assert.ok(await alice.quiet('record', 150), 'no frame is handled twice')
+    assert.ok(await alice.quiet('record'), 'no frame is handled twice')
   })
 
   it('past the grace period the other side gets callEnd and the record says the device was lost', async () => {
@@ -151,7 +151,7 @@ describe('connection resilience', () => {
     raw.send(
       JSON.stringify({ type: 'login', id: '1', appKey: server.app.appKey, accid: aliceId, token, deviceId: 'd' }),
     )
-    while (!frames.some((f) => f.id === '1')) await new Promise((r) => setTimeout(r, 10))
+    await waitFor('the login answer', () => frames.some((f) => f.id === '1'))
     raw.send(JSON.stringify({ type: 'call', id: '2', to: [bob.accid], callType: 'audio' }))
     const ring = await bob.next('invited')
     await ring.call.accept()
@@ -235,12 +235,10 @@ async function forge(device: TestDevice, callId: string): Promise<string[]> {
       deviceId: 'forger',
     }),
   )
-  while (!replies.has('l')) await new Promise((r) => setTimeout(r, 10))
+  await waitFor('the login answer', () => replies.has('l'))
   const types = ['accept', 'reject', 'cancel', 'hangup']
   types.forEach((type, i) => socket.send(JSON.stringify({ type, id: `f${i}`, callId })))
-  const deadline = Date.now() + 3000
-  while (types.some((_, i) => !replies.has(`f${i}`)) && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20))
+  await waitFor('the answers to the forged requests', () => types.every((_, i) => replies.has(`f${i}`)))
   socket.close()
   return types.map((_, i) => replies.get(`f${i}`) ?? 'none')
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
-import { memoryCallStateStore, type EventDelivery } from '../src/calls/ports.ts'
+import { memoryCallStateStore, type EventDelivery, type Scheduler } from '../src/calls/ports.ts'
 import type { Audience } from '../src/calls/types.ts'
 import { openSqliteStore } from '../src/store/sqlite.ts'
 
@@ -29,18 +29,54 @@ export async function freshStores(accids: string[]): Promise<{ store: Store; cal
   return { store, calls: memoryCallStateStore() }
 }
 
-export type Clock = { now: number }
+/**
+ * The engine's clock in a property test, with the timers that go with it (give the engine both
+ * `now` and `scheduler`): no timer runs but those the test lets run by moving the clock, so a run
+ * does the same whatever the machine's speed.
+ */
+export class Clock {
+  now: number
+  readonly #timers = new Map<number, { at: number; run: () => unknown }>()
+  #nextId = 0
+  readonly scheduler: Scheduler = {
+    after: (ms, run) => {
+      const id = this.#nextId++
+      this.#timers.set(id, { at: this.now + ms, run })
+      return () => void this.#timers.delete(id)
+    },
+  }
+
+  constructor(now: number) {
+    this.now = now
+  }
+
+  /** Timers set and neither run nor canceled. */
+  get pending(): number {
+    return this.#timers.size
+  }
+
+  /** Moves the clock on by `ms`, then runs the timers due by then, earliest first, each to its end. */
+  async advance(ms: number): Promise<void> {
+    this.now += ms
+    for (;;) {
+      const due = [...this.#timers].filter(([, t]) => t.at <= this.now).sort(([, a], [, b]) => a.at - b.at)[0]
+      if (!due) return
+      this.#timers.delete(due[0])
+      await due[1].run()
+    }
+  }
+}
 
 /**
  * The property over `arbitrary`, each run on fresh stores with `accids` signed up and the engine's
- * clock a minute on from the run before, so that no run's timers or records reach the next.
+ * clock a minute on from the run before, so that no run's records reach the next.
  */
 export function onFreshStores<T>(
   arbitrary: fc.Arbitrary<T>,
   accids: string[],
   run: (value: T, clock: Clock, stores: { store: Store; calls: Calls }) => Promise<void>,
 ) {
-  const clock: Clock = { now: 1_700_000_000_000 }
+  const clock = new Clock(1_700_000_000_000)
   return fc.asyncProperty(arbitrary, async (value) => {
     clock.now += 60_000
     const stores = await freshStores(accids)

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { RECORD_STATUS, RingKitError, type CallRecord, type GroupMember } from '@ringkit/protocol'
 import type { Call } from '@ringkit/client'
+import { findProgram, startJanus, type Janus } from './services.ts'
 import { startTestServer, TestDevice, type TestServer } from './support.ts'
 
 let server: TestServer
@@ -32,7 +33,7 @@ async function answer(device: TestDevice): Promise<Call> {
 async function recordOfAll(devices: TestDevice[]): Promise<CallRecord> {
   const records = await Promise.all(devices.map(async (d) => d.next('record')))
   for (const r of records) assert.deepEqual(r, records[0])
-  for (const d of devices) assert.ok(await d.quiet('record', 200), `${d.accid} got a second record`)
+  for (const d of devices) assert.ok(await d.quiet('record'), `${d.accid} got a second record`)
   return records[0]!
 }
 
@@ -95,7 +96,11 @@ describe('group calls (mesh, no media server)', () => {
     await cat.next('userLeave', (e) => e.accid === bob.accid)
     assert.equal(call.status, 'connected')
     // Bob is free again: another call reaches him while the group call goes on.
-    assert.ok(await bob.quiet('record', 300))
+    const { zed } = await people('zed')
+    const other = await zed.kit.call({ to: bob.accid, type: 'audio' })
+    await bob.next('invited', (e) => e.call.callId === other.callId)
+    await other.cancel()
+    await bob.next('record', (r) => r.callId === other.callId)
     // The caller leaves too: Cat is alone with nobody ringing, so the call ends.
     await call.leave()
     assert.equal((await cat.next('callEnd')).reason, 'hangup')
@@ -191,6 +196,72 @@ describe('group calls (mesh, no media server)', () => {
     await ann.next('record')
   })
 
+  it('the mesh limit counts those in the call or ringing: one who declined and one who missed leave room', async () => {
+    const { ann, bob, cat, dan, eve, fay, gus } = await people('ann', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus')
+    const call = await ann.kit.groupCall({ to: [bob.accid, cat.accid, dan.accid], type: 'audio', timeoutMs: 2000 })
+    await answer(bob)
+    await (await cat.next('invited')).call.reject()
+    await dan.next('invited')
+    await ann.next('callingTimeout', (e) => e.accid === dan.accid)
+    // Ann and Bob are in the call: two more may ring, not three.
+    await call.invite([eve.accid, fay.accid])
+    const eveRings = await eve.next('invited')
+    const fayRings = await fay.next('invited')
+    await rejects(call.invite([gus.accid]), 'SFU_REQUIRED')
+    await rejects(cat.kit.join(call.callId), 'SFU_REQUIRED')
+    // The refusals left the call as it was: Eve's ringing goes on and she comes in.
+    await eveRings.call.accept()
+    await bob.next('userAccept', (e) => e.accid === eve.accid)
+    await fayRings.call.reject()
+    await cat.kit.join(call.callId)
+    await ann.next('userAccept', (e) => e.accid === cat.accid)
+    assert.equal(call.status, 'connected')
+    await call.hangup()
+    const record = await recordOfAll([ann, bob, cat, dan, eve, fay])
+    assert.deepEqual(record.callees, [bob.accid, cat.accid, dan.accid, eve.accid, fay.accid])
+    assert.deepEqual(statuses(record), {
+      [ann.accid]: 'joined',
+      [bob.accid]: 'joined',
+      [cat.accid]: 'joined',
+      [dan.accid]: 'missed',
+      [eve.accid]: 'joined',
+      [fay.accid]: 'rejected',
+    })
+    assert.ok(
+      gus.seen.every((e) => e.name !== 'invited'),
+      'the refused invitation rang nobody',
+    )
+  })
+
+  it('a call rings at most Limits.groupCallees people in all; ringing one of them again is not one more', async (t) => {
+    const small = await startTestServer({ limits: { groupCallees: { perCall: 3 } } })
+    t.after(async () => small.close())
+    n++
+    const [ann, bob, cat, dan, eve] = await Promise.all(
+      ['ann', 'bob', 'cat', 'dan', 'eve'].map(async (name) => TestDevice.online(small, `${name}${n}`)),
+    )
+    if (!ann || !bob || !cat || !dan || !eve) return assert.fail('devices')
+    const call = await ann.kit.groupCall({ to: [bob.accid, cat.accid], type: 'audio' })
+    await answer(bob)
+    await (await cat.next('invited')).call.reject()
+    await call.invite([dan.accid])
+    await (await dan.next('invited')).call.reject()
+    // Two in the call, three rung in all: Eve would be a fourth.
+    await rejects(call.invite([eve.accid]), 'GROUP_TOO_LARGE')
+    await call.invite([cat.accid])
+    await answer(cat)
+    await bob.next('userAccept', (e) => e.accid === cat.accid)
+    await call.hangup()
+    const record = await recordOfAll([ann, bob, cat, dan])
+    assert.deepEqual(record.callees, [bob.accid, cat.accid, dan.accid])
+    await eve.kit.getCallHistory({ limit: 1 })
+    assert.ok(
+      eve.seen.every((e) => e.name !== 'invited'),
+      'the refused invitation rang nobody',
+    )
+    await Promise.all([ann, bob, cat, dan, eve].map(async (d) => d.close()))
+  })
+
   it('refuses what a device may not do: a 1:1 join, media to nobody, invites from outside', async () => {
     const { ann, bob, cat } = await people('ann', 'bob', 'cat')
     const single = await ann.kit.call({ to: bob.accid, type: 'audio' })
@@ -239,5 +310,42 @@ describe('group calls (mesh, no media server)', () => {
     const record = await recordOfAll([ann, bob])
     assert.equal(record.endReason, 'hangup')
     assert.ok(record.members.find((m) => m.accid === cat.accid)?.leftAt)
+  })
+})
+
+const janusBinary = findProgram('RINGKIT_JANUS', ['/usr/bin/janus'], 'apt-get install janus')
+
+describe('group calls through Janus', { skip: typeof janusBinary === 'string' ? false : janusBinary.skip }, () => {
+  let janus: Janus | undefined
+  let sfuServer: TestServer | undefined
+  after(async () => {
+    await sfuServer?.close()
+    await janus?.stop()
+  })
+
+  it('the 25-person limit counts those in the call or ringing, not everyone ever invited', async () => {
+    if (typeof janusBinary !== 'string') return assert.fail(janusBinary.skip)
+    janus = await startJanus(janusBinary)
+    sfuServer = await startTestServer({ janus: { urls: [janus.url], apiSecret: janus.apiSecret } })
+    const target = sfuServer
+    n++
+    const ann = await TestDevice.online(target, `sfu-ann${n}`)
+    const bob = await TestDevice.online(target, `sfu-bob${n}`)
+    // Rung but offline: an account with no device rings until its timeout all the same.
+    const others = Array.from({ length: 25 }, (_, i) => `sfu-p${i}x${n}`)
+    for (const accid of others) assert.equal((await target.rest('POST', '/v1/accounts', { accid })).status, 201)
+    const call = await ann.kit.groupCall({ to: [bob.accid, ...others.slice(0, 23)], type: 'audio' })
+    assert.equal(call.isGroup, true)
+    await rejects(call.invite([others[23]!]), 'GROUP_TOO_LARGE')
+    await (await bob.next('invited')).call.reject()
+    await ann.next('userReject', (e) => e.accid === bob.accid)
+    // Bob declined: one more may ring, and then the call is full again.
+    await call.invite([others[23]!])
+    await rejects(call.invite([others[24]!]), 'GROUP_TOO_LARGE')
+    await rejects(bob.kit.join(call.callId), 'GROUP_TOO_LARGE')
+    await call.cancel()
+    const record = await ann.next('record')
+    assert.deepEqual(record.callees, [bob.accid, ...others.slice(0, 24)])
+    assert.equal(record.status, RECORD_STATUS.canceled)
   })
 })

@@ -90,6 +90,15 @@ export async function tokenFor(
   return res.body.token as string
 }
 
+/** Waits until `ready()` holds, checking every few ms; throws naming `what` past `timeoutMs`. */
+export async function waitFor(what: string, ready: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 type Seen = { [K in keyof RingKitEvents]: { name: K; payload: RingKitEvents[K]; at: number } }[keyof RingKitEvents]
 
 /** A logged-in SDK client (signaling only) that records every event it hears. */
@@ -156,10 +165,13 @@ export class TestDevice {
     }
   }
 
-  /** Resolves false if the event shows up within `ms`. */
-  async quiet(name: keyof RingKitEvents, ms: number): Promise<boolean> {
+  /**
+   * Resolves false if another `name` event arrives before the answer to a request sent now: the
+   * server answers on the same socket after whatever it had sent this device already.
+   */
+  async quiet(name: keyof RingKitEvents): Promise<boolean> {
     const before = this.seen.filter((s) => s.name === name).length
-    await new Promise((r) => setTimeout(r, ms))
+    await this.kit.getCallHistory({ limit: 1 })
     return this.seen.filter((s) => s.name === name).length === before
   }
 

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
   DEFAULT_CALL_TIMEOUT_MS,
-  MAX_GROUP_MEMBERS,
-  MAX_MESH_MEMBERS,
   RingKitError,
   type Attachment,
   type CallMedia,
@@ -13,7 +11,14 @@ import {
   type SfuPublishResult,
 } from '@ringkit/protocol'
 import type { AccountStore, CallStore } from '../store/types.ts'
-import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
+import {
+  realScheduler,
+  type CallStateStore,
+  type EventDelivery,
+  type GroupMediaServer,
+  type Scheduler,
+} from './ports.ts'
+import { checkCalleesInAll, checkGroupSize, checkInvite } from './group-size.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -38,6 +43,8 @@ export interface CallEngineOptions {
   calls: CallStateStore
   delivery: EventDelivery
   now?: () => number
+  /** Runs the ringing deadlines; given with `now` when the clock is not the real one. */
+  scheduler?: Scheduler
   /** Told of every call that ends, for metrics and logs. */
   onEnded?: (state: Extract<CallState, { phase: 'ended' }>) => void
   onError?: (error: unknown, callId: string) => void
@@ -45,6 +52,8 @@ export interface CallEngineOptions {
   iceServers?: (accid: string, ringingMs: number) => IceServer[]
   /** The media server for group calls; without one, group calls of up to 4 run as a mesh. */
   sfu?: GroupMediaServer
+  /** How many people one group call may ring over its life (`Limits.groupCallees`). */
+  maxGroupCallees?: number
 }
 
 export interface StartCall {
@@ -67,13 +76,16 @@ export class CallEngine {
   readonly #o: CallEngineOptions
   readonly #now: () => number
   readonly #queue = new KeyedQueue()
-  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #scheduler: Scheduler
+  /** Per call, what cancels its ringing timer. */
+  readonly #timers = new Map<string, () => void>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
   readonly #ringingSignals = new Map<string, Effect['event'][]>()
 
   constructor(options: CallEngineOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
+    this.#scheduler = options.scheduler ?? realScheduler
   }
 
   /**
@@ -217,6 +229,7 @@ export class CallEngine {
     if (to.includes(caller.accid)) throw new RingKitError('CALL_SELF')
     const media: CallMedia = sfu ? 'sfu' : 'mesh'
     checkGroupSize(1 + to.length, media)
+    checkCalleesInAll(to.length, this.#o.maxGroupCallees)
     await this.#checkAccounts(appKey, to)
     const online = await Promise.all(to.map(async (accid) => delivery.onlineDevices(appKey, accid)))
     if (online.every((devices) => devices.length === 0)) {
@@ -239,7 +252,7 @@ export class CallEngine {
       const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
       const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
       if (fresh.length === 0) return
-      checkGroupSize(new Set([s.caller.accid, ...s.callees, ...fresh]).size, s.media)
+      checkInvite(s, fresh, this.#o.maxGroupCallees)
       await this.#checkAccounts(appKey, fresh)
       await this.#ring(s, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
     })
@@ -250,6 +263,7 @@ export class CallEngine {
     return this.#queue.run(callId, async () => {
       const s = await this.#loadGroup(appKey, callId, by)
       const held = isRinging(s, by.accid) || presentDevices(s).some((d) => d.accid === by.accid)
+      if (!held) checkGroupSize(holders(s).size + 1, s.media)
       if (!held && !(await this.#o.calls.claim(appKey, by.accid, callId))) {
         throw new RingKitError('CALLER_BUSY', 'this account is in another call')
       }
@@ -372,7 +386,7 @@ export class CallEngine {
   }
 
   close(): void {
-    for (const t of this.#timers.values()) clearTimeout(t)
+    for (const cancel of this.#timers.values()) cancel()
     this.#timers.clear()
   }
 
@@ -466,23 +480,19 @@ export class CallEngine {
 
   /** Sets the call's one timer to its next ringing deadline, or clears it when nothing rings. */
   #schedule(s: CallState): void {
-    clearTimeout(this.#timers.get(s.callId))
+    this.#timers.get(s.callId)?.()
     this.#timers.delete(s.callId)
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
     if (at === undefined) return void this.#ringingSignals.delete(s.callId)
-    const timer = setTimeout(
-      () => {
-        this.#timers.delete(s.callId)
-        this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
-          // The call may have ended a moment before the timer fired.
-          if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
-        })
-      },
-      Math.max(0, at - this.#now()),
-    )
-    timer.unref()
-    this.#timers.set(s.callId, timer)
+    const cancel = this.#scheduler.after(Math.max(0, at - this.#now()), async () => {
+      this.#timers.delete(s.callId)
+      await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
+        // The call may have ended a moment before the timer fired.
+        if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
+      })
+    })
+    this.#timers.set(s.callId, cancel)
   }
 }
 
@@ -491,9 +501,4 @@ function deadline(s: CallState): number | undefined {
   if (s.phase === 'ended') return undefined
   const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => ringsUntil(s, m))
   return ringing.length > 0 ? Math.min(...ringing) : undefined
-}
-
-function checkGroupSize(people: number, media: CallMedia): void {
-  if (people > MAX_GROUP_MEMBERS) throw new RingKitError('GROUP_TOO_LARGE')
-  if (media === 'mesh' && people > MAX_MESH_MEMBERS) throw new RingKitError('SFU_REQUIRED')
 }

@@ -41,6 +41,23 @@ export interface GroupMediaServer {
   close(callId: string): Promise<void>
 }
 
+/**
+ * How the engine waits for ringing deadlines, paired with its `now`: a test that moves the clock by
+ * hand moves this with it, so no timer of the real clock fires in between.
+ */
+export interface Scheduler {
+  /** Runs `run` in `ms`; the returned function cancels it. Never keeps the process up. */
+  after(ms: number, run: () => unknown): () => void
+}
+
+export const realScheduler: Scheduler = {
+  after(ms, run) {
+    const timer = setTimeout(run, ms)
+    timer.unref()
+    return () => clearTimeout(timer)
+  },
+}
+
 export function memoryCallStateStore(): CallStateStore {
   const calls = new Map<string, CallState>()
   const holders = new Map<string, string>()

@@ -84,7 +84,9 @@ export function end(s: Live, reason: EndReason, now: number, by?: string, before
 }
 
 function finalMember(m: Member, reason: EndReason, now: number): Member {
-  if (m.status === 'joined') return { ...m, leftAt: m.leftAt ?? now }
+  // Someone who was in the call and was rung again, or declined or missed coming back, was still in
+  // it: the record keeps that, not how the last ringing went.
+  if (m.status === 'joined' || m.joinedAt !== undefined) return { ...m, status: 'joined', leftAt: m.leftAt ?? now }
   if (m.status !== 'ringing') return m
   const missed = reason === 'timeout' || reason === 'interrupted'
   return { ...m, status: missed ? 'missed' : 'canceled' }

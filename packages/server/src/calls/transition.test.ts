@@ -129,4 +129,27 @@ describe('transition', () => {
     assert.ok(result.ok)
     assert.deepEqual(sent(result.effects), ['callEnd→a1'])
   })
+
+  it('a group member who was in the call stays joined in the record when rung again and it ends', () => {
+    const group: CallState = {
+      ...ringing,
+      isGroup: true,
+      media: 'mesh',
+      callees: ['bob', 'carol'],
+      members: [
+        { accid: 'bob', status: 'ringing' },
+        { accid: 'carol', status: 'ringing' },
+      ],
+    }
+    const inCall = step(group, { kind: 'accept', by: bob1 }, 2000)
+    const out = step(inCall.state, { kind: 'leave', by: bob1 }, 3000)
+    const rungAgain = step(out.state, { kind: 'invite', by: alice, ringing: ['bob'], busy: [], expiresAt: 9000 }, 4000)
+    for (const last of [{ kind: 'reject', by: bob1 }, { kind: 'interrupt' }] as CallInput[]) {
+      let { state } = step(rungAgain.state, last, 5000)
+      if (state.phase !== 'ended') state = step(state, { kind: 'hangup', by: alice }, 6000).state
+      assert.equal(state.phase, 'ended')
+      const bob = state.members.find((m) => m.accid === 'bob')
+      assert.deepEqual(bob && [bob.status, bob.joinedAt, bob.leftAt], ['joined', 2000, 3000], last.kind)
+    }
+  })
 })
