@@ -17,10 +17,11 @@ import type { Logger } from 'pino'
 import type { CallEngine } from '../calls/CallEngine.ts'
 import { joinResult } from '../calls/group.ts'
 import type { CallInput } from '../calls/types.ts'
-import { verifyToken } from '../auth/tokens.ts'
-import type { Store } from '../store/types.ts'
+import { verifyToken, type VerifiedToken } from '../auth/tokens.ts'
+import type { App, Store } from '../store/types.ts'
 import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
+import { LoginGate } from './LoginGate.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 import { TokenBucket } from './TokenBucket.ts'
@@ -67,6 +68,7 @@ const CLOSE_REPLACED = 4003
 export class Gateway {
   readonly #o: GatewayOptions
   readonly #connections = new Set<Connection>()
+  readonly #logins = new LoginGate()
   readonly #heartbeat: NodeJS.Timeout
   #beatQueue: Connection[] = []
 
@@ -100,6 +102,7 @@ export class Gateway {
 
   /** Logs every device of the account out, telling each why. */
   kickAccount(appKey: string, accid: string, reason: 'revoked' | 'otherLogin', exceptDeviceId?: string): void {
+    if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
       if (session.deviceId === exceptDeviceId) continue
       session.event({ name: 'kickedOffline', data: { reason } })
@@ -254,12 +257,15 @@ export class Gateway {
 
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
     const { registry, engine } = this.#o
-    const { app, account } = await this.#accountOf(msg.appKey, msg.accid)
-    const verified = await verifyToken(msg.token, {
-      ...app,
-      accid: msg.accid,
-      tokensValidAfter: account.tokensValidAfter,
-    })
+    const ticket = this.#logins.enter(msg.appKey, msg.accid)
+    let app, verified
+    try {
+      ;({ app, verified } = await this.#verifyLogin(msg))
+    } finally {
+      this.#logins.leave(ticket)
+    }
+    // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
+    if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
     if (conn.session || conn.socket.readyState !== conn.socket.OPEN) return
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
@@ -301,6 +307,21 @@ export class Gateway {
       heartbeatMs: this.#o.heartbeatMs,
       iceServers: this.#o.iceServers(session.accid),
     }
+  }
+
+  /** An unknown account is answered as a bad token is, so that a login cannot probe which accounts exist. */
+  async #verifyLogin(msg: ClientMessageOf<'login'>): Promise<{ app: App; verified: VerifiedToken }> {
+    const app = await this.#o.store.getApp(msg.appKey)
+    if (!app) throw new RingKitError('APP_NOT_FOUND')
+    const account = await this.#o.store.getAccount(app.appKey, msg.accid)
+    // The token is checked either way: an unknown account takes as long to refuse as a bad token.
+    const verified = await verifyToken(msg.token, {
+      ...app,
+      accid: msg.accid,
+      tokensValidAfter: account?.tokensValidAfter ?? 0,
+    })
+    if (!account) throw new RingKitError('TOKEN_INVALID')
+    return { app, verified }
   }
 
   async #accountOf(appKey: string, accid: string) {
