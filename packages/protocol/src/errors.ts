@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   APP_NOT_FOUND: 'No app has this AppKey.',
   CHECKSUM_INVALID: 'The CheckSum does not match SHA-1(appSecret + Nonce + CurTime).',
   CURTIME_EXPIRED: 'CurTime is more than 300 seconds from the server clock.',
-  NONCE_REUSED: 'This Nonce was already used within the 300 second window.',
+  NONCE_REUSED: 'This Nonce or CheckSum was already used within the 300 second window.',
   NOT_FOUND: 'No such resource.',
   // Accounts
   ACCOUNT_NOT_FOUND: 'No account has this accid in the app.',
