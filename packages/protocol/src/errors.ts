@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   INVALID_PARAMS: 'A field is missing or has the wrong type or range.',
   RATE_LIMITED: 'Too many requests of this kind; slow down and retry.',
   INTERNAL: 'The server failed unexpectedly; the request may be retried.',
+  REQUEST_TOO_SLOW: 'The HTTP request did not arrive in time (its headers and body: 10 seconds by default).',
   // Sessions and tokens
   NOT_LOGGED_IN: 'Log in before sending this request.',
   ALREADY_LOGGED_IN: 'This connection is already logged in.',

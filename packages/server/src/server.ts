@@ -8,6 +8,7 @@ import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
 import { registerRoutes } from './http/routes.ts'
+import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
@@ -106,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   aliveTimer.unref()
 
   const defaultApp = await ensureDefaultApp(store, options)
+  const limits = resolveLimits(options.limits)
   const gateway = new Gateway({
     store,
     engine,
@@ -114,12 +116,13 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
-    limits: resolveLimits(options.limits),
+    limits,
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    ...httpTimeouts(limits.http),
   })
   registerRoutes(http, {
     store,

@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { connect } from 'node:net'
 import { SignJWT } from 'jose'
 import { computeCheckSum, createToken } from '../src/index.ts'
-import { startTestServer, TestDevice, tokenFor, type TestServer } from './support.ts'
+import { signedHeaders, startTestServer, TestDevice, tokenFor, type TestServer } from './support.ts'
 import { RawSocket } from './raw-socket.ts'
 
 let server: TestServer
@@ -149,5 +150,53 @@ describe('login', () => {
       message: 'The token is malformed, badly signed or for another app or account.',
     })
     assert.equal(await tokenWorks('long-lived', await mint(7 * 24 * 3600)), true)
+  })
+})
+
+describe('slow HTTP clients', () => {
+  let slow: TestServer
+  before(async () => {
+    // No heartbeat within the test: a WebSocket's only traffic is what the test sends.
+    slow = await startTestServer({ limits: { http: { requestMs: 300, idleMs: 1200 } }, heartbeatMs: 60_000 })
+  })
+  after(async () => slow.close())
+
+  /** Opens a TCP connection, writes `text`, and collects what comes back until the server closes it. */
+  async function rawHttp(text: string): Promise<{ reply: string; closedAfterMs: number }> {
+    const socket = connect(slow.port, '127.0.0.1')
+    const started = performance.now()
+    let reply = ''
+    socket.on('data', (chunk) => (reply += String(chunk)))
+    socket.write(text)
+    const timer = setTimeout(() => socket.destroy(), 5000)
+    await new Promise((resolve) => socket.once('close', resolve))
+    clearTimeout(timer)
+    return { reply, closedAfterMs: performance.now() - started }
+  }
+
+  it('a body that trickles in is cut off with 408 REQUEST_TOO_SLOW', async () => {
+    const headers = Object.entries(signedHeaders(slow.app)).map(([k, v]) => `${k}: ${v}\r\n`)
+    const { reply, closedAfterMs } = await rawHttp(
+      `POST /v1/accounts HTTP/1.1\r\nHost: x\r\n${headers.join('')}Content-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"accid":',
+    )
+    assert.match(reply, /^HTTP\/1\.1 408 /)
+    assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.code, 'REQUEST_TOO_SLOW')
+    assert.ok(closedAfterMs < 1200, `closed after ${Math.round(closedAfterMs)} ms, before the idle time`)
+    // Nothing of it was acted on, and a prompt request goes through.
+    assert.equal((await slow.rest('GET', '/healthz')).status, 200)
+  })
+
+  it('a connection that sends nothing gets 408 REQUEST_TOO_SLOW and is closed', async () => {
+    const { reply, closedAfterMs } = await rawHttp('')
+    assert.match(reply, /^HTTP\/1\.1 408 [^]*"REQUEST_TOO_SLOW"/)
+    assert.ok(closedAfterMs >= 250 && closedAfterMs < 1200, `closed after ${Math.round(closedAfterMs)} ms`)
+  })
+
+  it('a logged-in WebSocket is bound by neither the HTTP request time nor its idle time', async () => {
+    const device = await TestDevice.online(slow, 'quiet-socket')
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    assert.deepEqual((await device.kit.getCallHistory()).records, [])
+    assert.deepEqual(device.names(), [], 'no disconnect, no reconnect')
   })
 })
