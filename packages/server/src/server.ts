@@ -13,7 +13,7 @@ import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
-import { SfuCalls } from './sfu/index.ts'
+import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import type { App, Store } from './store/types.ts'
 
@@ -64,6 +64,8 @@ const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
 
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
+  // Before anything is opened: a refused configuration leaves nothing behind.
+  if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
   const metrics = createMetrics()
