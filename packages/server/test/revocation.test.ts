@@ -27,7 +27,7 @@ async function liveSessions(): Promise<number> {
 const LOGINS = 120
 
 describe('revocation', () => {
-  it('after the revoke reply no device of the account is logged in, however many logins were in flight', async () => {
+  it('after the revoke reply no device of the account is logged in, however many logins were in flight', async (t) => {
     const callee = await TestDevice.online(server, 'race-callee')
     const accid = 'race-victim'
     const token = await tokenFor(server, accid)
@@ -66,6 +66,7 @@ describe('revocation', () => {
       const outcome = login?.type === 'reply' ? 'logged in' : (login?.error?.code ?? 'no answer')
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
     }
+    t.diagnostic(`logins sent before the revoke reply: ${sentBeforeReply}; outcomes: ${JSON.stringify([...outcomes])}`)
     // Both sides of the race happened: some logins went through before the revoke, some were refused by it.
     assert.ok((outcomes.get('logged in') ?? 0) > 0, JSON.stringify([...outcomes]))
     assert.ok((outcomes.get('TOKEN_REVOKED') ?? 0) > 0, JSON.stringify([...outcomes]))
