@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { computeCheckSum, createToken } from '../src/index.ts'
 import { signedHeaders, startTestServer, TestDevice, tokenFor, type TestServer } from './support.ts'
@@ -198,5 +201,25 @@ describe('slow HTTP clients', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000))
     assert.deepEqual((await device.kit.getCallHistory()).records, [])
     assert.deepEqual(device.names(), [], 'no disconnect, no reconnect')
+  })
+})
+
+describe('the data dir', () => {
+  it('is 0700 and its database 0600 with its -wal and -shm files, whatever the umask of the process embedding the server', async (t) => {
+    const parent = mkdtempSync(join(tmpdir(), 'ringkit-modes-'))
+    t.after(() => rmSync(parent, { recursive: true, force: true }))
+    const previous = process.umask(0o022)
+    t.after(() => process.umask(previous))
+    const dataDir = join(parent, 'data')
+    const embedded = await startTestServer({ dataDir })
+    try {
+      assert.equal((await embedded.rest('POST', '/v1/accounts', { accid: 'modes' })).status, 201)
+      const mode = (path: string) => (statSync(path).mode & 0o777).toString(8)
+      assert.equal(mode(dataDir), '700')
+      for (const file of ['ringkit.db', 'ringkit.db-wal', 'ringkit.db-shm'])
+        assert.equal(mode(join(dataDir, file)), '600', file)
+    } finally {
+      await embedded.close()
+    }
   })
 })
