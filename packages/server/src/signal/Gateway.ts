@@ -22,6 +22,7 @@ import type { App, Store } from '../store/types.ts'
 import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import { LoginGate } from './LoginGate.ts'
+import { verifyLogin } from './verify-login.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 import { TokenBucket } from './TokenBucket.ts'
@@ -258,10 +259,12 @@ export class Gateway {
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
     const { registry, engine } = this.#o
     const ticket = this.#logins.enter(msg.appKey, msg.accid)
-    let app, verified
+    let app: App, verified: VerifiedToken
     try {
-      ;({ app, verified } = await this.#verifyLogin(msg))
+      ;({ app, verified } = await verifyLogin(this.#o.store, msg))
     } finally {
+      // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
+      // run between leaving the gate and registering.
       this.#logins.leave(ticket)
     }
     // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
@@ -307,21 +310,6 @@ export class Gateway {
       heartbeatMs: this.#o.heartbeatMs,
       iceServers: this.#o.iceServers(session.accid),
     }
-  }
-
-  /** An unknown account is answered as a bad token is, so that a login cannot probe which accounts exist. */
-  async #verifyLogin(msg: ClientMessageOf<'login'>): Promise<{ app: App; verified: VerifiedToken }> {
-    const app = await this.#o.store.getApp(msg.appKey)
-    if (!app) throw new RingKitError('APP_NOT_FOUND')
-    const account = await this.#o.store.getAccount(app.appKey, msg.accid)
-    // The token is checked either way: an unknown account takes as long to refuse as a bad token.
-    const verified = await verifyToken(msg.token, {
-      ...app,
-      accid: msg.accid,
-      tokensValidAfter: account?.tokensValidAfter ?? 0,
-    })
-    if (!account) throw new RingKitError('TOKEN_INVALID')
-    return { app, verified }
   }
 
   async #accountOf(appKey: string, accid: string) {
