@@ -196,6 +196,13 @@ describe('slow HTTP clients', () => {
     assert.ok(closedAfterMs >= 250 && closedAfterMs < 1200, `closed after ${Math.round(closedAfterMs)} ms`)
   })
 
+  it('what is not HTTP, or has headers too large, is refused with a code as well', async () => {
+    const garbage = await rawHttp('HELLO\r\n\r\n')
+    assert.match(garbage.reply, /^HTTP\/1\.1 400 [^]*"INVALID_PARAMS"/)
+    const huge = await rawHttp(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.match(huge.reply, /^HTTP\/1\.1 431 [^]*"FRAME_TOO_LARGE"/)
+  })
+
   it('a logged-in WebSocket is bound by neither the HTTP request time nor its idle time', async () => {
     const device = await TestDevice.online(slow, 'quiet-socket')
     await new Promise((resolve) => setTimeout(resolve, 2000))

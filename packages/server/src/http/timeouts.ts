@@ -23,11 +23,7 @@ export function httpTimeouts(limits: Limits['http']): Partial<FastifyHttpOptions
     },
     clientErrorHandler: (error, socket) => {
       if (error.code === 'ECONNRESET' || socket.destroyed) return
-      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      const status = timedOut ? 408 : 400
-      const refusal = timedOut
-        ? new RingKitError('REQUEST_TOO_SLOW', `a request must arrive within ${limits.requestMs} ms`)
-        : new RingKitError('INVALID_PARAMS', 'the request is not valid HTTP')
+      const [status, refusal] = clientError(error.code, limits.requestMs)
       const body = JSON.stringify({ error: refusal.toJSON() })
       if (socket.writable) {
         socket.write(
@@ -38,4 +34,14 @@ export function httpTimeouts(limits: Limits['http']): Partial<FastifyHttpOptions
       socket.destroy()
     },
   }
+}
+
+/** What fastify's own handler answers, with a RingKit code: a slow request, headers too large, or not HTTP. */
+function clientError(code: string, requestMs: number): [number, RingKitError] {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return [408, new RingKitError('REQUEST_TOO_SLOW', `a request must arrive within ${requestMs} ms`)]
+  }
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return [431, new RingKitError('FRAME_TOO_LARGE', 'the request headers are too large')]
+  return [400, new RingKitError('INVALID_PARAMS', 'the request is not valid HTTP')]
 }
