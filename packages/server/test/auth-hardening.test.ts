@@ -96,6 +96,12 @@ describe('body-less routes', () => {
     const res = await send('POST', '/v1/accounts/empty-body/revoke', captured(randomUUID()), '')
     assert.deepEqual([res.status, res.body], [200, { accid: 'empty-body', revoked: true }])
     assert.equal(await tokenWorks('empty-body', token), false)
+    const withCharset = await fetch(`${server.url}/v1/accounts/empty-body/revoke`, {
+      method: 'POST',
+      headers: { ...captured(randomUUID()), 'content-type': 'application/json; charset=utf-8' },
+      body: '',
+    })
+    assert.equal(withCharset.status, 200)
   })
 
   it('a route that needs a body still refuses an empty or malformed one with 400 INVALID_PARAMS', async () => {
