@@ -259,9 +259,11 @@ async function startRingKit(dataDir: string, janusUrl: string, janusSecret: stri
       `--data-dir=${dataDir}`,
       '--no-demo',
       `--janus=${janusUrl}`,
-      `--janus-secret=${janusSecret}`,
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn' } },
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', RINGKIT_JANUS_SECRET: janusSecret },
+    },
   )
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   INVALID_PARAMS: 'A field is missing or has the wrong type or range.',
   RATE_LIMITED: 'Too many requests of this kind; slow down and retry.',
   INTERNAL: 'The server failed unexpectedly; the request may be retried.',
+  REQUEST_TOO_SLOW: 'The HTTP request did not arrive in time (its headers and body: 10 seconds by default).',
   // Sessions and tokens
   NOT_LOGGED_IN: 'Log in before sending this request.',
   ALREADY_LOGGED_IN: 'This connection is already logged in.',
@@ -27,7 +28,7 @@ export const ERROR_CODES = {
   APP_NOT_FOUND: 'No app has this AppKey.',
   CHECKSUM_INVALID: 'The CheckSum does not match SHA-1(appSecret + Nonce + CurTime).',
   CURTIME_EXPIRED: 'CurTime is more than 300 seconds from the server clock.',
-  NONCE_REUSED: 'This Nonce was already used within the 300 second window.',
+  NONCE_REUSED: 'This Nonce or CheckSum was already used within the 300 second window.',
   NOT_FOUND: 'No such resource.',
   // Accounts
   ACCOUNT_NOT_FOUND: 'No account has this accid in the app.',

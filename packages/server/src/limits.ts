@@ -28,6 +28,12 @@ export interface Limits {
    * the size limits count only who is in it at once, and this keeps its record and journal bounded.
    */
   groupCallees: { perCall: number }
+  /**
+   * How long an HTTP request (headers and body, at most 64 KiB) may take to arrive from when its
+   * connection opens, and how long nothing may move on it (a client that stops reading a reply):
+   * a slow client holds a socket and a parser meanwhile. WebSockets are bound by neither.
+   */
+  http: { requestMs: number; idleMs: number }
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -39,6 +45,8 @@ export const DEFAULT_LIMITS: Limits = {
   declineCooldownMs: 30_000,
   turnCallSeconds: 4 * 3600,
   groupCallees: { perCall: 100 },
+  // A backend on a slow link sends 64 KiB in well under 10 s; keep-alive sockets reconnect at will.
+  http: { requestMs: 10_000, idleMs: 30_000 },
 }
 
 /** Server options name only the limits they change; the rest keep their defaults. */

@@ -13,11 +13,12 @@ import { memoryCooldowns } from './guards/cooldowns.ts'
 import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
 import { memoryRateLimiter } from './guards/rate-limiter.ts'
 import { registerRoutes } from './http/routes.ts'
+import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
-import { SfuCalls } from './sfu/index.ts'
+import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import type { App, Store } from './store/types.ts'
 
@@ -95,6 +96,8 @@ const TOO_MANY_CONNECTIONS_RESPONSE =
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
   const ice = options.ice ?? {}
   checkIceConfig(ice)
+  // Before anything is opened: a refused configuration leaves nothing behind.
+  if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
   const metrics = createMetrics()
@@ -161,6 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    ...httpTimeouts(limits.http),
   })
   registerRoutes(http, {
     store,

@@ -59,7 +59,7 @@ export function expected(frame: Frame, ctx: Ctx): Outcome {
 function strangerOutcome(msg: ClientMessage): Outcome {
   if (msg.type === 'ping') return succeed(msg.id)
   if (msg.type === 'login') {
-    return refuse(msg.id, 'APP_NOT_FOUND', 'ACCOUNT_NOT_FOUND', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED')
+    return refuse(msg.id, 'APP_NOT_FOUND', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED')
   }
   return refuse(msg.id, 'NOT_LOGGED_IN')
 }

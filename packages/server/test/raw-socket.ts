@@ -14,8 +14,10 @@ export interface Frame {
 export class RawSocket {
   readonly ws: WebSocket
   readonly frames: Frame[] = []
-  /** The close code, once the server closed the socket. */
+  /** Resolves with the close code when the server closes the socket. */
   readonly closed: Promise<number>
+  /** The close code once the server closed the socket, undefined while it is open. */
+  closeCode: number | undefined
   #nextId = 1
   readonly #waiters = new Set<() => void>()
 
@@ -25,7 +27,34 @@ export class RawSocket {
       this.frames.push(JSON.parse(String(data)) as Frame)
       for (const wake of this.#waiters) wake()
     })
-    this.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)))
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code) => {
+        this.closeCode = code
+        for (const wake of this.#waiters) wake()
+        resolve(code)
+      }),
+    )
+  }
+
+  get open(): boolean {
+    return this.closeCode === undefined
+  }
+
+  /** The names of the events that came, in order. */
+  get events(): string[] {
+    return this.frames.flatMap((f) => (f.type === 'event' && f.name ? [f.name] : []))
+  }
+
+  /** Sends exactly this frame. */
+  send(frame: object): void {
+    this.ws.send(JSON.stringify(frame))
+  }
+
+  /** The reply or error to request `id`, or undefined when the socket closed first or `timeoutMs` passed. */
+  async answer(id: string, timeoutMs = 5000): Promise<Frame | undefined> {
+    const isAnswer = (f: Frame) => f.id === id && (f.type === 'reply' || f.type === 'error')
+    await this.#until(() => this.frames.some(isAnswer) || !this.open, timeoutMs)
+    return this.frames.find(isAnswer)
   }
 
   /** Opens a socket to the signaling endpoint; rejects with the HTTP answer if the upgrade is refused. */
@@ -61,20 +90,24 @@ export class RawSocket {
 
   /** The first frame so far or to come that matches. */
   async next(match: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    await this.#until(() => this.frames.some(match), timeoutMs)
+    const hit = this.frames.find(match)
+    if (!hit) throw new Error(`no such frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames)}`)
+    return hit
+  }
+
+  /** Waits until `done()` holds or the time is up; woken by every frame and by the close. */
+  async #until(done: () => boolean, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const hit = this.frames.find(match)
-      if (hit) return hit
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`no such frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames)}`)
+    while (!done() && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        const done = () => {
+        const wake = () => {
           clearTimeout(timer)
-          this.#waiters.delete(done)
+          this.#waiters.delete(wake)
           resolve()
         }
-        const timer = setTimeout(done, left)
-        this.#waiters.add(done)
+        const timer = setTimeout(wake, deadline - Date.now())
+        this.#waiters.add(wake)
       })
     }
   }

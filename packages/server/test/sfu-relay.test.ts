@@ -314,6 +314,36 @@ describe('group-call media relayed through Janus VideoRoom (real Janus, @roamhq/
     )
   })
 
+  it('an SDP or candidate Janus cannot read (U+0000, a lone surrogate) is INVALID_PARAMS at once, never SFU_UNAVAILABLE', async (t) => {
+    const call = relay(t)
+    const ann = call.device('ann', 'audio')
+    const send = async (message: Parameters<SfuCalls['handle']>[3]) =>
+      call.sfu.handle(APP, call.callId, ann.ref, message)
+    await call.sfu.open(APP, call.callId)
+    const offer = (sdp: string) => ({ kind: 'publish' as const, description: { type: 'offer' as const, sdp } })
+    const candidate = (text: string, sdpMid = '0') => ({
+      kind: 'candidate' as const,
+      target: 'publisher' as const,
+      candidate: { candidate: text, sdpMid, sdpMLineIndex: 0 },
+    })
+    // Relayed as they are, Janus drops these without a word: each would wait out the 3 s request timeout.
+    const started = performance.now()
+    for (const message of [
+      offer('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=\u0000\r\n'),
+      offer('v=0\r\ns=\ud800\r\n'),
+      { kind: 'answer' as const, description: { type: 'answer' as const, sdp: 'v=0\r\ns=\udc00-\r\n' } },
+      candidate('candidate:1 1 udp 1 10.0.0.1 9 typ host\u0000'),
+      candidate('candidate:1 1 udp 1 10.0.0.1 9 typ host', '\ud83d'),
+    ]) {
+      await assert.rejects(send(message), isCode('INVALID_PARAMS'), JSON.stringify(message))
+    }
+    assert.ok(performance.now() - started < 1000, 'refused without asking Janus')
+    // Nothing was left half done: the device publishes as usual.
+    await ann.media.publish()
+    await waitFor(() => /^(connected|completed)$/.test(ann.media.publisherConnection?.iceConnectionState ?? ''), 10_000)
+    assert.deepEqual(call.lost, [])
+  })
+
   it('available() resolves with Janus up, and rejects with SFU_UNAVAILABLE when no Janus listens', async (t) => {
     await relay(t).sfu.available()
     const nowhere = relay(t, { url: 'ws://127.0.0.1:1', apiSecret: 'x' })

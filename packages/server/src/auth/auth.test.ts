@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { computeCheckSum, memoryNonceStore, readAuthHeaders, verifyCheckSum } from './checksum.ts'
+import { SignJWT } from 'jose'
 import { createToken, verifyToken } from './tokens.ts'
 
 describe('CheckSum', () => {
@@ -32,6 +33,54 @@ describe('CheckSum', () => {
   })
 })
 
+describe('CheckSum replay', () => {
+  const now = 1_700_000_000_000
+  const time = String(now / 1000)
+  const sign = (nonce: string, curTime: string) =>
+    readAuthHeaders({ appkey: 'k', nonce, curtime: curTime, checksum: computeCheckSum('s', nonce, curTime) })
+
+  it('accepts CurTime only as decimal seconds without sign or leading zeros', () => {
+    for (const curTime of ['0' + time, '+' + time, ' ' + time, time + '.0', '1e9', '-1', '0']) {
+      assert.throws(() => sign('n', curTime), { code: 'AUTH_MISSING' }, JSON.stringify(curTime))
+    }
+    assert.equal(sign('n', time).curTime, time)
+  })
+
+  it('refuses a captured request cut again: its Nonce lends its last 0 to CurTime', async () => {
+    const nonces = memoryNonceStore()
+    const captured = sign('abc0', time)
+    await verifyCheckSum(captured, 's', nonces, now)
+    const resplit = { appkey: 'k', nonce: 'abc', curtime: `0${time}`, checksum: captured.checkSum }
+    assert.equal(computeCheckSum('s', resplit.nonce, resplit.curtime), captured.checkSum, 'the same sum')
+    assert.throws(() => readAuthHeaders(resplit), { code: 'AUTH_MISSING' })
+  })
+
+  it('spends the CheckSum as well as the Nonce, in upper or lower case', async () => {
+    const spent: string[][] = []
+    const recording = {
+      async spend(keys: readonly string[], nowMs: number, ttlMs: number) {
+        spent.push([...keys])
+        assert.equal(ttlMs, 600_000)
+        return memory.spend(keys, nowMs, ttlMs)
+      },
+    }
+    const memory = memoryNonceStore()
+    const request = sign('n1', time)
+    await verifyCheckSum({ ...request, checkSum: request.checkSum.toUpperCase() }, 's', recording, now)
+    assert.deepEqual(spent, [[`nonce\u0000k\u0000n1`, `sum\u0000k\u0000${request.checkSum}`]])
+    await assert.rejects(verifyCheckSum(request, 's', recording, now), { code: 'NONCE_REUSED' })
+  })
+
+  it('a store refuses a set of keys when any one was spent, until the spending expires', async () => {
+    const store = memoryNonceStore()
+    assert.equal(await store.spend(['a', 'b'], now, 1000), true)
+    assert.equal(await store.spend(['c', 'b'], now, 1000), false)
+    assert.equal(await store.spend(['c'], now, 1000), false, 'c was spent by the refused attempt too')
+    assert.equal(await store.spend(['a'], now + 999, 1000), false)
+    assert.equal(await store.spend(['a', 'b'], now + 1000, 1000), true)
+  })
+})
+
 describe('tokens', () => {
   const app = { appKey: 'k', appSecret: 's3cret' }
   it('bind app, account and expiry', async () => {
@@ -58,6 +107,25 @@ describe('tokens', () => {
     await assert.rejects(verifyToken(token, { ...app, accid: 'bob', tokensValidAfter: now + 1, now }), {
       code: 'TOKEN_REVOKED',
     })
+  })
+
+  it('made by any JWT library are refused as TOKEN_INVALID when they live longer than 7 days or say not how long', async () => {
+    const now = 1_700_000_000
+    const mint = (claims: { iat?: number; exp?: number }) => {
+      const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('k').setSubject('bob')
+      if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat)
+      if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp)
+      return jwt.setAudience('ringkit').sign(new TextEncoder().encode(app.appSecret))
+    }
+    const expect = { ...app, accid: 'bob', tokensValidAfter: 0, now: now * 1000 }
+    const week = 7 * 24 * 3600
+    for (const claims of [{ iat: now, exp: now + week + 2 }, { exp: now + 60 }, { iat: now }]) {
+      await assert.rejects(verifyToken(await mint(claims), expect), { code: 'TOKEN_INVALID' }, JSON.stringify(claims))
+    }
+    assert.equal((await verifyToken(await mint({ iat: now, exp: now + week }), expect)).expiresAt, (now + week) * 1000)
+    // createToken rounds expiry up to the second, so its longest token passes at any millisecond.
+    const longest = await createToken({ ...app, accid: 'bob', ttlSeconds: week, now: now * 1000 + 999 })
+    await verifyToken(longest.token, { ...expect, now: now * 1000 + 1000 })
   })
 
   it('refuse a lifetime above 7 days', async () => {

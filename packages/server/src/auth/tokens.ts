@@ -50,7 +50,7 @@ export interface VerifiedToken {
   expiresAt: number
 }
 
-/** Checks signature, app, account, expiry and revocation; rejects with the matching error code. */
+/** Checks signature, app, account, lifetime, expiry and revocation; rejects with the matching error code. */
 export async function verifyToken(
   token: string,
   expect: { appKey: string; appSecret: string; accid: string; tokensValidAfter: number; now?: number },
@@ -70,9 +70,16 @@ export async function verifyToken(
     if (error instanceof errors.JWTExpired) throw new RingKitError('TOKEN_EXPIRED', undefined, { cause: error })
     throw new RingKitError('TOKEN_INVALID', undefined, { cause: error })
   }
-  const issuedAtMs = typeof payload.iatMs === 'number' ? payload.iatMs : (payload.iat ?? 0) * 1000
+  // App backends mint tokens with any JWT library: the lifetime cap holds for those too, and a
+  // token without iat or exp has no lifetime to check. One second more for createToken's rounding.
+  if (payload.iat === undefined || payload.exp === undefined || payload.exp - payload.iat > MAX_TOKEN_TTL_SECONDS + 1) {
+    throw new RingKitError('TOKEN_INVALID', undefined, {
+      cause: new Error(`a token lives at most ${MAX_TOKEN_TTL_SECONDS} seconds`),
+    })
+  }
+  const issuedAtMs = typeof payload.iatMs === 'number' ? payload.iatMs : payload.iat * 1000
   if (issuedAtMs < expect.tokensValidAfter) throw new RingKitError('TOKEN_REVOKED')
-  return { issuedAtMs, expiresAt: (payload.exp ?? 0) * 1000 }
+  return { issuedAtMs, expiresAt: payload.exp * 1000 }
 }
 
 const keys = new Map<string, Uint8Array>()

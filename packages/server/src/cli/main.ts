@@ -1,29 +1,33 @@
 import { parseArgs } from 'node:util'
 import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from '@ringkit/protocol'
 import { resolve } from 'node:path'
+import { makePrivateDir } from '../store/private-files.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
 import { createApp, startServer, type ServerOptions } from '../server.ts'
 
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
-  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS --janus-secret S] [--no-demo]
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
 Options (environment variable in brackets):
   --port N          port to listen on (RINGKIT_PORT, default 3000)
   --host ADDR       address to bind (RINGKIT_HOST, default 0.0.0.0)
-  --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit)
+  --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit); a dir
+                    of RingKit's own, made readable by this user only
   --stun URLS       comma-separated STUN URLs for devices (RINGKIT_STUN_URLS)
   --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
   --turn-secret S   coturn static-auth-secret: the parties of a call get TURN credentials for it
                     (RINGKIT_TURN_SECRET; valid while it rings and RINGKIT_TURN_CALL_SECONDS
                     after, default 14400)
+                    Prefer the variable: a command line is visible to every user (ps)
   --janus URLS      comma-separated Janus WebSocket URLs for group calls, e.g. ws://127.0.0.1:8188
                     (RINGKIT_JANUS_URLS); calls are spread across them. Without Janus, group
                     calls of up to ${MAX_MESH_MEMBERS} people run peer to peer
-  --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET)
+  --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET; prefer
+                    the variable, as for --turn-secret). The shipped placeholder is refused
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --name NAME       name of a new app
@@ -62,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return command === undefined && !values.help ? 1 : 0
   }
+  // Everything this process writes (the databases, the demo's too, and their logs) holds secrets
+  // or records: files 0600 and dirs 0700, whoever creates them.
+  process.umask(0o077)
   if (command === 'serve') {
     const port = Number(values.port ?? env.RINGKIT_PORT ?? 3000)
     if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -70,7 +77,12 @@ async function main(argv: string[]): Promise<number> {
     const janusUrls = list(values.janus ?? env.RINGKIT_JANUS_URLS)
     const janusSecret = values['janus-secret'] ?? env.RINGKIT_JANUS_SECRET
     if (janusUrls.length > 0 && !janusSecret)
-      throw new Error('--janus needs --janus-secret (the api_secret in janus.jcfg)')
+      throw new Error('--janus needs RINGKIT_JANUS_SECRET (the api_secret in janus.jcfg)')
+    for (const flag of ['turn-secret', 'janus-secret'] as const) {
+      if (values[flag] === undefined) continue
+      const variable = `RINGKIT_${flag.replace('-', '_').toUpperCase()}`
+      process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
+    }
     const server = await startServer({
       dataDir,
       port,
@@ -94,7 +106,12 @@ async function main(argv: string[]): Promise<number> {
         ? `Group calls through Janus at ${janusUrls.join(', ')}`
         : `Group calls of up to ${MAX_MESH_MEMBERS} people run peer to peer (--janus for up to ${MAX_GROUP_MEMBERS})`,
     )
-    if (server.defaultApp.created) {
+    if (server.defaultApp.created && env.RINGKIT_APP_SECRET) {
+      // A secret the operator chose is theirs already; printing it only puts it in logs.
+      lines.push(
+        `Created the default app with the AppKey and AppSecret from the environment: AppKey ${server.defaultApp.appKey}`,
+      )
+    } else if (server.defaultApp.created) {
       lines.push(
         'Created the default app. Keep these; they are stored in the data dir and not printed again:',
         `  AppKey:    ${server.defaultApp.appKey}`,
@@ -132,6 +149,8 @@ async function main(argv: string[]): Promise<number> {
  */
 function mountDemo(dataDir: string): ServerOptions['mount'] {
   return async (app, { url, ownApp }) => {
+    // The umask makes a new demo.sqlite private; one an older version made may not be.
+    makePrivateDir(dataDir, ['demo.sqlite'])
     const { registerDemo } = await import('@ringkit/demo')
     const demoApp = await ownApp('demo')
     registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })

@@ -62,6 +62,7 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
   http.setErrorHandler((error: unknown, _request, reply) => sendError(reply, toRingKitError(error), o.metrics))
   http.setNotFoundHandler((_request, reply) => sendError(reply, new RingKitError('NOT_FOUND'), o.metrics))
 
+  acceptEmptyJson(http)
   http.get('/healthz', async () => ({ ok: true }))
 
   http.addHook('onRequest', async (request) => {
@@ -138,6 +139,21 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
     const record = await store.getRecord(appOf(request).appKey, callId)
     if (!record) throw new RingKitError('CALL_NOT_FOUND', `no record for call "${callId}"`)
     return record
+  })
+}
+
+/**
+ * Many HTTP clients send `Content-Type: application/json` with no body on a body-less POST
+ * (revoke): that is no body, not a malformed one. Anything else is parsed as before, and a route
+ * that needs a body still refuses a missing one with INVALID_PARAMS.
+ */
+function acceptEmptyJson(http: FastifyInstance): void {
+  const json = http.getDefaultJsonParser('error', 'error')
+  http.removeContentTypeParser('application/json')
+  http.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString()
+    if (text === '') done(null, undefined)
+    else json(request, text, done)
   })
 }
 

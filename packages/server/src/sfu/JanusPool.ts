@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { RingKitError } from '@ringkit/protocol'
 import type { VideoRoomHandle } from 'janode/plugins/videoroom'
+import { assertJanusSecret } from './janus-secret.ts'
 import { JanusLink } from './JanusLink.ts'
 import type { JanusPoolOptions, SfuRoom } from './types.ts'
 
@@ -37,6 +38,7 @@ export class JanusPool {
 
   constructor(options: JanusPoolOptions) {
     if (options.urls.length === 0) throw new RingKitError('INVALID_PARAMS', 'JanusPool needs at least one Janus URL')
+    assertJanusSecret(options.apiSecret)
     this.#options = options
     const timeoutMs = options.requestTimeoutMs ?? 5_000
     this.#links = options.urls.map(

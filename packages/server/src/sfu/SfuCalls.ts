@@ -8,6 +8,7 @@ import {
   type SfuServerMessage,
 } from '@ringkit/protocol'
 import { KeyedQueue } from '../calls/keyed-queue.ts'
+import { assertReadableByJanus } from './janus-text.ts'
 import { JanusPool } from './JanusPool.ts'
 import { withTimeout } from './JanusLink.ts'
 import { Subscription } from './Subscription.ts'
@@ -112,6 +113,7 @@ export class SfuCalls {
     device: DeviceRef,
     message: SfuClientMessage,
   ): Promise<SfuPublishResult | Record<string, never>> {
+    assertReadableByJanus(message)
     const call = this.#calls.get(callId)
     if (!call || call.appKey !== appKey) {
       throw new RingKitError('INVALID_STATE', 'This call has no group media: it was not opened, or it ended.')
@@ -188,7 +190,8 @@ export class SfuCalls {
       const { handle } = member.publisher ?? (await this.#joinAsPublisher(call, member, room))
       // A second publish renegotiates on the same handle (an ICE restart, say).
       const configured = await this.#request(async () => handle.configure({ jsep: { type: 'offer', sdp } }))
-      if (!configured.jsep) throw new RingKitError('SFU_UNAVAILABLE', 'The media server sent no answer.')
+      // Janus is there and took the request: what it did not answer is the device's offer.
+      if (!configured.jsep) throw new RingKitError('INVALID_PARAMS', 'The media server did not answer this offer.')
       if (member.gone || call.closed) throw new RingKitError('INVALID_STATE', 'This device left the call.')
       if (!member.subscription) {
         member.subscription = this.#subscription(call, member, room)

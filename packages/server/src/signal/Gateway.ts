@@ -17,11 +17,13 @@ import type { Logger } from 'pino'
 import type { CallEngine } from '../calls/CallEngine.ts'
 import { joinResult } from '../calls/group.ts'
 import type { CallInput } from '../calls/types.ts'
-import { verifyToken } from '../auth/tokens.ts'
-import type { Store } from '../store/types.ts'
+import { verifyToken, type VerifiedToken } from '../auth/tokens.ts'
+import type { App, Store } from '../store/types.ts'
 import type { AccountGuards } from '../guards/AccountGuards.ts'
 import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
+import { LoginGate } from './LoginGate.ts'
+import { verifyLogin } from './verify-login.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 
@@ -73,6 +75,7 @@ const CLOSE_LOGIN_DEADLINE = 4004
 export class Gateway {
   readonly #o: GatewayOptions
   readonly #connections = new Set<Connection>()
+  readonly #logins = new LoginGate()
   readonly #heartbeat: NodeJS.Timeout
   #beatQueue: Connection[] = []
 
@@ -110,6 +113,7 @@ export class Gateway {
 
   /** Logs every device of the account out, telling each why. */
   kickAccount(appKey: string, accid: string, reason: 'revoked' | 'otherLogin', exceptDeviceId?: string): void {
+    if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
       if (session.deviceId === exceptDeviceId) continue
       session.event({ name: 'kickedOffline', data: { reason } })
@@ -273,12 +277,17 @@ export class Gateway {
 
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
     const { registry, engine } = this.#o
-    const { app, account } = await this.#accountOf(msg.appKey, msg.accid)
-    const verified = await verifyToken(msg.token, {
-      ...app,
-      accid: msg.accid,
-      tokensValidAfter: account.tokensValidAfter,
-    })
+    const ticket = this.#logins.enter(msg.appKey, msg.accid)
+    let app: App, verified: VerifiedToken
+    try {
+      ;({ app, verified } = await verifyLogin(this.#o.store, msg))
+    } finally {
+      // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
+      // run between leaving the gate and registering.
+      this.#logins.leave(ticket)
+    }
+    // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
+    if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
     if (conn.session || conn.socket.readyState !== conn.socket.OPEN) return
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { RingKitError, type CallRecord } from '@ringkit/protocol'
 import { checkpointInBackground } from './checkpoints.ts'
+import { makePrivateDir, makePrivateFile } from './private-files.ts'
 import type { CallState } from '../calls/types.ts'
 import type { Account, AccountPatch, App, RecordPage, Store } from './types.ts'
 
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS call_parties (
   PRIMARY KEY (app_key, accid, ended_at, call_id)) WITHOUT ROWID;
 `
 
+const DATABASE_FILE = 'ringkit.db'
 /** How many existing accounts `hasAccount` remembers. */
 const KNOWN_ACCOUNTS_CACHE = 100_000
 
@@ -54,8 +55,9 @@ const toAccount = (r: AccountRow): Account => ({
  * only appends to the log (no fsync); checkpoints, which fsync, run on a thread of their own.
  */
 export function openSqliteStore(dataDir: string): Store {
-  mkdirSync(dataDir, { recursive: true })
-  const file = join(dataDir, 'ringkit.db')
+  makePrivateDir(dataDir, [DATABASE_FILE])
+  const file = join(dataDir, DATABASE_FILE)
+  makePrivateFile(file)
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
   // NORMAL in WAL mode keeps the database consistent through a process crash; only power loss can

@@ -1,0 +1,86 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { signedHeaders, startTestServer, TestDevice, tokenFor, type TestServer } from './support.ts'
+import { RawSocket } from './raw-socket.ts'
+
+let server: TestServer
+const sockets: RawSocket[] = []
+
+before(async () => {
+  // Every socket of the race places a call at the end: the account's invite budget must not be what refuses it.
+  server = await startTestServer({ limits: { invites: { perSecond: 1000, burst: 1000 } } })
+})
+after(async () => {
+  for (const socket of sockets) socket.close()
+  await TestDevice.closeAll()
+  await server.close()
+})
+
+/** Logged-in devices the server holds now, as its /metrics says. */
+async function liveSessions(): Promise<number> {
+  const res = await fetch(`${server.url}/metrics`, { headers: signedHeaders(server.app) })
+  const line = /^ringkit_sessions (\d+)$/m.exec(await res.text())
+  assert.ok(line, 'the sessions gauge is exported')
+  return Number(line[1])
+}
+
+const LOGINS = 120
+
+describe('revocation', () => {
+  it('after the revoke reply no device of the account is logged in, however many logins were in flight', async (t) => {
+    const callee = await TestDevice.online(server, 'race-callee')
+    const accid = 'race-victim'
+    const token = await tokenFor(server, accid)
+    const racers = await Promise.all(Array.from({ length: LOGINS }, async () => RawSocket.open(server)))
+    sockets.push(...racers)
+    const login = (i: number) =>
+      racers[i]!.send({ type: 'login', id: 'login', appKey: server.app.appKey, accid, token, deviceId: `racer-${i}` })
+    // Logins keep coming, a few per turn of the event loop, until the revoke is answered: some are
+    // answered before it, some are read and verified while it runs, some come after.
+    let sent = 0
+    let revoke: Promise<{ status: number }> | undefined
+    let answered = false
+    while (!answered && sent < LOGINS) {
+      for (const end = Math.min(sent + 4, LOGINS); sent < end; sent++) login(sent)
+      if (!revoke && racers.some((socket) => socket.frames.some((f) => f.id === 'login'))) {
+        revoke = server.rest('POST', `/v1/accounts/${accid}/revoke`)
+        void revoke.then(() => (answered = true))
+      }
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    assert.ok(revoke, 'the revoke was sent while logins came')
+    const revoked = await revoke
+    const sentBeforeReply = sent
+    for (; sent < LOGINS; sent++) login(sent)
+    assert.equal(revoked.status, 200)
+    assert.equal(await liveSessions(), 1, 'only the callee is logged in')
+    assert.ok(sentBeforeReply < LOGINS, 'logins were still coming when the revoke was answered')
+
+    for (const socket of racers) {
+      if (socket.open) socket.send({ type: 'call', id: 'call', to: [callee.accid], callType: 'audio' })
+    }
+    const logins = await Promise.all(racers.map(async (socket) => socket.answer('login')))
+    const calls = await Promise.all(racers.map(async (socket) => socket.answer('call', 3000)))
+    const outcomes = new Map<string, number>()
+    for (const login of logins) {
+      const outcome = login?.type === 'reply' ? 'logged in' : (login?.error?.code ?? 'no answer')
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+    }
+    t.diagnostic(`logins sent before the revoke reply: ${sentBeforeReply}; outcomes: ${JSON.stringify([...outcomes])}`)
+    // Both sides of the race happened: some logins went through before the revoke, some were refused by it.
+    assert.ok((outcomes.get('logged in') ?? 0) > 0, JSON.stringify([...outcomes]))
+    assert.ok((outcomes.get('TOKEN_REVOKED') ?? 0) > 0, JSON.stringify([...outcomes]))
+    assert.deepEqual([...outcomes.keys()].sort(), ['TOKEN_REVOKED', 'logged in'])
+    racers.forEach((socket, i) => {
+      if (logins[i]?.type === 'reply') assert.deepEqual(socket.events, ['kickedOffline'], `racer-${i}`)
+      assert.notEqual(calls[i]?.type, 'reply', `racer-${i} placed a call`)
+    })
+    assert.equal(await callee.quiet('invited'), true, 'nobody rang the callee')
+    assert.equal(await liveSessions(), 1)
+    // The callee's own session was untouched.
+    assert.deepEqual((await callee.kit.getCallHistory()).records, [])
+    // A fresh token logs in again.
+    const again = await TestDevice.online(server, accid)
+    assert.equal(again.kit.accid, accid)
+  })
+})
