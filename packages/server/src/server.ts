@@ -65,8 +65,9 @@ const ALIVE_EVERY_MS = 5_000
 export async function startServer(options: ServerOptions): Promise<RingKitServer> {
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
-  const metrics = createMetrics()
+  const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
   const registry = new SessionRegistry()
+  const limits = resolveLimits(options.limits)
   const janus = options.janus
   const sfu =
     janus && janus.urls.length > 0
@@ -94,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
     ...(sfu ? { sfu } : {}),
+    keptSignals: limits.keptSignals,
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
@@ -114,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
-    limits: resolveLimits(options.limits),
+    limits,
     iceServers: (accid) => iceServersFor(options.ice ?? {}, accid),
   })
   const http = Fastify({

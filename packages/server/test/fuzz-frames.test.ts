@@ -30,8 +30,11 @@ let server: TestServer
 /** Everything a test opened, closed after it whether it passed or not. */
 const cleanup: (() => Promise<unknown> | void)[] = []
 before(async () => {
-  // More calls per connection than by default, so that many get past the rate limit to the engine.
-  server = await startTestServer({ limits: { invites: { perSecond: 50, burst: 50 } } })
+  // More requests per connection and device than by default, so that many get past the rate limits.
+  const plenty = { perSecond: 1000, burst: 1000 }
+  server = await startTestServer({
+    limits: { invites: { perSecond: 50, burst: 50 }, history: plenty, signal: plenty, sfu: plenty },
+  })
 })
 after(async () => {
   await Promise.all(cleanup.map((close) => Promise.resolve(close()).catch(() => {})))

@@ -14,6 +14,8 @@ import {
 } from '@ringkit/protocol'
 import type { AccountStore, CallStore } from '../store/types.ts'
 import type { CallStateStore, EventDelivery, GroupMediaServer } from './ports.ts'
+import { DEFAULT_LIMITS } from '../limits.ts'
+import { KeptSignals } from './kept-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -30,9 +32,6 @@ import {
 import { transition } from './transition.ts'
 import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
 
-/** How many ringing-time negotiation messages (offer, candidates) a call keeps for late devices. */
-const MAX_KEPT_SIGNALS = 64
-
 export interface CallEngineOptions {
   store: AccountStore & CallStore
   calls: CallStateStore
@@ -45,6 +44,8 @@ export interface CallEngineOptions {
   iceServers?: (accid: string) => IceServer[]
   /** The media server for group calls; without one, group calls of up to 4 run as a mesh. */
   sfu?: GroupMediaServer
+  /** Bounds what a ringing call keeps of the caller's negotiation for late devices. */
+  keptSignals?: { count: number; bytes: number }
 }
 
 export interface StartCall {
@@ -69,11 +70,17 @@ export class CallEngine {
   readonly #queue = new KeyedQueue()
   readonly #timers = new Map<string, NodeJS.Timeout>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
-  readonly #ringingSignals = new Map<string, Effect['event'][]>()
+  readonly #ringingSignals: KeptSignals<Effect['event']>
 
   constructor(options: CallEngineOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
+    this.#ringingSignals = new KeptSignals(options.keptSignals ?? DEFAULT_LIMITS.keptSignals)
+  }
+
+  /** Bytes of negotiation ringing calls keep for late devices. */
+  get keptSignalBytes(): number {
+    return this.#ringingSignals.heldBytes
   }
 
   /**
@@ -311,10 +318,7 @@ export class CallEngine {
         }
         const accid = to?.accid ?? s.callees[0]
         if (accid === undefined || !s.callees.includes(accid)) throw new RingKitError('NOT_IN_CALL')
-        if (!to) {
-          const kept = this.#ringingSignals.get(callId) ?? []
-          if (kept.length < MAX_KEPT_SIGNALS) this.#ringingSignals.set(callId, [...kept, event])
-        }
+        if (!to) this.#ringingSignals.keep(callId, event, Buffer.byteLength(JSON.stringify(data) ?? ''))
         this.#send(appKey, to ? { device: to } : { account: accid }, event)
         return
       }
@@ -342,7 +346,7 @@ export class CallEngine {
       const s = await this.#o.calls.get(callId)
       if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
         this.#send(appKey, { device }, this.#invite(s, device.accid))
-        for (const signal of this.#ringingSignals.get(callId) ?? []) this.#send(appKey, { device }, signal)
+        for (const signal of this.#ringingSignals.of(callId)) this.#send(appKey, { device }, signal)
       }
     })
   }
@@ -469,7 +473,7 @@ export class CallEngine {
     this.#timers.delete(s.callId)
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
-    if (at === undefined) return void this.#ringingSignals.delete(s.callId)
+    if (at === undefined) return void this.#ringingSignals.drop(s.callId)
     const timer = setTimeout(
       () => {
         this.#timers.delete(s.callId)
