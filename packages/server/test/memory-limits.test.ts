@@ -101,7 +101,9 @@ describe('memory one device can make the server hold', () => {
   })
 
   it('a socket that stops reading is closed with 4008 and its session can still be resumed', async () => {
+    // A long heartbeat: a socket that does not read does not answer pings either.
     const slow = await startTestServer({
+      heartbeatMs: 60_000,
       limits: { slowReader: { bufferedBytes: 256 * 1024 }, history: { perSecond: 100, burst: 100 } },
     })
     try {

@@ -254,7 +254,7 @@ export class Gateway {
       return {}
     },
     history: async (_c, s, msg) =>
-      this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor }),
+      s.serially(() => this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor })),
   }
 
   async #act(session: Session, callId: string, input: CallInput): Promise<Record<string, never>> {

@@ -28,6 +28,7 @@ export class Session {
   #outboxBytes = 0
   #overflowed = false
   readonly #recent = new Set<string>()
+  #serial: Promise<unknown> = Promise.resolve()
 
   constructor(init: { sessionId: string; appKey: string; accid: string; deviceId: string; limits: Limits }) {
     this.sessionId = init.sessionId
@@ -57,6 +58,16 @@ export class Session {
     if (!replay) return this.#sendNow(JSON.stringify({ type: 'error', id, seq: 0, error }))
     const seq = ++this.#seq
     this.#push(seq, JSON.stringify({ type: 'error', id, seq, error }))
+  }
+
+  /**
+   * Runs `task` once the previous one given here has finished: a device asking for many history
+   * pages at once has one of them in memory at a time, not all.
+   */
+  serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(task, task)
+    this.#serial = run.catch(() => {})
+    return run
   }
 
   /** True the first time a request id is seen. */

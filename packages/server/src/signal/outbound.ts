@@ -14,7 +14,9 @@ export const CLOSE_SLOW_READER = 4008
 export function sendFrame(socket: WebSocket, text: string, maxBufferedBytes: number): void {
   if (socket.readyState !== socket.OPEN) return
   corkForThisTick(socket)
-  socket.send(text)
+  // As bytes: Node reserves three bytes a character for a string it cannot write at once, so a
+  // stalled socket would hold three times what `bufferedAmount` says.
+  socket.send(Buffer.from(text), { binary: false })
   if (socket.bufferedAmount > maxBufferedBytes) socket.close(CLOSE_SLOW_READER, 'reading too slowly')
 }
 
