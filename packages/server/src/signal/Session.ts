@@ -96,7 +96,7 @@ export class Session {
     if (first && first.seq > lastSeq + 1) return false
     this.ack(lastSeq)
     this.socket = socket
-    for (const frame of this.#outbox) socket.send(frame.text)
+    for (const frame of this.#outbox) sendFrame(socket, frame.text, this.#limits.slowReader.bufferedBytes)
     return true
   }
 
