@@ -6,6 +6,8 @@ import type { WebSocket } from 'ws'
  * session follows the usual grace and resume rules, unless it had stopped being resumable.
  */
 export const CLOSE_SLOW_READER = 4008
+/** Frames above this many characters are written as bytes (see sendFrame). */
+const LARGE_FRAME = 16 * 1024
 
 /**
  * Sends a frame if the socket is open, then closes the socket if more than `maxBufferedBytes` wait to
@@ -14,9 +16,9 @@ export const CLOSE_SLOW_READER = 4008
 export function sendFrame(socket: WebSocket, text: string, maxBufferedBytes: number): void {
   if (socket.readyState !== socket.OPEN) return
   corkForThisTick(socket)
-  // As bytes: Node reserves three bytes a character for a string it cannot write at once, so a
-  // stalled socket would hold three times what `bufferedAmount` says.
-  socket.send(Buffer.from(text), { binary: false })
+  // A large frame goes as bytes: Node reserves three bytes a character for a string it cannot
+  // write at once, so a stalled socket would hold three times what `bufferedAmount` says.
+  socket.send(text.length > LARGE_FRAME ? Buffer.from(text) : text, { binary: false })
   if (socket.bufferedAmount > maxBufferedBytes) socket.close(CLOSE_SLOW_READER, 'reading too slowly')
 }
 
