@@ -22,7 +22,7 @@ export interface Limits {
   outbox: { frames: number; bytes: number }
   /**
    * A socket with more than this many bytes waiting to be written is closed: it reads too slowly.
-   * At least `outbox.bytes`, so that replaying a full outbox to a resuming device does not trip it.
+   * Well above `outbox.bytes`, so that replaying a full outbox to a resuming device does not trip it.
    */
   slowReader: { bufferedBytes: number }
   /** `history` requests per device: each one reads the database and sends up to 100 records. */
@@ -39,7 +39,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   invites: { perSecond: 5, burst: 10 },
-  outbox: { frames: 512, bytes: 4 * MiB },
+  outbox: { frames: 512, bytes: 2 * MiB },
   slowReader: { bufferedBytes: 4 * MiB },
   history: { perSecond: 5, burst: 20 },
   signal: { perSecond: 50, burst: 200 },

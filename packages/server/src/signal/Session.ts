@@ -18,17 +18,17 @@ export class Session {
   readonly appKey: string
   readonly accid: string
   readonly deviceId: string
-  readonly meter: RequestMeter
   socket: WebSocket | undefined
   graceTimer: NodeJS.Timeout | undefined
   tokenTimer: NodeJS.Timeout | undefined
-  readonly #limits: Pick<Limits, 'outbox' | 'slowReader'>
+  readonly #limits: Limits
+  #meter: RequestMeter | undefined
   #seq = 0
   #outbox: { seq: number; text: string; bytes: number }[] = []
   #outboxBytes = 0
   #overflowed = false
   readonly #recent = new Set<string>()
-  #serial: Promise<unknown> = Promise.resolve()
+  #serial: Promise<unknown> | undefined
 
   constructor(init: { sessionId: string; appKey: string; accid: string; deviceId: string; limits: Limits }) {
     this.sessionId = init.sessionId
@@ -36,7 +36,11 @@ export class Session {
     this.accid = init.accid
     this.deviceId = init.deviceId
     this.#limits = init.limits
-    this.meter = new RequestMeter(init.limits)
+  }
+
+  /** This device's request budgets, made on first use: most idle devices never need one. */
+  get meter(): RequestMeter {
+    return (this.#meter ??= new RequestMeter(this.#limits))
   }
 
   event(event: ServerEvent, dataJson = JSON.stringify(event.data)): void {
@@ -65,7 +69,7 @@ export class Session {
    * pages at once has one of them in memory at a time, not all.
    */
   serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#serial.then(task, task)
+    const run = (this.#serial ?? Promise.resolve()).then(task, task)
     this.#serial = run.catch(() => {})
     return run
   }
