@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { pino } from 'pino'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { startServer } from '../packages/server/src/index.ts'
+import { MAX_ATTACHMENT_BYTES, type CallRecord } from '../packages/protocol/src/index.ts'
+import { startServer, type RingKitServer } from '../packages/server/src/index.ts'
 
-type Request = { id: number; op: 'memory' | 'delay' | 'seed'; prefix?: string; count?: number }
+type Request = { id: number; op: 'memory' | 'delay' | 'seed' | 'records'; prefix?: string; count?: number }
 
 /** How long the event loop stalled since the last probe: blocking work shows here. */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 })
@@ -48,23 +49,31 @@ function memory() {
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
   gc?.()
-  const { rss, heapUsed } = process.memoryUsage()
-  return { rss, heapUsed }
+  const { rss, heapUsed, arrayBuffers } = process.memoryUsage()
+  // What the JavaScript heap holds, plus the buffers sockets have yet to write.
+  return { rss, heapUsed, held: heapUsed + arrayBuffers }
 }
 
 if (kind === 'ringkit') {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringkit-bench-'))
   // Every socket comes from loopback, and each callee declines at once and is rung again by the
   // same caller: the per-IP cap and the decline cooldown would measure themselves, not signaling.
+  // HEARTBEAT_MS: the hostile-socket run keeps a socket that stops reading open for as long as it measures.
+  const heartbeatMs = Number(process.env.HEARTBEAT_MS) || undefined
   const server = await startServer({
     dataDir,
     port: 0,
     logger: pino({ level: 'warn' }),
     limits: { connectionsPerIp: 100_000, declineCooldownMs: 0 },
+    ...(heartbeatMs ? { heartbeatMs } : {}),
   })
   process.on('message', async (message: Request) => {
     if (message.op === 'memory') return send({ id: message.id, ...memory() })
     if (message.op === 'delay') return send({ id: message.id, ...delay() })
+    if (message.op === 'records') {
+      await seedRecords(server, message.prefix ?? 'hoarder', message.count ?? 0)
+      return send({ id: message.id })
+    }
     for (let i = 0; i < (message.count ?? 0); i++)
       await server.store.createAccount(server.defaultApp.appKey, { accid: `${message.prefix}${i}` }, Date.now())
     send({ id: message.id })
@@ -97,4 +106,29 @@ if (kind === 'ringkit') {
   )
   process.on('disconnect', () => process.exit(0))
   send({ ready: true, port: (wss.address() as AddressInfo).port })
+}
+
+/** An account with `count` records as large as records get: 25 members and the largest attachment. */
+async function seedRecords(server: RingKitServer, accid: string, count: number) {
+  const appKey = server.defaultApp.appKey
+  await server.store.createAccount(appKey, { accid }, Date.now())
+  const callees = Array.from({ length: 24 }, (_, i) => `callee-${i}`)
+  for (let i = 0; i < count; i++) {
+    const record: CallRecord = {
+      callId: `${accid}-${i}`,
+      type: 'video',
+      caller: accid,
+      callees,
+      isGroup: true,
+      status: 1,
+      endReason: 'hangup',
+      startedAt: i,
+      connectedAt: i,
+      endedAt: i + 1,
+      durationSeconds: 1,
+      members: [accid, ...callees].map((a) => ({ accid: a, status: 'joined', joinedAt: i, leftAt: i + 1 })),
+      attachment: { note: 'x'.repeat(MAX_ATTACHMENT_BYTES - '{"note":""}'.length) },
+    }
+    await server.store.finishCall(appKey, record)
+  }
 }

@@ -7,7 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import WebSocket from 'ws'
-import { createToken } from '../packages/server/src/index.ts'
+import type { Socket } from 'node:net'
+import { createToken, DEFAULT_LIMITS } from '../packages/server/src/index.ts'
 import { pct } from './percentile.ts'
 
 const RATES = (process.env.RATES ?? '200,1000').split(',').map(Number)
@@ -30,13 +31,13 @@ interface Target {
   url: string
   appKey: string
   appSecret: string
-  rpc(op: 'memory'): Promise<{ rss: number; heapUsed: number }>
+  rpc(op: 'memory'): Promise<{ rss: number; heapUsed: number; held: number }>
   rpc(op: 'delay'): Promise<ServerLoop>
-  rpc(op: 'seed', prefix: string, count: number): Promise<unknown>
+  rpc(op: 'seed' | 'records', prefix: string, count: number): Promise<unknown>
   stop(): void
 }
 
-async function start(kind: Kind): Promise<Target> {
+async function start(kind: Kind, env: Record<string, string> = {}): Promise<Target> {
   const child: ChildProcess = fork(new URL('./signaling-server.ts', import.meta.url).pathname, [kind], {
     execArgv: [
       '--expose-gc',
@@ -45,6 +46,7 @@ async function start(kind: Kind): Promise<Target> {
       ...(process.env.PROFILE === kind ? ['--cpu-prof', '--cpu-prof-dir=bench/results'] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
   })
   const ready = await new Promise<{ port: number; appKey?: string; appSecret?: string }>((resolve) =>
     child.once('message', (m) => resolve(m as { port: number })),
@@ -79,6 +81,7 @@ async function connect(
   target: Target,
   accid: string,
   onFrame: (frame: Frame, socket: WebSocket) => void = () => {},
+  acknowledge = true,
 ): Promise<WebSocket> {
   const socket = new WebSocket(target.url, { perMessageDeflate: false })
   await new Promise((resolve, reject) => {
@@ -91,7 +94,7 @@ async function connect(
     socket.on('message', (data) => {
       const frame = JSON.parse(String(data)) as Frame & { seq?: number }
       // Acknowledge as the SDK does, so the server can let go of delivered frames.
-      if (target.kind === 'ringkit' && frame.seq && ++unacked >= 64) {
+      if (acknowledge && target.kind === 'ringkit' && frame.seq && ++unacked >= 64) {
         unacked = 0
         socket.send(JSON.stringify({ type: 'ping', id: id(), ack: frame.seq }))
       }
@@ -230,12 +233,49 @@ async function idle(target: Target): Promise<{ perDevice: number; heapPerDevice:
   return { perDevice: (after.rss - before.rss) / IDLE, heapPerDevice: (after.heapUsed - before.heapUsed) / IDLE, held }
 }
 
+/** What one hostile socket can make the server hold, at most: its outbox plus its unwritten frames. */
+const HOSTILE_CAP = DEFAULT_LIMITS.outbox.bytes + DEFAULT_LIMITS.slowReader.bufferedBytes
+
+/**
+ * The most memory one hostile socket pins: it logs in as an account with 100 records as large as
+ * records get, never acknowledges, and either reads (asking for every page it may, and sending junk
+ * that is answered) or stops reading (so the server's write buffer fills). The server's heap plus
+ * its unwritten buffers, after a forced GC, with the socket still open, against before it came.
+ */
+async function hostile(): Promise<{ reading: number; stalled: number }> {
+  // Each on a server process of its own, so that nothing else is freed or allocated meanwhile.
+  const pinned = async (stall: boolean) => {
+    const target = await start('ringkit', { HEARTBEAT_MS: '600000' })
+    await target.rpc('records', 'hoarder', 100)
+    const before = await target.rpc('memory')
+    const socket = await connect(target, 'hoarder', () => {}, false)
+    if (stall) (socket as unknown as { _socket: Socket })._socket.pause()
+    // More than the history budget allows, and more junk with ids than the outbox keeps frames.
+    for (let i = 0; i < 60; i++) socket.send(JSON.stringify({ type: 'history', id: id(), limit: 100 }))
+    for (let i = 0; i < 1000; i++) socket.send(JSON.stringify({ type: 'nonsense', id: id() }))
+    // Sampled while the server works through it all and after: the most held at any sample counts.
+    let most = 0
+    for (const ms of [250, 500, 1000, 2000, 4000]) {
+      await new Promise((r) => setTimeout(r, ms))
+      most = Math.max(most, (await target.rpc('memory')).held - before.held)
+    }
+    socket.terminate()
+    target.stop()
+    return most
+  }
+  const reading = await pinned(false)
+  const stalled = await pinned(true)
+  return { reading, stalled }
+}
+
 async function main() {
   const results: Record<Kind, { loads: LoadResult[]; idle: Awaited<ReturnType<typeof idle>> }> = {} as never
+  let pinned = { reading: 0, stalled: 0 }
   for (const kind of ['baseline', 'ringkit'] as const) {
     // Idle memory on a process of its own: a fresh heap, and no load run sharing it.
     const idleTarget = await start(kind)
     const held = await idle(idleTarget).finally(() => idleTarget.stop())
+    if (kind === 'ringkit') pinned = await hostile()
     const target = await start(kind)
     try {
       const loads: LoadResult[] = []
@@ -278,11 +318,19 @@ async function main() {
       `| ${IDLE} | ${kind === 'ringkit' ? 'RingKit (logged in)' : 'raw ws relay'} | ${i.held} | ${(i.perDevice / 1024).toFixed(1)} KB | ${(i.heapPerDevice / 1024).toFixed(1)} KB |`,
     )
   }
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+  const most = Math.max(pinned.reading, pinned.stalled)
+  console.log(
+    '\n| one hostile socket | server heap + unwritten buffers pinned | cap (outbox + slow-reader threshold) |',
+  )
+  console.log('|---|---|---|')
+  console.log(`| reads, never acknowledges | ${mib(pinned.reading)} | ${mib(HOSTILE_CAP)} |`)
+  console.log(`| stops reading | ${mib(pinned.stalled)} | ${mib(HOSTILE_CAP)} |`)
   const top = results.ringkit.loads.at(-1)!
   const p99 = pct(top.latencies, 99)
   const kb = results.ringkit.idle.perDevice / 1024
   console.log(
-    `\nTargets: invite p99 ≤ 5 ms at ${RATES.at(-1)} calls/s — ${p99 <= 5 ? 'PASS' : 'FAIL'} (${ms(p99)} ms); ≤ 30 KB per idle device — ${kb <= 30 ? 'PASS' : 'FAIL'} (${kb.toFixed(1)} KB)`,
+    `\nTargets: invite p99 ≤ 5 ms at ${RATES.at(-1)} calls/s — ${p99 <= 5 ? 'PASS' : 'FAIL'} (${ms(p99)} ms); ≤ 30 KB per idle device — ${kb <= 30 ? 'PASS' : 'FAIL'} (${kb.toFixed(1)} KB); one hostile socket pins ≤ ${mib(HOSTILE_CAP)} — ${most <= HOSTILE_CAP ? 'PASS' : 'FAIL'} (${mib(most)})`,
   )
 }
 

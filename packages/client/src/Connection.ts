@@ -12,7 +12,14 @@ import type { WebSocketConstructor, WebSocketLike } from './types.ts'
 const OPEN = 1
 /** Close codes the server uses when it ends a session on purpose: do not reconnect. */
 const FINAL_CLOSE_CODES = new Set([4001, 4002, 4003])
+/**
+ * The server closed a socket it could not write to fast enough. The session may still resume; if
+ * it kept too much to, the resume says so and what waited fails with CONNECTION_LOST.
+ */
+const CLOSE_SLOW_READER = 4008
+/** Acknowledge every this many frames or characters, whichever comes first: the server keeps both bounded. */
 const ACK_EVERY = 64
+const ACK_EVERY_CHARS = 256 * 1024
 
 type RequestBody<T extends ClientMessageType> = Omit<Extract<ClientMessage, { type: T }>, 'type' | 'id'>
 
@@ -51,6 +58,7 @@ export class Connection {
   #nextId = 1
   #lastSeq = 0
   #unacked = 0
+  #unackedChars = 0
   #session: LoginResult | undefined
   #loginId: string | undefined
   #state: 'idle' | 'online' | 'resuming' | 'closed' = 'idle'
@@ -220,7 +228,8 @@ export class Connection {
         if (seq <= this.#lastSeq) return
         this.#lastSeq = seq
       }
-      if (++this.#unacked >= ACK_EVERY) this.#ack()
+      this.#unackedChars += text.length
+      if (++this.#unacked >= ACK_EVERY || this.#unackedChars >= ACK_EVERY_CHARS) this.#ack()
     }
     if (frame.type === 'event' && typeof frame.name === 'string') {
       this.#h.event(frame.name, frame.data)
@@ -248,6 +257,7 @@ export class Connection {
 
   #ack(): void {
     this.#unacked = 0
+    this.#unackedChars = 0
     const socket = this.#socket
     if (socket && socket.readyState === OPEN) {
       socket.send(JSON.stringify({ type: 'ping', id: `ack-${this.#nextId++}`, ack: this.#lastSeq }))
@@ -278,8 +288,12 @@ export class Connection {
       return
     }
     this.#state = 'resuming'
-    this.#attempt = 0
-    this.#h.dropped(reason)
+    // A device too slow for what it is sent keeps backing off rather than coming straight back.
+    if (code === CLOSE_SLOW_READER) this.#h.dropped('the server closed a socket that read too slowly')
+    else {
+      this.#attempt = 0
+      this.#h.dropped(reason)
+    }
     this.#scheduleResume()
   }
 

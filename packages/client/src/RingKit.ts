@@ -1,7 +1,10 @@
 import {
   DEFAULT_CALL_TIMEOUT_MS,
+  MAX_ATTACHMENT_BYTES,
   MAX_CALL_TIMEOUT_MS,
   RingKitError,
+  attachmentBytes,
+  type Attachment,
   type CallMedia,
   type CallType,
   type GroupMember,
@@ -133,6 +136,7 @@ export class RingKit {
 
   async call(options: CallOptions): Promise<Call> {
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#callTimeoutMs)
+    checkAttachment(options.attachment)
     const to = options.to
     const accid = this.#login?.accid ?? ''
     const ref: CallRef = { callId: '', iceServers: [] }
@@ -168,6 +172,7 @@ export class RingKit {
    */
   async groupCall(options: GroupCallOptions): Promise<Call> {
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#callTimeoutMs)
+    checkAttachment(options.attachment)
     const accid = this.#login?.accid ?? ''
     const ref: CallRef = { callId: '', iceServers: [] }
     const body = {
@@ -529,6 +534,13 @@ function checkTimeout(ms: number): number {
     throw new RingKitError('CALL_TIMEOUT_INVALID', `call timeout must be 1000 to ${MAX_CALL_TIMEOUT_MS} ms, got ${ms}`)
   }
   return ms
+}
+
+/** The server refuses the same: checked here so that no camera opens for a call that cannot ring. */
+function checkAttachment(attachment: Attachment | undefined): void {
+  if (attachment && attachmentBytes(attachment) > MAX_ATTACHMENT_BYTES) {
+    throw new RingKitError('ATTACHMENT_TOO_LARGE', `attachments are limited to ${MAX_ATTACHMENT_BYTES} bytes of JSON`)
+  }
 }
 
 /** Reads a JWT's `exp` (epoch ms) without checking it: only to know when to renew. */

@@ -1,4 +1,5 @@
 import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from './messages.ts'
+import { MAX_ATTACHMENT_BYTES } from './records.ts'
 
 /**
  * The one catalog of RingKit error codes. Every error a user can see — a REST response, a
@@ -45,6 +46,7 @@ export const ERROR_CODES = {
   SWITCH_PENDING: 'A call type switch is already waiting for an answer.',
   SWITCH_REJECTED: 'The other side declined the call type switch.',
   NOT_VIDEO_CALL: 'This action is for video calls only: switch the call to video first.',
+  ATTACHMENT_TOO_LARGE: `A call's attachment is limited to ${MAX_ATTACHMENT_BYTES} bytes of JSON.`,
   // Group calls
   SFU_UNAVAILABLE: 'No Janus media server answered: check that Janus runs and its URL and api_secret.',
   SFU_REQUIRED: `Group calls of more than ${MAX_MESH_MEMBERS} people need a Janus media server: start the server with --janus ws://host:8188.`,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { attachmentSchema, callRecordSchema, callTypeSchema, type Attachment, type CallType } from './records.ts'
+import { callAttachmentSchema, callRecordSchema, callTypeSchema, type Attachment, type CallType } from './records.ts'
 import type { ErrorBody } from './errors.ts'
 import type { GroupMember } from './events.ts'
 import { sfuClientMessageSchema, type SfuPublishResult } from './sfu.ts'
@@ -44,7 +44,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   request('call', {
     to: z.array(accidSchema).min(1).max(MAX_GROUP_MEMBERS),
     callType: callTypeSchema,
-    attachment: attachmentSchema.optional(),
+    attachment: callAttachmentSchema.optional(),
     timeoutMs: z.number().int().min(1000).max(MAX_CALL_TIMEOUT_MS).optional(),
     /** A group call even with one callee, so that more can be invited later. */
     group: z.boolean().optional(),
@@ -140,7 +140,10 @@ export interface ReplyResults {
   history: HistoryPage
 }
 
-/** Server → client frames. `seq` numbers what a resuming device must not miss. */
+/**
+ * Server → client frames. `seq` numbers what a resuming device must not miss; 0 marks a frame that
+ * is not kept for a resume (the reply to `ping`, or to `history`, which a device asks for again).
+ */
 export type ServerFrame =
   | { type: 'reply'; id: string; seq: number; result: unknown }
   | { type: 'error'; id: string | null; seq?: number; error: ErrorBody }

@@ -61,6 +61,24 @@ export type MemberStatus = z.infer<typeof memberStatusSchema>
 export const attachmentSchema = z.record(z.string(), z.unknown())
 export type Attachment = z.infer<typeof attachmentSchema>
 
+/**
+ * Largest attachment a caller may send, in bytes of its JSON. The server copies it into every
+ * callee's invitation and into the record, so it stays small; it is the caller's own input, and the
+ * callee's app must treat it as untrusted.
+ */
+export const MAX_ATTACHMENT_BYTES = 4096
+
+/** Bytes of an attachment's JSON, as the size limit counts them. */
+export function attachmentBytes(attachment: Attachment): number {
+  return new TextEncoder().encode(JSON.stringify(attachment)).length
+}
+
+/** An attachment as a caller sends it: refused with ATTACHMENT_TOO_LARGE past `MAX_ATTACHMENT_BYTES`. */
+export const callAttachmentSchema = attachmentSchema.refine((a) => attachmentBytes(a) <= MAX_ATTACHMENT_BYTES, {
+  message: `attachments are limited to ${MAX_ATTACHMENT_BYTES} bytes of JSON`,
+  params: { code: 'ATTACHMENT_TOO_LARGE' },
+})
+
 export const callRecordSchema = z.object({
   callId: z.string(),
   type: callTypeSchema,

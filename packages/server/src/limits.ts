@@ -4,6 +4,9 @@ export interface Rate {
   burst: number
 }
 
+const KiB = 1024
+const MiB = 1024 * KiB
+
 /**
  * What one client may make the server do or hold. Each bound names whom it counts (an account, a
  * device, a socket, an IP), so a client cannot escape it by opening more sockets.
@@ -34,6 +37,27 @@ export interface Limits {
    * a slow client holds a socket and a parser meanwhile. WebSockets are bound by neither.
    */
   http: { requestMs: number; idleMs: number }
+  /**
+   * What a device's session keeps for replay until the device acknowledges it. Past either bound
+   * the session can no longer be resumed and keeps nothing more: a device that never acknowledges
+   * cannot make the server hold more than this.
+   */
+  outbox: { frames: number; bytes: number }
+  /**
+   * A socket with more than this many bytes waiting to be written is closed: it reads too slowly.
+   * Well above `outbox.bytes`, so that replaying a full outbox to a resuming device does not trip it.
+   */
+  slowReader: { bufferedBytes: number }
+  /** `history` requests per device: each one reads the database and sends up to 100 records. */
+  history: Rate
+  /** `signal` messages per device: each is copied to the other devices of the call. */
+  signal: Rate
+  /** `signal` bytes per device, so that big messages cannot make up for fewer of them. */
+  signalBytes: Rate
+  /** `sfu` requests per device: each one is a request to Janus. */
+  sfu: Rate
+  /** What a ringing call keeps of the caller's negotiation for callee devices that log in late. */
+  keptSignals: { count: number; bytes: number }
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -47,6 +71,13 @@ export const DEFAULT_LIMITS: Limits = {
   groupCallees: { perCall: 100 },
   // A backend on a slow link sends 64 KiB in well under 10 s; keep-alive sockets reconnect at will.
   http: { requestMs: 10_000, idleMs: 30_000 },
+  outbox: { frames: 512, bytes: 2 * MiB },
+  slowReader: { bufferedBytes: 4 * MiB },
+  history: { perSecond: 5, burst: 20 },
+  signal: { perSecond: 50, burst: 200 },
+  signalBytes: { perSecond: 256 * KiB, burst: 1 * MiB },
+  sfu: { perSecond: 50, burst: 200 },
+  keptSignals: { count: 64, bytes: 256 * KiB },
 }
 
 /** Server options name only the limits they change; the rest keep their defaults. */

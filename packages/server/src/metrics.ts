@@ -1,7 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+/** What the server keeps for devices, in bytes, read when the metrics are. */
+export interface HeldBytes {
+  /** Frames session outboxes keep for devices that may resume. */
+  outbox: number
+  /** Negotiation ringing calls keep for callee devices that log in late. */
+  keptSignals: number
+}
+
 /** The server's Prometheus metrics, one registry per server instance. */
-export function createMetrics() {
+export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSignals: 0 })) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'ringkit_process_' })
   const metrics = {
@@ -38,6 +46,15 @@ export function createMetrics() {
       labelNames: ['on'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
+    }),
+    heldBytes: new Gauge({
+      name: 'ringkit_held_bytes',
+      help: 'Bytes kept for devices: session outboxes (what="outbox"), ringing calls\' negotiation (what="keptSignals")',
+      labelNames: ['what'] as const,
+      registers: [registry],
+      collect() {
+        for (const [what, bytes] of Object.entries(held())) this.set({ what }, bytes)
+      },
     }),
     httpErrors: new Counter({
       name: 'ringkit_http_errors_total',

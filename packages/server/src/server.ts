@@ -100,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
   const store = openSqliteStore(options.dataDir)
-  const metrics = createMetrics()
+  const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
   const registry = new SessionRegistry()
   const limits = resolveLimits(options.limits)
   const rates = memoryRateLimiter()
@@ -136,6 +136,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(sfu ? { sfu } : {}),
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
+    keptSignals: limits.keptSignals,
   })
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)

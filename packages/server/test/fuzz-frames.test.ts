@@ -36,7 +36,17 @@ async function startRun(): Promise<void> {
   // Many calls get past the rate limit to the engine, and the rest meet it however fast this
   // machine sends them: a burst of 100, then two a second.
   // The strangers never log in: a login deadline longer than any run keeps them listening.
-  server = await startTestServer({ limits: { invites: { perSecond: 2, burst: 100 }, loginDeadlineMs: 600_000 } })
+  // More requests per device than by default, so that many get past those rate limits too.
+  const plenty = { perSecond: 1000, burst: 1000 }
+  server = await startTestServer({
+    limits: {
+      invites: { perSecond: 2, burst: 100 },
+      loginDeadlineMs: 600_000,
+      history: plenty,
+      signal: plenty,
+      sfu: plenty,
+    },
+  })
 }
 
 async function endRun(): Promise<void> {

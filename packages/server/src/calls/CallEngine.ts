@@ -19,6 +19,8 @@ import {
   type Scheduler,
 } from './ports.ts'
 import { checkCalleesInAll, checkGroupSize, checkInvite } from './group-size.ts'
+import { DEFAULT_LIMITS } from '../limits.ts'
+import { KeptSignals } from './kept-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -34,9 +36,6 @@ import {
 } from './steps.ts'
 import { transition } from './transition.ts'
 import type { CallInput, CallState, Effect, TransitionResult } from './types.ts'
-
-/** How many ringing-time negotiation messages (offer, candidates) a call keeps for late devices. */
-const MAX_KEPT_SIGNALS = 64
 
 export interface CallEngineOptions {
   store: AccountStore & CallStore
@@ -54,6 +53,8 @@ export interface CallEngineOptions {
   sfu?: GroupMediaServer
   /** How many people one group call may ring over its life (`Limits.groupCallees`). */
   maxGroupCallees?: number
+  /** Bounds what a ringing call keeps of the caller's negotiation for late devices. */
+  keptSignals?: { count: number; bytes: number }
 }
 
 export interface StartCall {
@@ -80,12 +81,18 @@ export class CallEngine {
   /** Per call, what cancels its ringing timer. */
   readonly #timers = new Map<string, () => void>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
-  readonly #ringingSignals = new Map<string, Effect['event'][]>()
+  readonly #ringingSignals: KeptSignals<Effect['event']>
 
   constructor(options: CallEngineOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
     this.#scheduler = options.scheduler ?? realScheduler
+    this.#ringingSignals = new KeptSignals(options.keptSignals ?? DEFAULT_LIMITS.keptSignals)
+  }
+
+  /** Bytes of negotiation ringing calls keep for late devices. */
+  get keptSignalBytes(): number {
+    return this.#ringingSignals.heldBytes
   }
 
   /**
@@ -325,10 +332,7 @@ export class CallEngine {
         }
         const accid = to?.accid ?? s.callees[0]
         if (accid === undefined || !s.callees.includes(accid)) throw new RingKitError('NOT_IN_CALL')
-        if (!to) {
-          const kept = this.#ringingSignals.get(callId) ?? []
-          if (kept.length < MAX_KEPT_SIGNALS) this.#ringingSignals.set(callId, [...kept, event])
-        }
+        if (!to) this.#ringingSignals.keep(callId, event, Buffer.byteLength(JSON.stringify(data) ?? ''))
         this.#send(appKey, to ? { device: to } : { account: accid }, event)
         return
       }
@@ -356,7 +360,7 @@ export class CallEngine {
       const s = await this.#o.calls.get(callId)
       if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
         this.#send(appKey, { device }, this.#invite(s, device.accid))
-        for (const signal of this.#ringingSignals.get(callId) ?? []) this.#send(appKey, { device }, signal)
+        for (const signal of this.#ringingSignals.of(callId)) this.#send(appKey, { device }, signal)
       }
     })
   }
@@ -484,7 +488,7 @@ export class CallEngine {
     this.#timers.delete(s.callId)
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
-    if (at === undefined) return void this.#ringingSignals.delete(s.callId)
+    if (at === undefined) return void this.#ringingSignals.drop(s.callId)
     const cancel = this.#scheduler.after(Math.max(0, at - this.#now()), async () => {
       this.#timers.delete(s.callId)
       await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import {
   clientMessageSchema,
+  isErrorCode,
   MAX_FRAME_BYTES,
   MAX_FRAME_DEPTH,
   RingKitError,
@@ -24,6 +25,7 @@ import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import { LoginGate } from './LoginGate.ts'
 import { verifyLogin } from './verify-login.ts'
+import { sendFrame } from './outbound.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 
@@ -67,6 +69,9 @@ const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
 const CLOSE_LOGIN_DEADLINE = 4004
+// CLOSE_SLOW_READER (4008) is in outbound.ts, where frames are written.
+/** Replies a device can simply ask for again: sent unnumbered, never kept for a resume. */
+const UNREPLAYED: ReadonlySet<ClientMessageType> = new Set(['history'])
 
 /**
  * The WebSocket edge: every inbound frame is checked against the protocol before anything acts on
@@ -167,14 +172,16 @@ export class Gateway {
       }
       const issue = parsed.error.issues[0]
       const where = issue?.path.join('.') || 'frame'
-      return this.#reject(conn, id, new RingKitError('INVALID_PARAMS', `${where}: ${issue?.message ?? 'invalid'}`))
+      // A check of the protocol's own (say an attachment's size) names the code it refuses with.
+      const code = issue?.code === 'custom' && isErrorCode(issue.params?.code) ? issue.params.code : 'INVALID_PARAMS'
+      return this.#reject(conn, id, new RingKitError(code, `${where}: ${issue?.message ?? 'invalid'}`))
     }
     const msg = parsed.data
     metrics.frames.inc({ type: msg.type })
-    void this.#dispatch(conn, msg)
+    void this.#dispatch(conn, msg, data.length)
   }
 
-  async #dispatch(conn: Connection, msg: ClientMessage): Promise<void> {
+  async #dispatch(conn: Connection, msg: ClientMessage, frameBytes: number): Promise<void> {
     const session = conn.session
     if (msg.type === 'ping') {
       if (session && msg.ack !== undefined) session.ack(msg.ack)
@@ -185,14 +192,17 @@ export class Gateway {
       return this.#login(conn, msg).catch((error: unknown) => this.#reject(conn, msg.id, this.#asError(error)))
     }
     if (!session) return this.#reject(conn, msg.id, new RingKitError('NOT_LOGGED_IN'))
-    // A request resent after a resume was already answered in the replayed frames.
-    if (!session.firstSight(msg.id)) return
+    const replay = !UNREPLAYED.has(msg.type)
+    // A request resent after a resume was already answered in the replayed frames, unless its
+    // answer is not replayed: then it is answered again.
+    if (replay && !session.firstSight(msg.id)) return
     try {
+      session.meter.admit(msg.type, frameBytes)
       const handler = this.#handlers[msg.type] as Handler<typeof msg.type>
       const result = await handler(conn, session, msg as never)
-      if (result !== REPLIED) session.reply(msg.id, result)
+      if (result !== REPLIED) session.reply(msg.id, result, replay)
     } catch (error) {
-      session.error(msg.id, this.#asError(error))
+      session.error(msg.id, this.#asError(error), replay)
     }
   }
 
@@ -267,7 +277,7 @@ export class Gateway {
       return {}
     },
     history: async (_c, s, msg) =>
-      this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor }),
+      s.serially(() => this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor })),
   }
 
   async #act(session: Session, callId: string, input: CallInput): Promise<Record<string, never>> {
@@ -319,6 +329,7 @@ export class Gateway {
       appKey: app.appKey,
       accid: msg.accid,
       deviceId: msg.deviceId,
+      limits: this.#o.limits,
     })
     session.socket = conn.socket
     conn.session = session
@@ -366,6 +377,8 @@ export class Gateway {
     const session = conn.session
     if (!session || session.socket !== conn.socket) return
     session.socket = undefined
+    // Nothing to resume: what the device missed is lost, so its session ends now.
+    if (!session.resumable) return this.#endSession(session, 'disconnected')
     // The device may come back: keep its session, and its calls, for the grace period.
     session.graceTimer = setTimeout(() => this.#endSession(session, 'disconnected'), this.#o.resumeGraceMs)
     session.graceTimer.unref()
@@ -405,7 +418,7 @@ export class Gateway {
   }
 
   #direct(conn: Connection, frame: object): void {
-    if (conn.socket.readyState === conn.socket.OPEN) conn.socket.send(JSON.stringify(frame))
+    sendFrame(conn.socket, JSON.stringify(frame), this.#o.limits.slowReader.bufferedBytes)
   }
 
   #asError(error: unknown): RingKitError {

@@ -1,19 +1,17 @@
 import type { ErrorBody, ServerEvent } from '@ringkit/protocol'
-import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
+import type { Limits } from '../limits.ts'
+import { sendFrame } from './outbound.ts'
+import { RequestMeter } from './RequestMeter.ts'
 
-/**
- * How many unacknowledged frames a session keeps for a device that may resume; past that it
- * cannot. Devices acknowledge every 64 frames and every heartbeat, so a live one stays far below;
- * the cap bounds what a device that never acknowledges can make the server hold.
- */
-const OUTBOX_LIMIT = 512
 /** How many request ids a session remembers, so a resent request is not run twice. */
 const RECENT_REQUESTS = 256
 
 /**
  * One logged-in device. It outlives its socket for the grace period: frames sent meanwhile wait in
  * the outbox, numbered, and a resuming device gets every one it has not acknowledged, in order.
+ * Devices acknowledge every 64 frames, every 256 KiB and every heartbeat, so a live one keeps the
+ * outbox far below `limits.outbox`; past it the session cannot be resumed and keeps nothing more.
  */
 export class Session {
   readonly sessionId: string
@@ -23,16 +21,26 @@ export class Session {
   socket: WebSocket | undefined
   graceTimer: NodeJS.Timeout | undefined
   tokenTimer: NodeJS.Timeout | undefined
+  readonly #limits: Limits
+  #meter: RequestMeter | undefined
   #seq = 0
-  #outbox: { seq: number; text: string }[] = []
+  #outbox: { seq: number; text: string; bytes: number }[] = []
+  #outboxBytes = 0
   #overflowed = false
   readonly #recent = new Set<string>()
+  #serial: Promise<unknown> | undefined
 
-  constructor(init: { sessionId: string; appKey: string; accid: string; deviceId: string }) {
+  constructor(init: { sessionId: string; appKey: string; accid: string; deviceId: string; limits: Limits }) {
     this.sessionId = init.sessionId
     this.appKey = init.appKey
     this.accid = init.accid
     this.deviceId = init.deviceId
+    this.#limits = init.limits
+  }
+
+  /** This device's request budgets, made on first use: most idle devices never need one. */
+  get meter(): RequestMeter {
+    return (this.#meter ??= new RequestMeter(this.#limits))
   }
 
   event(event: ServerEvent, dataJson = JSON.stringify(event.data)): void {
@@ -40,14 +48,30 @@ export class Session {
     this.#push(seq, `{"type":"event","seq":${seq},"name":"${event.name}","data":${dataJson}}`)
   }
 
-  reply(id: string, result: unknown): void {
+  /**
+   * `replay: false` for a reply the device can simply ask for again (`history`): it goes to the socket
+   * only, with seq 0, so it is neither numbered nor kept; a device that missed it resends the request.
+   */
+  reply(id: string, result: unknown, replay = true): void {
+    if (!replay) return this.#sendNow(JSON.stringify({ type: 'reply', id, seq: 0, result }))
     const seq = ++this.#seq
     this.#push(seq, JSON.stringify({ type: 'reply', id, seq, result }))
   }
 
-  error(id: string, error: ErrorBody): void {
+  error(id: string, error: ErrorBody, replay = true): void {
+    if (!replay) return this.#sendNow(JSON.stringify({ type: 'error', id, seq: 0, error }))
     const seq = ++this.#seq
     this.#push(seq, JSON.stringify({ type: 'error', id, seq, error }))
+  }
+
+  /**
+   * Runs `task` once the previous one given here has finished: a device asking for many history
+   * pages at once has one of them in memory at a time, not all.
+   */
+  serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = (this.#serial ?? Promise.resolve()).then(task, task)
+    this.#serial = run.catch(() => {})
+    return run
   }
 
   /** True the first time a request id is seen. */
@@ -64,7 +88,8 @@ export class Session {
   /** The device has every frame up to `seq`. */
   ack(seq: number): void {
     let drop = 0
-    while (drop < this.#outbox.length && this.#outbox[drop]!.seq <= seq) drop++
+    while (drop < this.#outbox.length && this.#outbox[drop]!.seq <= seq)
+      this.#outboxBytes -= this.#outbox[drop++]!.bytes
     if (drop > 0) this.#outbox.splice(0, drop)
   }
 
@@ -75,35 +100,41 @@ export class Session {
     if (first && first.seq > lastSeq + 1) return false
     this.ack(lastSeq)
     this.socket = socket
-    for (const frame of this.#outbox) socket.send(frame.text)
+    for (const frame of this.#outbox) sendFrame(socket, frame.text, this.#limits.slowReader.bufferedBytes)
     return true
+  }
+
+  /** False once the outbox passed its bounds: what the device missed is lost. */
+  get resumable(): boolean {
+    return !this.#overflowed
   }
 
   get pendingFrames(): number {
     return this.#outbox.length
   }
 
-  #push(seq: number, text: string): void {
-    this.#outbox.push({ seq, text })
-    if (this.#outbox.length > OUTBOX_LIMIT) {
-      this.#outbox.shift()
-      this.#overflowed = true
-    }
-    const socket = this.socket
-    if (!socket || socket.readyState !== socket.OPEN) return
-    corkForThisTick(socket)
-    socket.send(text)
+  /** What the outbox holds, in bytes of UTF-8. */
+  get heldBytes(): number {
+    return this.#outboxBytes
   }
-}
 
-/**
- * Holds a socket's writes until the end of the current tick, so the frames one action sends a
- * device (say userReject, callEnd and record) leave in one system call instead of one each.
- * Reaches into ws's underlying net.Socket, which ws exposes but does not document.
- */
-function corkForThisTick(socket: WebSocket): void {
-  const raw = (socket as unknown as { _socket?: Socket })._socket
-  if (!raw || raw.writableCorked > 0) return
-  raw.cork()
-  process.nextTick(() => raw.uncork())
+  #push(seq: number, text: string): void {
+    if (!this.#overflowed) {
+      const bytes = Buffer.byteLength(text)
+      this.#outbox.push({ seq, text, bytes })
+      this.#outboxBytes += bytes
+      const { frames, bytes: maxBytes } = this.#limits.outbox
+      if (this.#outbox.length > frames || this.#outboxBytes > maxBytes) {
+        // Resuming needs every frame, so once one is dropped the rest are no use either.
+        this.#overflowed = true
+        this.#outbox = []
+        this.#outboxBytes = 0
+      }
+    }
+    this.#sendNow(text)
+  }
+
+  #sendNow(text: string): void {
+    if (this.socket) sendFrame(this.socket, text, this.#limits.slowReader.bufferedBytes)
+  }
 }

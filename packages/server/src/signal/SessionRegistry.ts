@@ -45,6 +45,13 @@ export class SessionRegistry implements EventDelivery {
     return this.#byAccount.get(key(appKey, accid))?.size ?? 0
   }
 
+  /** What every session's outbox keeps, in bytes. */
+  get heldBytes(): number {
+    let bytes = 0
+    for (const devices of this.#byAccount.values()) for (const session of devices.values()) bytes += session.heldBytes
+    return bytes
+  }
+
   get size(): number {
     return this.#count
   }

@@ -12,11 +12,12 @@ export class TokenBucket {
     this.#at = now
   }
 
-  take(now = performance.now()): boolean {
+  /** Takes `cost` tokens (an action, or its size in bytes) if there are that many. */
+  take(now = performance.now(), cost = 1): boolean {
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#perSecond)
     this.#at = now
-    if (this.#tokens < 1) return false
-    this.#tokens -= 1
+    if (this.#tokens < cost) return false
+    this.#tokens -= cost
     return true
   }
 }
