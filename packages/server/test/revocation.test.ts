@@ -8,8 +8,10 @@ const sockets: RawSocket[] = []
 
 before(async () => {
   // Every socket of the race places a call at the end: the account's invite budget must not be what refuses it.
-  // Every racer connects from loopback: room for all of them on one address.
-  server = await startTestServer({ limits: { invites: { perSecond: 1000, burst: 1000 }, connectionsPerIp: 1000 } })
+  // Every racer connects from loopback as another device of one account: room for all of them.
+  server = await startTestServer({
+    limits: { invites: { perSecond: 1000, burst: 1000 }, connectionsPerIp: 1000, devicesPerAccount: 1000 },
+  })
 })
 after(async () => {
   for (const socket of sockets) socket.close()
