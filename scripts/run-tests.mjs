@@ -48,7 +48,7 @@ phases.forEach((phase, i) => {
     `--test-reporter-destination=${tap}`,
     ...phase.files,
   ]
-  const result = spawnSync(process.execPath, args, { stdio: 'inherit' })
+  const result = spawnSync(process.execPath, args, { stdio: 'inherit', env: withSourceCondition(process.env) })
   if (result.status !== 0) status = result.status ?? 1
   const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : ''
   for (const key of Object.keys(totals)) {
@@ -58,3 +58,13 @@ phases.forEach((phase, i) => {
 rmSync(scratch, { recursive: true, force: true })
 console.log(`tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`)
 process.exit(status)
+
+/**
+ * The packages resolve to their TypeScript source (the "@ringkit/source" export condition), in the
+ * test files and in every process they start (a CLI, a worker), as .npmrc does for npm scripts.
+ */
+function withSourceCondition(env) {
+  const flag = '--conditions=@ringkit/source'
+  const options = env.NODE_OPTIONS ?? ''
+  return { ...env, NODE_OPTIONS: options.includes(flag) ? options : `${options} ${flag}`.trim() }
+}
