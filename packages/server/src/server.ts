@@ -7,6 +7,7 @@ import { iceServersFor, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
+import { registerBrowserBundle } from './http/browser-bundle.ts'
 import { registerRoutes } from './http/routes.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
@@ -134,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
   })
+  registerBrowserBundle(http)
 
   // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })
