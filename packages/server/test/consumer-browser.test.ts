@@ -123,31 +123,39 @@ describe('a Vite app that imports @ringkit/ui and @ringkit/client', () => {
     ringkit?.kill('SIGTERM')
   })
 
-  it('builds, and the page served rings in <ringkit-call> when called', { timeout: 240_000 }, async (t) => {
-    run(process.execPath, [VITE, 'build', 'web', '--outDir', '../web-dist', '--logLevel', 'warn'], app)
-    if (typeof chromiumPath !== 'string') return t.skip(chromiumPath.skip)
-    const started = await startInstalledServer()
-    ringkit = started.child
-    const server = started.target
-    pages = await serveStatic(join(app, 'web-dist'))
-    const hash = new URLSearchParams({
-      server: server.url,
-      appKey: server.app.appKey,
-      accid: 'bob',
-      token: await tokenFor(server, 'bob'),
-    })
-    browser = await launchChromium()
-    const page = await browser.newPage()
-    await page.goto(`http://127.0.0.1:${(pages.address() as AddressInfo).port}/#${hash}`)
-    await page.waitForFunction(
-      () => (document.querySelector('ringkit-call') as { kit?: { online?: boolean } })?.kit?.online,
-    )
-    const alice = await TestDevice.online(server, 'alice')
-    await alice.kit.call({ to: 'bob', type: 'audio' })
-    await page.waitForSelector('ringkit-call[state="incoming"]', { timeout: 30_000 })
-    const shown = await page.evaluate(() => document.querySelector('ringkit-call')?.shadowRoot?.textContent ?? '')
-    assert.match(shown, /alice/)
-  })
+  it(
+    'builds, and the page served rings in <ringkit-call> when called; the installed server serves /ringkit.js',
+    { timeout: 240_000 },
+    async (t) => {
+      run(process.execPath, [VITE, 'build', 'web', '--outDir', '../web-dist', '--logLevel', 'warn'], app)
+      if (typeof chromiumPath !== 'string') return t.skip(chromiumPath.skip)
+      const started = await startInstalledServer()
+      ringkit = started.child
+      const server = started.target
+      // The compiled server serves the bundle that @ringkit/ui's build wrote, with its map.
+      for (const path of ['/ringkit.js', '/ringkit.js.map']) {
+        assert.equal((await fetch(`${server.url}${path}`)).status, 200, path)
+      }
+      pages = await serveStatic(join(app, 'web-dist'))
+      const hash = new URLSearchParams({
+        server: server.url,
+        appKey: server.app.appKey,
+        accid: 'bob',
+        token: await tokenFor(server, 'bob'),
+      })
+      browser = await launchChromium()
+      const page = await browser.newPage()
+      await page.goto(`http://127.0.0.1:${(pages.address() as AddressInfo).port}/#${hash}`)
+      await page.waitForFunction(
+        () => (document.querySelector('ringkit-call') as { kit?: { online?: boolean } })?.kit?.online,
+      )
+      const alice = await TestDevice.online(server, 'alice')
+      await alice.kit.call({ to: 'bob', type: 'audio' })
+      await page.waitForSelector('ringkit-call[state="incoming"]', { timeout: 30_000 })
+      const shown = await page.evaluate(() => document.querySelector('ringkit-call')?.shadowRoot?.textContent ?? '')
+      assert.match(shown, /alice/)
+    },
+  )
 })
 
 /** The installed `ringkit serve`, on plain Node, with the AppKey and AppSecret it prints on first start. */
