@@ -82,7 +82,11 @@ function runFile(file, limitSeconds, streamed) {
   ]
   const started = Date.now()
   if (streamed) process.stdout.write(`# ${file}\n`)
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: withSourceCondition(process.env),
+  })
   running.add(child)
   let output = ''
   const take = (stream) => (chunk) => (streamed ? stream.write(chunk) : (output += chunk))
@@ -177,3 +181,13 @@ console.log(
   `tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped + totals.todo} skipped`,
 )
 process.exit(status)
+
+/**
+ * The packages resolve to their TypeScript source (the "@ringkit/source" export condition), in the
+ * test files and in every process they start (a CLI, a worker), as .npmrc does for npm scripts.
+ */
+function withSourceCondition(env) {
+  const flag = '--conditions=@ringkit/source'
+  const options = env.NODE_OPTIONS ?? ''
+  return { ...env, NODE_OPTIONS: options.includes(flag) ? options : `${options} ${flag}`.trim() }
+}

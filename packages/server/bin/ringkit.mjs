@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the package works straight from source.
-import { register } from 'tsx/esm/api'
-
-register()
-await import('../src/cli/main.ts')
+// The compiled CLI on plain Node. Inside the RingKit repository `npm start` runs the TypeScript
+// source instead; `npm run build` makes this file work there too.
+await import('../dist/cli/main.js')

@@ -12,6 +12,7 @@ import { AccountGuards } from './guards/AccountGuards.ts'
 import { memoryCooldowns } from './guards/cooldowns.ts'
 import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
 import { memoryRateLimiter } from './guards/rate-limiter.ts'
+import { registerBrowserBundle } from './http/browser-bundle.ts'
 import { registerRoutes } from './http/routes.ts'
 import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
@@ -175,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     restRate: limits.rest,
     kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
   })
+  registerBrowserBundle(http)
 
   // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })

@@ -13,7 +13,7 @@ const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE = 10
 const DEFAULT_SIGNUPS_PER_MINUTE = 20
 
 /**
- * Mounts the demo app on a fastify server: its pages at `/`, `/app.js` and `/ringkit.js`, and its
+ * Mounts the demo app on a fastify server: its pages at `/` and `/app.js`, and its
  * JSON API under `/demo/api`. It reaches RingKit only through the REST API, as any app backend does.
  */
 export function registerDemo(app: FastifyInstance, options: DemoOptions): void {

@@ -17,21 +17,14 @@ const JS = 'text/javascript; charset=utf-8'
 // The demo ships inside the RingKit repository: its pages and the UI kit are sources beside it.
 const INDEX_HTML = fileURLToPath(new URL('../web/index.html', import.meta.url))
 const APP_ENTRY = fileURLToPath(new URL('../web/main.ts', import.meta.url))
-const UI_ENTRY = fileURLToPath(new URL('../../../../packages/ui/src/browser.ts', import.meta.url))
 
-/** `/` the demo page, `/app.js` its script, `/ringkit.js` the UI kit for any site to embed. */
+/** `/` the demo page and `/app.js` its script (the RingKit server itself serves `/ringkit.js`). */
 export function registerStaticRoutes(scope: FastifyInstance): void {
   const appBundle = once(() => bundle(APP_ENTRY))
-  const uiBundle = once(() => bundle(UI_ENTRY))
 
   // Read on each request: the page is small and edits to it show up without a restart.
   scope.get('/', async (request, reply) => sendAsset(request, reply, await readPage()))
   scope.get('/app.js', async (request, reply) => sendAsset(request, reply, await appBundle()))
-  scope.get('/ringkit.js', async (request, reply) => {
-    // Other sites load the UI kit with <script type="module" src=".../ringkit.js">.
-    reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin')
-    return sendAsset(request, reply, await uiBundle())
-  })
 }
 
 async function readPage(): Promise<Asset> {
@@ -49,6 +42,8 @@ async function bundle(entry: string): Promise<Asset> {
     format: 'esm',
     platform: 'browser',
     target: ['chrome120', 'safari16'],
+    // The RingKit packages as TypeScript source, as everywhere in this repository.
+    conditions: ['@ringkit/source'],
     minify: true,
     write: false,
     logLevel: 'silent',

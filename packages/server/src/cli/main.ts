@@ -83,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       const variable = `RINGKIT_${flag.replace('-', '_').toUpperCase()}`
       process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
     }
+    let demoServed = false
     const server = await startServer({
       dataDir,
       port,
@@ -97,10 +98,10 @@ async function main(argv: string[]): Promise<number> {
       ...(env.RINGKIT_TURN_CALL_SECONDS ? { limits: { turnCallSeconds: Number(env.RINGKIT_TURN_CALL_SECONDS) } } : {}),
       trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
-      ...(demo ? { mount: mountDemo(dataDir) } : {}),
+      ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
-    if (demo) lines.push(`Demo app: ${server.url}/`)
+    if (demoServed) lines.push(`Demo app: ${server.url}/`)
     lines.push(
       janusUrls.length > 0
         ? `Group calls through Janus at ${janusUrls.join(', ')}`
@@ -142,18 +143,40 @@ async function main(argv: string[]): Promise<number> {
   return 1
 }
 
+/** The part of the private demo package the CLI uses; it is found only inside the RingKit repository. */
+interface DemoModule {
+  registerDemo(
+    app: Parameters<NonNullable<ServerOptions['mount']>>[0],
+    options: { dataDir: string; ringkitUrl: () => string; appKey: string; appSecret: string },
+  ): void
+}
+// A computed specifier: an installed @ringkit/server neither depends on nor type-checks the demo.
+const DEMO_PACKAGE = '@ringkit/demo'
+
 /**
  * The demo is an app like any other, with an app of its own: anyone may sign up to it, so its
  * users must not be able to ring the accounts of the app a real backend uses. It calls the REST API.
- * Loaded only when mounted, so `--no-demo` needs neither esbuild nor the demo's pages.
+ * Loaded only when mounted, so `--no-demo` needs neither esbuild nor the demo's pages; where the demo
+ * package is not installed (any install from the registry), the server runs without it.
  */
-function mountDemo(dataDir: string): ServerOptions['mount'] {
+function mountDemo(dataDir: string, onMounted: () => void): ServerOptions['mount'] {
   return async (app, { url, ownApp }) => {
     // The umask makes a new demo.sqlite private; one an older version made may not be.
     makePrivateDir(dataDir, ['demo.sqlite'])
-    const { registerDemo } = await import('@ringkit/demo')
+    const demo = await import(DEMO_PACKAGE).then(
+      (module: DemoModule) => module,
+      (error: unknown) => {
+        const code = (error as { code?: unknown }).code
+        // Missing in any install from the registry; TypeScript only, inside the repository, run compiled.
+        if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error
+        process.stdout.write(`The demo app is not available here (${code}): serving the API alone.\n`)
+        return undefined
+      },
+    )
+    if (!demo) return
     const demoApp = await ownApp('demo')
-    registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
+    demo.registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
+    onMounted()
   }
 }
 
