@@ -49,6 +49,8 @@ export function sdkBundle(): Promise<string> {
     format: 'esm',
     platform: 'browser',
     target: 'chrome120',
+    // The packages' source, as everywhere in the repository: their default exports are built files.
+    conditions: ['@ringkit/source'],
     write: false,
   }).then((result) => result.outputFiles[0]!.text)
   return bundle
