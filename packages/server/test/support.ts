@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -16,9 +16,20 @@ export interface TestServer extends RingKitServer {
 /** What devices and app backends need of a server, in this process or another. */
 export type ServerTarget = Pick<TestServer, 'url' | 'app' | 'rest'>
 
+/**
+ * A fresh data dir for a test server, in memory where the system has a tmpfs
+ * (RINGKIT_TEST_TMP overrides). On a disk, a WAL checkpoint's fsync stalls on a loaded machine
+ * while other suites write, and holds the database's writers meanwhile: seconds in which a test
+ * waits for a reply that is only late. What the tests check does not depend on the disk.
+ */
+export function testDataDir(): string {
+  const base = process.env.RINGKIT_TEST_TMP ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir())
+  return mkdtempSync(join(base, 'ringkit-test-'))
+}
+
 /** A real server on an ephemeral port with SQLite in a fresh temp dir. */
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ringkit-test-'))
+  const dataDir = options.dataDir ?? testDataDir()
   const server = await startServer({
     dataDir,
     port: 0,
