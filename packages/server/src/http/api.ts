@@ -74,6 +74,8 @@ export const tokenSchema = z.object({
 })
 const revokedSchema = z.object({ accid: z.string(), revoked: z.literal(true) })
 const healthSchema = z.object({ ok: z.literal(true) })
+/** Source map v3, the fields a debugger needs. */
+const sourceMapSchema = z.looseObject({ version: z.literal(3), sources: z.array(z.string()), mappings: z.string() })
 /** Only the document's outline: the full OpenAPI 3.1 schema is not the server's to restate. */
 const openApiSchema = z.looseObject({
   openapi: z.string(),
@@ -229,7 +231,7 @@ export const BUNDLE_ROUTES = {
     summary: "The module's source map",
     auth: 'none',
     responses: {
-      200: { description: 'the source map', type: 'application/json' },
+      200: json('the source map', sourceMapSchema),
       304: { description: 'unchanged since the ETag given in If-None-Match' },
     },
   },
