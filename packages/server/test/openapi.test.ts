@@ -190,6 +190,7 @@ describe('the README', () => {
 describe('real answers', () => {
   it('of every operation, success and failure, fit the schemas the document gives them', async () => {
     assert.equal((await send('GET', '/healthz', { app: false })).status, 200)
+    assert.equal((await send('GET', '/v1/openapi.json', { app: false })).status, 200)
     assert.equal((await send('GET', '/metrics')).status, 200)
     assert.equal((await send('POST', '/v1/accounts', { body: { accid: 'oa-alice', name: 'Alice' } })).status, 201)
     assert.equal(code(await send('POST', '/v1/accounts', { body: { accid: 'oa-alice' } })), 'ACCOUNT_EXISTS')
