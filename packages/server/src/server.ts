@@ -12,6 +12,7 @@ import { AccountGuards } from './guards/AccountGuards.ts'
 import { memoryCooldowns } from './guards/cooldowns.ts'
 import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
 import { memoryRateLimiter } from './guards/rate-limiter.ts'
+import { SIGNAL_ROUTE } from './http/api.ts'
 import { registerBrowserBundle } from './http/browser-bundle.ts'
 import { registerRoutes } from './http/routes.ts'
 import { httpTimeouts } from './http/timeouts.ts'
@@ -80,7 +81,6 @@ export interface RingKitServer {
 }
 
 export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000 }
-const SIGNAL_PATH = '/v1/signal'
 const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
 /**
@@ -184,7 +184,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const proxies = proxySet(options.trustedProxies ?? [])
   http.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0]
-    if (path !== SIGNAL_PATH) {
+    if (path !== SIGNAL_ROUTE.path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
       return
     }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { BUNDLE_ROUTES } from './api.ts'
 
 interface Asset {
   body: Buffer
@@ -32,12 +33,13 @@ export function registerBrowserBundle(http: FastifyInstance): void {
     reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin')
     return sendAsset(request, reply, pick(await bundle()))
   }
+  // The paths, and what /v1/openapi.json says of them, come from the route table.
   http.get(
-    '/ringkit.js',
+    BUNDLE_ROUTES.code.path,
     send((b) => b.code),
   )
   http.get(
-    '/ringkit.js.map',
+    BUNDLE_ROUTES.map.path,
     send((b) => b.map),
   )
 }

@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { z } from 'zod'
-import { accidSchema, RingKitError, type ErrorCode } from '@ringkit/protocol'
+import type { z } from 'zod'
+import { RingKitError } from '@ringkit/protocol'
 import { readAuthHeaders, verifyCheckSum, type NonceStore } from '../auth/checksum.ts'
-import { createToken, MAX_TOKEN_TTL_SECONDS } from '../auth/tokens.ts'
+import { createToken } from '../auth/tokens.ts'
 import type { RateLimiter } from '../guards/rate-limiter.ts'
 import type { Rate } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import type { App, Store } from '../store/types.ts'
-
+import { API_ROUTES, httpStatusOf, type ApiRoutes, type RouteSpec } from './api.ts'
+import { buildOpenApi } from './openapi.ts'
 export interface RestOptions {
   store: Store
   nonces: NonceStore
@@ -19,60 +20,43 @@ export interface RestOptions {
   kickAccount: (appKey: string, accid: string) => void
 }
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  AUTH_MISSING: 401,
-  APP_NOT_FOUND: 401,
-  CHECKSUM_INVALID: 401,
-  CURTIME_EXPIRED: 401,
-  NONCE_REUSED: 401,
-  NOT_FOUND: 404,
-  ACCOUNT_NOT_FOUND: 404,
-  CALL_NOT_FOUND: 404,
-  ACCOUNT_EXISTS: 409,
-  FRAME_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-}
-
-const profile = { name: z.string().max(64).optional(), avatar: z.string().max(1024).optional() }
-const createAccountBody = z.strictObject({ accid: accidSchema, ...profile })
-const patchAccountBody = z.strictObject(profile)
-const tokenBody = z.strictObject({
-  accid: accidSchema,
-  ttlSeconds: z.number().int().min(1).max(MAX_TOKEN_TTL_SECONDS).optional(),
-})
-const accidParams = z.object({ accid: accidSchema })
-const callParams = z.object({ callId: z.string().min(1).max(64) })
-const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(128).optional(),
-})
-
 declare module 'fastify' {
   interface FastifyRequest {
     ringkitApp: App | null
   }
 }
 
-/** The REST API for app backends: every route but /healthz needs a valid CheckSum. */
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined
+/** What a route's handler gets: its input parsed with the table's schemas, and the signed app. */
+interface RouteInput<R extends RouteSpec> {
+  params: Parsed<R extends { params: infer S } ? S : undefined>
+  query: Parsed<R extends { query: infer S } ? S : undefined>
+  body: Parsed<R extends { body: { schema: infer S } } ? S : undefined>
+  request: FastifyRequest
+  reply: FastifyReply
+}
+interface ParsedInput {
+  params: unknown
+  query: unknown
+  body: unknown
+  request: FastifyRequest
+  reply: FastifyReply
+}
+/** One handler per table entry: a route in the table without one, or one without a route, does not compile. */
+type Handlers = { [K in keyof ApiRoutes]: (input: RouteInput<ApiRoutes[K]>) => Promise<unknown> }
+
+/** The REST API for app backends, registered from the route table in api.ts. */
 export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
-  const { store } = o
   http.decorateRequest('ringkitApp', null)
 
   http.setErrorHandler((error: unknown, _request, reply) => sendError(reply, toRingKitError(error), o.metrics))
   http.setNotFoundHandler((_request, reply) => sendError(reply, new RingKitError('NOT_FOUND'), o.metrics))
 
   acceptEmptyJson(http)
-  http.get('/healthz', async () => ({ ok: true }))
-
   http.addHook('onRequest', async (request) => {
-    // Go by the matched route, not the raw URL: `/metrics?x` and `/%6detrics` reach /metrics too.
-    // Routes outside /v1 and /metrics belong to an app mounted beside the API, which does its own auth.
-    const route = request.routeOptions.url
-    const path = route ?? request.url
-    if (route !== '/metrics' && (!path.startsWith('/v1/') || path.startsWith('/v1/signal'))) return
+    if (!needsCheckSum(request)) return
     const headers = readAuthHeaders(request.headers)
-    const app = await store.getApp(headers.appKey)
+    const app = await o.store.getApp(headers.appKey)
     if (!app) throw new RingKitError('APP_NOT_FOUND')
     await verifyCheckSum(headers, app.appSecret, o.nonces, Date.now())
     if (!(await o.rates.take(`rest:${app.appKey}`, o.restRate))) {
@@ -81,65 +65,101 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
     request.ringkitApp = app
   })
 
-  http.get('/metrics', async (_request, reply) => {
-    reply.type(o.metrics.registry.contentType)
-    return o.metrics.registry.metrics()
-  })
-
-  http.post('/v1/accounts', async (request, reply) => {
-    const body = parse(createAccountBody, request.body)
-    const account = await store.createAccount(appOf(request).appKey, body, Date.now())
-    if (!account) throw new RingKitError('ACCOUNT_EXISTS', `account "${body.accid}" already exists`)
-    reply.code(201)
-    return account
-  })
-
-  http.get('/v1/accounts/:accid', async (request) => {
-    const { accid } = parse(accidParams, request.params)
-    return (await store.getAccount(appOf(request).appKey, accid)) ?? notFound(accid)
-  })
-
-  http.patch('/v1/accounts/:accid', async (request) => {
-    const { accid } = parse(accidParams, request.params)
-    const patch = parse(patchAccountBody, request.body ?? {})
-    return (await store.updateAccount(appOf(request).appKey, accid, patch, Date.now())) ?? notFound(accid)
-  })
-
-  http.post('/v1/tokens', async (request) => {
-    const app = appOf(request)
-    const body = parse(tokenBody, request.body)
-    if (!(await store.getAccount(app.appKey, body.accid))) notFound(body.accid)
-    const issued = await createToken({
-      ...app,
-      accid: body.accid,
-      ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
+  const handlers = routeHandlers(o)
+  for (const [id, spec] of Object.entries(API_ROUTES) as [keyof ApiRoutes, RouteSpec][]) {
+    // The one place the table's types are erased: each handler was checked against its own entry.
+    const handle = handlers[id] as unknown as (input: ParsedInput) => Promise<unknown>
+    const status = Number(Object.keys(spec.responses).find((code) => code.startsWith('2')))
+    http.route({
+      method: spec.method,
+      url: spec.path,
+      handler: async (request, reply) => {
+        const input = {
+          params: spec.params && parse(spec.params, request.params),
+          query: spec.query && parse(spec.query, request.query),
+          body: spec.body && parse(spec.body.schema, request.body ?? (spec.body.required ? undefined : {})),
+          request,
+          reply,
+        }
+        reply.code(status)
+        return handle(input)
+      },
     })
-    return { accid: body.accid, ...issued }
-  })
+  }
+}
 
-  http.post('/v1/accounts/:accid/revoke', async (request) => {
-    const app = appOf(request)
-    const { accid } = parse(accidParams, request.params)
-    // Issued-at has millisecond precision: a token made in this same millisecond stays revoked too.
-    if (!(await store.revokeTokens(app.appKey, accid, Date.now() + 1))) notFound(accid)
-    o.kickAccount(app.appKey, accid)
-    return { accid, revoked: true }
-  })
+const SIGNED_PATHS = new Set(
+  Object.values(API_ROUTES as Record<string, RouteSpec>)
+    .filter((route) => route.auth === 'checkSum')
+    .map((route) => route.path),
+)
+const TABLE_PATHS = new Set<string>(Object.values(API_ROUTES).map((route) => route.path))
 
-  http.get('/v1/accounts/:accid/calls', async (request) => {
-    const app = appOf(request)
-    const { accid } = parse(accidParams, request.params)
-    const { limit, cursor } = parse(pageQuery, request.query)
-    if (!(await store.getAccount(app.appKey, accid))) notFound(accid)
-    return store.listRecords(app.appKey, accid, { limit, cursor })
-  })
+/**
+ * A route of the table needs a CheckSum when the table says so. Go by the matched route, not the
+ * raw URL: `/metrics?x` and `/%6detrics` reach /metrics too. An unmatched /v1 URL is a 404 only to
+ * a signed request, so probing tells nothing; routes outside /v1 belong to an app mounted beside
+ * the API (or the browser bundle), which does its own auth.
+ */
+function needsCheckSum(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url
+  if (route !== undefined && TABLE_PATHS.has(route)) return SIGNED_PATHS.has(route)
+  const path = route ?? request.url
+  return path.startsWith('/v1/') && !path.startsWith('/v1/signal')
+}
 
-  http.get('/v1/calls/:callId', async (request) => {
-    const { callId } = parse(callParams, request.params)
-    const record = await store.getRecord(appOf(request).appKey, callId)
-    if (!record) throw new RingKitError('CALL_NOT_FOUND', `no record for call "${callId}"`)
-    return record
-  })
+function routeHandlers(o: RestOptions): Handlers {
+  const { store } = o
+  let openApi: string | undefined
+  return {
+    health: async () => ({ ok: true }),
+    metrics: async ({ reply }) => {
+      reply.type(o.metrics.registry.contentType)
+      return o.metrics.registry.metrics()
+    },
+    // No CheckSum: the document describes the API and holds no secret, and client generators,
+    // Postman and Swagger UI fetch it as a plain URL.
+    openapi: async ({ reply }) => {
+      openApi ??= JSON.stringify(buildOpenApi())
+      return reply.type('application/json; charset=utf-8').send(openApi)
+    },
+    createAccount: async ({ body, request }) => {
+      const account = await store.createAccount(appOf(request).appKey, body, Date.now())
+      if (!account) throw new RingKitError('ACCOUNT_EXISTS', `account "${body.accid}" already exists`)
+      return account
+    },
+    getAccount: async ({ params, request }) =>
+      (await store.getAccount(appOf(request).appKey, params.accid)) ?? notFound(params.accid),
+    updateAccount: async ({ params, body, request }) =>
+      (await store.updateAccount(appOf(request).appKey, params.accid, body, Date.now())) ?? notFound(params.accid),
+    issueToken: async ({ body, request }) => {
+      const app = appOf(request)
+      if (!(await store.getAccount(app.appKey, body.accid))) notFound(body.accid)
+      const issued = await createToken({
+        ...app,
+        accid: body.accid,
+        ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
+      })
+      return { accid: body.accid, ...issued }
+    },
+    revokeTokens: async ({ params: { accid }, request }) => {
+      const app = appOf(request)
+      // Issued-at has millisecond precision: a token made in this same millisecond stays revoked too.
+      if (!(await store.revokeTokens(app.appKey, accid, Date.now() + 1))) notFound(accid)
+      o.kickAccount(app.appKey, accid)
+      return { accid, revoked: true }
+    },
+    listCalls: async ({ params: { accid }, query, request }) => {
+      const app = appOf(request)
+      if (!(await store.getAccount(app.appKey, accid))) notFound(accid)
+      return store.listRecords(app.appKey, accid, query)
+    },
+    getCall: async ({ params: { callId }, request }) => {
+      const record = await store.getRecord(appOf(request).appKey, callId)
+      if (!record) throw new RingKitError('CALL_NOT_FOUND', `no record for call "${callId}"`)
+      return record
+    },
+  }
 }
 
 /**
@@ -186,5 +206,5 @@ function toRingKitError(error: unknown): RingKitError {
 function sendError(reply: FastifyReply, error: RingKitError, metrics: Metrics): FastifyReply {
   metrics.httpErrors.inc({ code: error.code })
   if (error.code === 'INTERNAL') reply.log.error({ err: error.cause }, 'request failed')
-  return reply.code(HTTP_STATUS[error.code] ?? 400).send({ error: error.toJSON() })
+  return reply.code(httpStatusOf(error.code)).send({ error: error.toJSON() })
 }

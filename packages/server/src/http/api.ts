@@ -1,0 +1,253 @@
+import { z } from 'zod'
+import { accidSchema, callRecordSchema, ERROR_CODES, historyResultSchema, type ErrorCode } from '@ringkit/protocol'
+import { MAX_TOKEN_TTL_SECONDS } from '../auth/tokens.ts'
+
+/**
+ * The HTTP API as data: each route's method, path, auth, the zod schemas its input is validated
+ * with and the answers it gives. routes.ts registers the routes from this table and openapi.ts
+ * writes `/v1/openapi.json` from it, so what is checked and what is documented are one thing.
+ */
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PATCH'
+  /** Fastify's form, `:name` for a path parameter. */
+  path: string
+  summary: string
+  description?: string
+  /** `checkSum`: the four signed headers (AppKey, Nonce, CurTime, CheckSum); `none`: open. Per path. */
+  auth: 'checkSum' | 'none'
+  params?: z.ZodObject
+  query?: z.ZodObject
+  /** A body that is not `required` may be left out; the route then reads it as `{}`. */
+  body?: { schema: z.ZodType; required: boolean }
+  /** By status. The first 2xx is the status a route answers with when it succeeds. */
+  responses: Readonly<Record<number, Answer>>
+  /** Error codes this route itself answers with; those of auth and parsing are added by kind. */
+  errors?: readonly ErrorCode[]
+}
+
+export interface Answer {
+  description: string
+  schema?: z.ZodType
+  /** The media type; JSON unless told. */
+  type?: string
+}
+
+/** The HTTP status of each error code a route answers with; any other code is 400. */
+export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  AUTH_MISSING: 401,
+  APP_NOT_FOUND: 401,
+  CHECKSUM_INVALID: 401,
+  CURTIME_EXPIRED: 401,
+  NONCE_REUSED: 401,
+  NOT_FOUND: 404,
+  ACCOUNT_NOT_FOUND: 404,
+  CALL_NOT_FOUND: 404,
+  ACCOUNT_EXISTS: 409,
+  FRAME_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  // Answered before a route is reached (timeouts.ts, the WebSocket upgrade in server.ts).
+  REQUEST_TOO_SLOW: 408,
+  TOO_MANY_CONNECTIONS: 429,
+}
+
+export const httpStatusOf = (code: ErrorCode): number => HTTP_STATUS[code] ?? 400
+
+const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]
+export const errorBodySchema = z
+  .object({ error: z.object({ code: z.enum(errorCodes), message: z.string() }) })
+  .describe('Every error answer. `code` is stable (see the README); `message` is for people.')
+
+const epochMs = (what: string) => z.number().int().describe(`${what} (epoch ms)`)
+export const accountSchema = z.object({
+  accid: z.string(),
+  name: z.string(),
+  avatar: z.string(),
+  createdAt: epochMs('when the account was created'),
+  updatedAt: epochMs('when its name or avatar last changed'),
+  tokensValidAfter: epochMs('tokens issued before this instant are revoked; 0 when none was'),
+})
+export const tokenSchema = z.object({
+  accid: z.string(),
+  token: z.string().describe('an HS256 JWT for `login({ accid, token })`'),
+  expiresAt: epochMs('when the token stops being accepted at login'),
+})
+const revokedSchema = z.object({ accid: z.string(), revoked: z.literal(true) })
+const healthSchema = z.object({ ok: z.literal(true) })
+/** Source map v3, the fields a debugger needs. */
+const sourceMapSchema = z.looseObject({ version: z.literal(3), sources: z.array(z.string()), mappings: z.string() })
+/** Only the document's outline: the full OpenAPI 3.1 schema is not the server's to restate. */
+const openApiSchema = z.looseObject({
+  openapi: z.string(),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+})
+
+const profile = { name: z.string().max(64).optional(), avatar: z.string().max(1024).optional() }
+const createAccountBody = z.strictObject({ accid: accidSchema, ...profile })
+const patchAccountBody = z.strictObject(profile)
+const tokenBody = z.strictObject({
+  accid: accidSchema,
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_TOKEN_TTL_SECONDS)
+    .optional()
+    .describe('how long the token lives; 24 h when left out'),
+})
+const accidParams = z.object({ accid: accidSchema })
+const callParams = z.object({ callId: z.string().min(1).max(64) })
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(128).optional().describe('`nextCursor` of the page before'),
+})
+
+/** The named schemas of the document's `components`: what client generators turn into types. */
+export const NAMED_SCHEMAS = {
+  requests: { CreateAccount: createAccountBody, UpdateAccount: patchAccountBody, TokenRequest: tokenBody },
+  responses: {
+    Account: accountSchema,
+    Token: tokenSchema,
+    CallRecord: callRecordSchema,
+    RecordPage: historyResultSchema,
+    Error: errorBodySchema,
+  },
+} as const
+
+const json = (description: string, schema: z.ZodType): Answer => ({ description, schema })
+
+/** Routes registered by routes.ts. */
+export const API_ROUTES = {
+  health: {
+    method: 'GET',
+    path: '/healthz',
+    summary: 'Liveness',
+    auth: 'none',
+    responses: { 200: json('the server is up', healthSchema) },
+  },
+  metrics: {
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    auth: 'checkSum',
+    responses: { 200: { description: 'the Prometheus text format', type: 'text/plain' } },
+  },
+  openapi: {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    summary: 'This document',
+    description: 'The OpenAPI 3.1 description of the API, for client generators, Postman or Swagger UI.',
+    auth: 'none',
+    responses: { 200: json('the OpenAPI document', openApiSchema) },
+  },
+  createAccount: {
+    method: 'POST',
+    path: '/v1/accounts',
+    summary: 'Create an account',
+    auth: 'checkSum',
+    body: { schema: createAccountBody, required: true },
+    responses: { 201: json('the new account', accountSchema) },
+    errors: ['ACCOUNT_EXISTS'],
+  },
+  getAccount: {
+    method: 'GET',
+    path: '/v1/accounts/:accid',
+    summary: 'Read an account',
+    auth: 'checkSum',
+    params: accidParams,
+    responses: { 200: json('the account', accountSchema) },
+    errors: ['ACCOUNT_NOT_FOUND'],
+  },
+  updateAccount: {
+    method: 'PATCH',
+    path: '/v1/accounts/:accid',
+    summary: 'Update name and avatar',
+    auth: 'checkSum',
+    params: accidParams,
+    body: { schema: patchAccountBody, required: false },
+    responses: { 200: json('the account as it is now', accountSchema) },
+    errors: ['ACCOUNT_NOT_FOUND'],
+  },
+  issueToken: {
+    method: 'POST',
+    path: '/v1/tokens',
+    summary: 'Issue a login token',
+    description: 'Default 24 h, at most 7 days.',
+    auth: 'checkSum',
+    body: { schema: tokenBody, required: true },
+    responses: { 200: json('the token', tokenSchema) },
+    errors: ['ACCOUNT_NOT_FOUND'],
+  },
+  revokeTokens: {
+    method: 'POST',
+    path: '/v1/accounts/:accid/revoke',
+    summary: "Invalidate all of the account's tokens and log its devices out",
+    description: 'Takes no body; an empty one with `Content-Type: application/json` is accepted too.',
+    auth: 'checkSum',
+    params: accidParams,
+    responses: { 200: json('done', revokedSchema) },
+    errors: ['ACCOUNT_NOT_FOUND'],
+  },
+  listCalls: {
+    method: 'GET',
+    path: '/v1/accounts/:accid/calls',
+    summary: "The account's call records, newest first",
+    auth: 'checkSum',
+    params: accidParams,
+    query: pageQuery,
+    responses: { 200: json('a page; `nextCursor` is there while more follow', historyResultSchema) },
+    errors: ['ACCOUNT_NOT_FOUND'],
+  },
+  getCall: {
+    method: 'GET',
+    path: '/v1/calls/:callId',
+    summary: 'One call record',
+    auth: 'checkSum',
+    params: callParams,
+    responses: { 200: json('the record', callRecordSchema) },
+    errors: ['CALL_NOT_FOUND'],
+  },
+} as const satisfies Record<string, RouteSpec>
+
+export type ApiRoutes = typeof API_ROUTES
+
+/** Routes registered by browser-bundle.ts. */
+export const BUNDLE_ROUTES = {
+  code: {
+    method: 'GET',
+    path: '/ringkit.js',
+    summary: 'The client SDK and the UI kit as one ES module',
+    description: 'Readable from any origin; `no-cache` with an ETag, so `If-None-Match` gets a 304.',
+    auth: 'none',
+    responses: {
+      200: { description: 'the module', type: 'text/javascript' },
+      304: { description: 'unchanged since the ETag given in If-None-Match' },
+    },
+  },
+  map: {
+    method: 'GET',
+    path: '/ringkit.js.map',
+    summary: "The module's source map",
+    auth: 'none',
+    responses: {
+      200: json('the source map', sourceMapSchema),
+      304: { description: 'unchanged since the ETag given in If-None-Match' },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>
+
+/** Not a fastify route: server.ts hands the upgrade to the WebSocket gateway. */
+export const SIGNAL_ROUTE = {
+  method: 'GET',
+  path: '/v1/signal',
+  summary: 'The signaling WebSocket of one device',
+  description:
+    'A WebSocket upgrade; frames are JSON, and login is the first (see the README). No CheckSum: a device ' +
+    'proves itself with its token in that frame.',
+  auth: 'none',
+  responses: {
+    101: { description: 'switched to the WebSocket protocol' },
+    429: json('TOO_MANY_CONNECTIONS: too many sockets from this address', errorBodySchema),
+  },
+} as const satisfies RouteSpec
