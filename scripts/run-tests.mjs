@@ -2,7 +2,8 @@
 // its own with a time limit, so that a hang fails with the file's name. First the suites without
 // media, two files at a time; then the suites that carry real media (Chromium pages, WebRTC bots),
 // one at a time, since each of those keeps both cores of a small machine busy on its own and two
-// together starve each other's video. Ends with one line of totals over both.
+// together starve each other's video. Ends with one line of totals over both, with the Node
+// version that ran them and the time taken.
 //
 // With RINGKIT_REQUIRE_ALL=1 (CI) a skipped or todo test, a file that ran no test, or a run that
 // ran none fails the run: what CI reports green has run.
@@ -60,6 +61,7 @@ const phases = [
   { kind: 'media', files: files.filter((f) => media.has(f)), concurrency: 1 },
 ]
 
+const startedAt = Date.now()
 const scratch = mkdtempSync(join(tmpdir(), 'ringkit-tests-'))
 const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 }
 const problems = []
@@ -177,8 +179,11 @@ if (requireAll && totals.tests === 0) {
   status = 1
 }
 for (const line of problems) console.log(`# ${line}`)
+// Which Node ran them, since CI runs the suite on more than one.
+const seconds = Math.round((Date.now() - startedAt) / 1000)
 console.log(
-  `tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped + totals.todo} skipped`,
+  `tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped + totals.todo} skipped` +
+    ` on Node ${process.version} in ${seconds} s`,
 )
 process.exit(status)
 

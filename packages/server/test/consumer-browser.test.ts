@@ -24,11 +24,13 @@ const VITE = join(REPO, 'node_modules/vite/bin/vite.js')
 const scratch = mkdtempSync(join(tmpdir(), 'ringkit-consumer-'))
 const app = join(scratch, 'app')
 
-/** What an app's own shell has: none of this repository's npm or source-condition settings. */
+/**
+ * What an app's own shell has: none of this repository's npm or source-condition settings. Kept:
+ * where the running Node's headers are (nodedir), so that an addon compiled on install fits it.
+ */
 function consumerEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'NODE_OPTIONS'),
-  )
+  const kept = (key: string) => !/^npm_/i.test(key) || /^npm_config_nodedir$/i.test(key)
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => kept(key) && key !== 'NODE_OPTIONS'))
   return { ...env, RINGKIT_LOG_LEVEL: 'warn' }
 }
 
