@@ -17,6 +17,12 @@ export interface RestOptions {
   restRate: Rate
   /** Logs an account's devices out after its tokens are revoked. */
   kickAccount: (appKey: string, accid: string) => void
+  /** What /healthz and /readyz tell load balancers about this node. */
+  node: {
+    draining: () => boolean
+    /** Resolves when the node's store (and shared parts) answer; rejects with a RingKitError otherwise. */
+    ready: () => Promise<void>
+  }
 }
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -54,7 +60,7 @@ declare module 'fastify' {
   }
 }
 
-/** The REST API for app backends: every route but /healthz needs a valid CheckSum. */
+/** The REST API for app backends: every route but /healthz and /readyz needs a valid CheckSum. */
 export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
   const { store } = o
   http.decorateRequest('ringkitApp', null)
@@ -63,7 +69,7 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
   http.setNotFoundHandler((_request, reply) => sendError(reply, new RingKitError('NOT_FOUND'), o.metrics))
 
   acceptEmptyJson(http)
-  http.get('/healthz', async () => ({ ok: true }))
+  registerHealth(http, o.node)
 
   http.addHook('onRequest', async (request) => {
     // Go by the matched route, not the raw URL: `/metrics?x` and `/%6detrics` reach /metrics too.
@@ -139,6 +145,26 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
     const record = await store.getRecord(appOf(request).appKey, callId)
     if (!record) throw new RingKitError('CALL_NOT_FOUND', `no record for call "${callId}"`)
     return record
+  })
+}
+
+/**
+ * Liveness and readiness, without auth. /healthz answers 200 while the process runs, draining too
+ * (a load balancer or supervisor must not kill a node that is letting its calls end); /readyz
+ * answers 503 when the node should get no new traffic: draining, or its store not answering.
+ */
+function registerHealth(http: FastifyInstance, node: RestOptions['node']): void {
+  http.get('/healthz', async () => ({ ok: true, status: node.draining() ? 'draining' : 'ok' }))
+  http.get('/readyz', async (_request, reply) => {
+    const problem = node.draining()
+      ? new RingKitError('SERVER_DRAINING')
+      : await node.ready().then(
+          () => undefined,
+          (error: unknown) => toRingKitError(error),
+        )
+    if (!problem) return { ready: true }
+    reply.code(503)
+    return { ready: false, error: problem.toJSON() }
   })
 }
 
