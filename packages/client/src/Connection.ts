@@ -304,7 +304,7 @@ export class Connection {
     if (socket !== this.#socket) return
     this.#dispose(socket)
     this.#socket = undefined
-    if (this.#state !== 'online') return
+    if (this.#state !== 'online') return this.#failLogin()
     if (code !== undefined && FINAL_CLOSE_CODES.has(code)) {
       // The server ended the session and said why in the event before closing.
       this.close(new RingKitError('KICKED_OFFLINE'))
@@ -322,6 +322,15 @@ export class Connection {
     // A draining server let go of this device on purpose: no reason to wait before moving.
     if (code === CLOSE_MOVE) this.#retry = setTimeout(() => void this.#resume(), 0)
     else this.#scheduleResume()
+  }
+
+  /** A socket that closes while its login waits: no reply can come, so the next server is tried now. */
+  #failLogin(): void {
+    const id = this.#loginId
+    const login = id === undefined ? undefined : this.#pending.get(id)
+    if (!id || !login) return
+    this.#settle(id, login)
+    login.reject(new RingKitError('NOT_CONNECTED', 'the connection closed before the login was answered'))
   }
 
   #scheduleResume(): void {

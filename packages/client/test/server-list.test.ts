@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import { RECORD_STATUS, RingKitError } from '@ringkit/protocol'
 import { RingKit, type WebSocketConstructor } from '../src/index.ts'
 import { startTestServer, TestDevice, tokenFor, type TestServer } from '../../server/test/support.ts'
@@ -69,6 +69,19 @@ describe('a list of servers', () => {
     const { call } = await device.next('invited')
     await call.reject()
     assert.equal((await caller.next('record')).status, RECORD_STATUS.rejected)
+  })
+
+  it('moves on at once when a server takes the socket but closes it before answering the login', async () => {
+    // A node dying under a login: without moving on at the close, the login would wait out its timeout.
+    const dying = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    dying.on('connection', (socket) => socket.once('message', () => socket.terminate()))
+    await new Promise((resolve) => dying.once('listening', resolve))
+    const { port } = dying.address() as { port: number }
+    const started = Date.now()
+    const device = await onBoth('dyingFirst', [`http://127.0.0.1:${port}`, b.url])
+    assert.equal(device.kit.online, true)
+    assert.ok(Date.now() - started < 3000, `logged in after ${Date.now() - started} ms (request timeout 5 s)`)
+    await new Promise((resolve) => dying.close(resolve))
   })
 
   it('a login fails with the last error when no server of the list answers', async () => {
