@@ -111,6 +111,44 @@ describe('draining a node', () => {
     assert.equal((await a.store.getRecord(app.appKey, call.callId))?.endReason, 'interrupted')
   })
 
+  it('keeps the device that carries a call and moves the other devices of its account at once', async () => {
+    const a = await server({ drainTimeoutMs: 5000 })
+    const alice = await TestDevice.online(a, 'judy')
+    const phone = await TestDevice.online(a, 'ken', { deviceId: 'phone' })
+    const laptop = await TestDevice.online(a, 'ken', { deviceId: 'laptop' })
+    const call = await alice.kit.call({ to: 'ken', type: 'audio' })
+    await laptop.next('invited')
+    await (await phone.next('invited')).call.accept()
+    await laptop.next('otherClientAccept')
+    const drained = a.drain()
+    assert.match((await laptop.next('disconnect', undefined, 2000)).reason, /moving to another/)
+    assert.equal(phone.kit.online && alice.kit.online, true)
+    assert.equal(call.status, 'connected')
+    await call.hangup()
+    await drained
+    await Promise.all([alice.next('disconnect'), phone.next('disconnect')])
+  })
+
+  it('in a group call, keeps the members in it and moves one who left it', async () => {
+    const a = await server({ drainTimeoutMs: 5000 })
+    const [leo, mia, ned] = await Promise.all(['leo', 'mia', 'ned'].map((accid) => TestDevice.online(a, accid)))
+    const call = await leo!.kit.groupCall({ to: ['mia', 'ned'], type: 'audio' })
+    const calls = await Promise.all(
+      [mia!, ned!].map(async (d) => {
+        const { call: incoming } = await d.next('invited')
+        await incoming.accept()
+        return incoming
+      }),
+    )
+    await calls[1]!.leave()
+    const drained = a.drain()
+    assert.match((await ned!.next('disconnect', undefined, 2000)).reason, /moving to another/)
+    assert.equal(leo!.kit.online && mia!.kit.online, true)
+    await call.hangup()
+    await drained
+    assert.equal((await mia!.next('record')).isGroup, true)
+  })
+
   it('/healthz stays 200 and says draining; /readyz answers 200 until the drain, then 503 SERVER_DRAINING', async () => {
     const a = await server({ drainTimeoutMs: 5000 })
     assert.deepEqual(await health(a), {

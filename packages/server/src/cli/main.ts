@@ -8,7 +8,7 @@ import { createApp, startServer, type RingKitServer, type ServerOptions } from '
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
-  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo]
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 

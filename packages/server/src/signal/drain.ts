@@ -1,6 +1,9 @@
+import type { DeviceRef } from '@ringkit/protocol'
 import type { Logger } from 'pino'
 import type { CallEngine } from '../calls/CallEngine.ts'
 import type { CallStateStore } from '../calls/ports.ts'
+import { sameDevice } from '../calls/steps.ts'
+import type { CallState } from '../calls/types.ts'
 import type { Gateway } from './Gateway.ts'
 import type { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
@@ -22,7 +25,8 @@ const CHECK_EVERY_MS = 200
 
 /**
  * Empties the node: no new logins or calls; a device in no call is asked to move at once; a device
- * in a call (ringing or connected) keeps its session until that call ends, so the call goes on.
+ * a call needs (it carries the call, or the call rings on it) keeps its session until that call
+ * ends, so the call goes on. Another device of the same account moves at once.
  * Calls still going at `timeoutMs` end as `interrupted`, each with its record, and their devices are
  * asked to move too. Resolves when no session is left.
  */
@@ -39,15 +43,27 @@ export async function drainNode(o: DrainOptions): Promise<void> {
   }
 }
 
-/** Moves every device in no call away; returns the calls the others are in, by callId. */
+/** Moves every device no call needs away; returns the calls the others are in, by callId. */
 async function moveIdle(o: DrainOptions): Promise<Map<string, string>> {
   const inCalls = new Map<string, string>()
   for (const session of o.registry.all()) {
     const callId = await o.calls.callOf(session.appKey, session.accid)
-    if (callId === undefined) o.gateway.moveAway(session)
-    else inCalls.set(callId, session.appKey)
+    const state = callId === undefined ? undefined : await o.engine.get(callId)
+    if (state && needs(state, session)) inCalls.set(state.callId, session.appKey)
+    else o.gateway.moveAway(session)
   }
   return inCalls
+}
+
+/** Whether the call needs this device where it is: the device carries the call, or the call rings on it. */
+export function needs(state: CallState, device: DeviceRef): boolean {
+  if (state.phase === 'ended') return false
+  if (sameDevice(state.caller, device)) return true
+  if (state.phase === 'active' && !state.isGroup) return sameDevice(state.answeredBy, device)
+  const member = state.members.find((m) => m.accid === device.accid)
+  if (member?.status === 'ringing') return true
+  if (member?.status !== 'joined' || member.leftAt !== undefined || !member.device) return false
+  return sameDevice(member.device, device)
 }
 
 async function endCalls(o: DrainOptions, inCalls: Map<string, string>): Promise<void> {
