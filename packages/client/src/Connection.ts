@@ -7,6 +7,7 @@ import {
   type LoginResult,
   type ReplyResults,
 } from '@ringkit/protocol'
+import type { ServerList } from './ServerList.ts'
 import type { WebSocketConstructor, WebSocketLike } from './types.ts'
 
 const OPEN = 1
@@ -17,6 +18,10 @@ const FINAL_CLOSE_CODES = new Set([4001, 4002, 4003])
  * it kept too much to, the resume says so and what waited fails with CONNECTION_LOST.
  */
 const CLOSE_SLOW_READER = 4008
+/** The server is draining (shutting down) and asks its devices to move: reconnect at once, elsewhere. */
+const CLOSE_MOVE = 4012
+/** Failures another server (or the same one, a moment later) may not have: try the next one. */
+const MOVE_ON_CODES: ReadonlySet<string> = new Set(['NOT_CONNECTED', 'REQUEST_TIMEOUT', 'SERVER_DRAINING'])
 /** Acknowledge every this many frames or characters, whichever comes first: the server keeps both bounded. */
 const ACK_EVERY = 64
 const ACK_EVERY_CHARS = 256 * 1024
@@ -49,7 +54,7 @@ export interface ConnectionHandlers {
  * handled twice, and resuming the server session after a drop with every missed frame replayed.
  */
 export class Connection {
-  readonly #url: string
+  readonly #servers: ServerList
   readonly #WebSocket: WebSocketConstructor
   readonly #timeoutMs: number
   readonly #h: ConnectionHandlers
@@ -67,8 +72,13 @@ export class Connection {
   #retry: ReturnType<typeof setTimeout> | undefined
   #attempt = 0
 
-  constructor(url: string, WebSocketImpl: WebSocketConstructor, timeoutMs: number, handlers: ConnectionHandlers) {
-    this.#url = url
+  constructor(
+    servers: ServerList,
+    WebSocketImpl: WebSocketConstructor,
+    timeoutMs: number,
+    handlers: ConnectionHandlers,
+  ) {
+    this.#servers = servers
     this.#WebSocket = WebSocketImpl
     this.#timeoutMs = timeoutMs
     this.#h = handlers
@@ -82,19 +92,31 @@ export class Connection {
     return this.#session
   }
 
-  /** Opens the socket and logs in; rejects with the server's error code. */
+  /**
+   * Opens the socket and logs in, trying each server of the list in turn while one cannot be
+   * reached or is draining; rejects with the last one's error code.
+   */
   async open(): Promise<LoginResult> {
     this.#state = 'idle'
-    const socket = await this.#connect()
-    try {
-      const result = await this.#login(socket, undefined)
-      this.#state = 'online'
-      this.#startHeartbeat(result.heartbeatMs)
-      return result
-    } catch (error) {
-      this.#dispose(socket)
-      this.#state = 'closed'
-      throw error
+    for (let attempt = 0; ; attempt++) {
+      let socket: WebSocketLike | undefined
+      try {
+        socket = await this.#connect()
+        const result = await this.#login(socket, undefined)
+        this.#state = 'online'
+        this.#startHeartbeat(result.heartbeatMs)
+        return result
+      } catch (error) {
+        if (socket) this.#dispose(socket)
+        if (this.#socket === socket) this.#socket = undefined
+        if (this.#state === 'idle' && attempt + 1 < this.#servers.size && movesOn(error)) {
+          this.#servers.next()
+          await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)))
+          if (this.#state === 'idle') continue
+        }
+        this.#state = 'closed'
+        throw error
+      }
     }
   }
 
@@ -141,17 +163,18 @@ export class Connection {
 
   #connect(): Promise<WebSocketLike> {
     return new Promise((resolve, reject) => {
+      const url = this.#servers.signalUrl
       let socket: WebSocketLike
       try {
-        socket = new this.#WebSocket(this.#url)
+        socket = new this.#WebSocket(url)
       } catch (error) {
-        reject(new RingKitError('NOT_CONNECTED', `cannot open ${this.#url}`, { cause: error }))
+        reject(new RingKitError('NOT_CONNECTED', `cannot open ${url}`, { cause: error }))
         return
       }
       const timer = setTimeout(() => {
         socket.onopen = socket.onclose = socket.onerror = null
         socket.close()
-        reject(new RingKitError('NOT_CONNECTED', `no connection to ${this.#url}`))
+        reject(new RingKitError('NOT_CONNECTED', `no connection to ${url}`))
       }, this.#timeoutMs)
       socket.onopen = () => {
         clearTimeout(timer)
@@ -161,7 +184,7 @@ export class Connection {
       socket.onerror = () => {}
       socket.onclose = () => {
         clearTimeout(timer)
-        reject(new RingKitError('NOT_CONNECTED', `could not connect to ${this.#url}`))
+        reject(new RingKitError('NOT_CONNECTED', `could not connect to ${url}`))
       }
     })
   }
@@ -281,25 +304,37 @@ export class Connection {
     if (socket !== this.#socket) return
     this.#dispose(socket)
     this.#socket = undefined
-    if (this.#state !== 'online') return
+    if (this.#state !== 'online') return this.#failLogin()
     if (code !== undefined && FINAL_CLOSE_CODES.has(code)) {
       // The server ended the session and said why in the event before closing.
       this.close(new RingKitError('KICKED_OFFLINE'))
       return
     }
     this.#state = 'resuming'
+    // The server just lost may be gone: the next one of the list is tried first.
+    this.#servers.next()
     // A device too slow for what it is sent keeps backing off rather than coming straight back.
     if (code === CLOSE_SLOW_READER) this.#h.dropped('the server closed a socket that read too slowly')
     else {
       this.#attempt = 0
-      this.#h.dropped(reason)
+      this.#h.dropped(code === CLOSE_MOVE ? 'the server is shutting down: moving to another' : reason)
     }
-    this.#scheduleResume()
+    // A draining server let go of this device on purpose: no reason to wait before moving.
+    if (code === CLOSE_MOVE) this.#retry = setTimeout(() => void this.#resume(), 0)
+    else this.#scheduleResume()
+  }
+
+  /** A socket that closes while its login waits: no reply can come, so the next server is tried now. */
+  #failLogin(): void {
+    const id = this.#loginId
+    const login = id === undefined ? undefined : this.#pending.get(id)
+    if (!id || !login) return
+    this.#settle(id, login)
+    login.reject(new RingKitError('NOT_CONNECTED', 'the connection closed before the login was answered'))
   }
 
   #scheduleResume(): void {
-    const delay = Math.min(5000, 100 * 2 ** this.#attempt++)
-    this.#retry = setTimeout(() => void this.#resume(), delay)
+    this.#retry = setTimeout(() => void this.#resume(), backoffMs(this.#attempt++))
   }
 
   async #resume(): Promise<void> {
@@ -318,8 +353,11 @@ export class Connection {
     } catch (error) {
       if (socket) this.#dispose(socket)
       if (this.#socket === socket) this.#socket = undefined
-      const code = error instanceof RingKitError ? error.code : 'NOT_CONNECTED'
-      if (code === 'NOT_CONNECTED' || code === 'REQUEST_TIMEOUT') return this.#scheduleResume()
+      if (this.#state !== 'resuming') return
+      if (!(error instanceof RingKitError) || movesOn(error)) {
+        this.#servers.next()
+        return this.#scheduleResume()
+      }
       // The token or account is no longer good: give up and tell the user.
       this.close(error as RingKitError)
       this.#h.closed(error as RingKitError)
@@ -347,4 +385,13 @@ export class Connection {
       // already closed
     }
   }
+}
+
+/** 100 ms, doubling up to 5 s: between attempts to connect, whichever server they go to. */
+function backoffMs(attempt: number): number {
+  return Math.min(5000, 100 * 2 ** attempt)
+}
+
+function movesOn(error: unknown): boolean {
+  return error instanceof RingKitError && MOVE_ON_CODES.has(error.code)
 }

@@ -15,6 +15,7 @@ import {
 import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
+import { ServerList } from './ServerList.ts'
 import { MeshMedia } from './media/MeshMedia.ts'
 import { SfuMedia } from './media/SfuMedia.ts'
 import { NoMedia, type GroupMediaSession, type MediaSession } from './media/types.ts'
@@ -48,6 +49,7 @@ export class RingKit {
   readonly EVENT = EVENT
   readonly deviceId: string
   readonly #o: RingKitOptions
+  readonly #servers: ServerList
   readonly #events: Emitter<RingKitEvents>
   readonly #calls = new Map<string, Call>()
   #connection: Connection | undefined
@@ -59,7 +61,8 @@ export class RingKit {
 
   constructor(options: RingKitOptions) {
     this.#o = options
-    this.deviceId = options.deviceId ?? randomId()
+    this.#servers = new ServerList(options.server)
+    this.deviceId = options.deviceId ?? globalThis.crypto.randomUUID()
     this.#events = new Emitter<RingKitEvents>((error, event) => {
       if (event !== 'error') this.#emit('error', { error: asRingKitError(error) })
     })
@@ -93,8 +96,7 @@ export class RingKit {
   async login(options: LoginOptions): Promise<void> {
     if (this.#connection) throw new RingKitError('ALREADY_LOGGED_IN')
     this.#login = options
-    const url = `${this.#o.server.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/signal`
-    const connection = new Connection(url, this.#webSocketClass(), this.#o.requestTimeoutMs ?? 10_000, {
+    const connection = new Connection(this.#servers, this.#webSocketClass(), this.#o.requestTimeoutMs ?? 10_000, {
       event: (name, data) => this.#onServerEvent({ name, data } as ServerEvent),
       dropped: (reason) => this.#emit('disconnect', { reason }),
       restored: (resumed) => {
@@ -553,10 +555,6 @@ function tokenExpiry(token: string): number | undefined {
   } catch {
     return undefined
   }
-}
-
-function randomId(): string {
-  return globalThis.crypto.randomUUID()
 }
 
 function asRingKitError(error: unknown): RingKitError {

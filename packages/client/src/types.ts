@@ -22,8 +22,11 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
 export interface RingKitOptions {
-  /** The RingKit server, `http(s)://host:port`. */
-  server: string
+  /**
+   * The RingKit server, `http(s)://host:port`; behind a load balancer, its URL. Or several servers of
+   * one cluster: the device uses the first, and on losing it (or failing to reach it) moves to the next.
+   */
+  server: string | readonly string[]
   appKey: string
   /** Stable id of this device; one is made up per RingKit instance when left out. */
   deviceId?: string

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   KICKED_OFFLINE: 'This device was logged out by a login elsewhere or by a revocation.',
   TOO_MANY_DEVICES: 'This account has as many devices logged in as the server allows; log one out first.',
   TOO_MANY_CONNECTIONS: 'This address holds as many connections as the server allows; close one first.',
+  SERVER_DRAINING: 'This server is shutting down and takes no new logins or calls; retry on another server.',
+  STORE_UNAVAILABLE: 'The server cannot reach its database in time; retry later.',
   // REST authentication
   AUTH_MISSING: 'A required header (AppKey, Nonce, CurTime, CheckSum) is missing or malformed.',
   APP_NOT_FOUND: 'No app has this AppKey.',
@@ -73,6 +75,8 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'INTERNAL',
   'NOT_CONNECTED',
   'REQUEST_TIMEOUT',
+  'SERVER_DRAINING',
+  'STORE_UNAVAILABLE',
 ])
 
 export function isErrorCode(value: unknown): value is ErrorCode {

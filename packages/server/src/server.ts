@@ -18,6 +18,7 @@ import { registerRoutes } from './http/routes.ts'
 import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
+import { drainNode } from './signal/drain.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
@@ -44,6 +45,11 @@ export interface ServerOptions {
   heartbeatMs?: number
   /** How long a dropped device may take to resume before its calls end. */
   resumeGraceMs?: number
+  /**
+   * How long `drain()` lets calls in progress go on before ending them; default 25 s, so that a
+   * node drained on SIGTERM exits within the 30 s process managers usually allow.
+   */
+  drainTimeoutMs?: number
   /** Bounds on what one client may do or hold; unnamed ones keep `DEFAULT_LIMITS`. */
   limits?: LimitOverrides
   /**
@@ -77,10 +83,19 @@ export interface RingKitServer {
   store: Store
   /** Creates another app on this server. */
   createApp(input?: { name?: string; multiDevice?: boolean }): Promise<App>
+  /**
+   * Empties the node before it stops: no new logins or calls (SERVER_DRAINING), devices in no call
+   * are asked to move (close code 4012), calls in progress go on until they end or `drainTimeoutMs`
+   * passes (then they end, with their records). /healthz says `draining`, /readyz answers 503.
+   * Resolves once no device is left; call `close()` after. Calling it again returns the same drain.
+   */
+  drain(): Promise<void>
   close(): Promise<void>
 }
 
-export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000 }
+export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, drainTimeoutMs: 25_000 }
+/** How long /readyz waits for the store to answer before calling the node not ready. */
+const READY_CHECK_MS = 2_000
 const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
 /**
@@ -124,9 +139,10 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
+  const calls = memoryCallStateStore()
   const engine = new CallEngine({
     store,
-    calls: memoryCallStateStore(),
+    calls,
     delivery: registry,
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
@@ -175,6 +191,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     rates,
     restRate: limits.rest,
     kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
+    node: {
+      draining: () => gateway.draining,
+      // A cheap read with a deadline: a node whose store hangs takes no traffic.
+      ready: () => withDeadline(store.getSetting('defaultAppKey'), READY_CHECK_MS, 'STORE_UNAVAILABLE'),
+    },
   })
   registerBrowserBundle(http)
 
@@ -210,13 +231,25 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   log.info({ port }, 'RingKit listening')
 
+  let draining: Promise<void> | undefined
+  let closing = false
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_SETTINGS.drainTimeoutMs
   return {
     url,
     port,
     defaultApp,
     store,
     createApp: (input = {}) => createApp(store, input),
+    drain() {
+      if (!draining) {
+        log.info({ timeoutMs: drainTimeoutMs }, 'draining: no new logins or calls')
+        const timeoutMs = drainTimeoutMs
+        draining = drainNode({ gateway, registry, calls, engine, log, timeoutMs, closing: () => closing })
+      }
+      return draining
+    },
     async close() {
+      closing = true
       clearInterval(aliveTimer)
       markAlive()
       gateway.close()
@@ -269,4 +302,19 @@ export async function createApp(store: Store, input: { name?: string; multiDevic
   }
   await store.putApp(app)
   return app
+}
+
+/** Rejects with `code` if `promise` does not settle within `ms`, or fails. */
+async function withDeadline(promise: Promise<unknown>, ms: number, code: 'STORE_UNAVAILABLE'): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new RingKitError(code, `no answer within ${ms} ms`)), ms)
+  })
+  try {
+    await Promise.race([promise, late])
+  } catch (error) {
+    throw error instanceof RingKitError ? error : new RingKitError(code, undefined, { cause: error })
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { PLACEHOLDER_JANUS_SECRET } from '../src/sfu/index.ts'
 import { startServer } from '../src/index.ts'
-import { rest } from './support.ts'
+import { rest, TestDevice, type ServerTarget } from './support.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const scratch = mkdtempSync(join(tmpdir(), 'ringkit-cli-'))
@@ -130,6 +130,49 @@ describe('ringkit serve', () => {
       server.stderr(),
       /--janus-secret is visible to every user of this host \(ps\); prefer RINGKIT_JANUS_SECRET/,
     )
+  })
+})
+
+describe('ringkit serve on SIGTERM', () => {
+  /** `ringkit serve` with a fixed app, and what devices need to reach it. */
+  async function servingApp(name: string): Promise<{ server: Run; target: ServerTarget }> {
+    const app = { appKey: `cli-${name}`, appSecret: randomBytes(24).toString('hex') }
+    const server = run(serveArgs(join(scratch, name)), {
+      RINGKIT_APP_KEY: app.appKey,
+      RINGKIT_APP_SECRET: app.appSecret,
+    })
+    const url = await serving(server)
+    const target = { url, app: { ...app, name: 'default', multiDevice: true, createdAt: 0 }, rest: rest(url, app) }
+    return { server, target }
+  }
+
+  it('drains: an idle device is asked to move, and the process exits 0 well within 30 s', async () => {
+    const { server, target } = await servingApp('drain-idle')
+    const device = await TestDevice.online(target, 'idle')
+    const signaled = Date.now()
+    server.child.kill('SIGTERM')
+    assert.match((await device.next('disconnect')).reason, /moving to another/)
+    assert.equal(await server.exited, 0)
+    assert.ok(Date.now() - signaled < 30_000, `exited after ${Date.now() - signaled} ms`)
+    assert.match(server.stdout(), /SIGTERM: draining/)
+    await device.close()
+  })
+
+  it('waits for a call in progress, and a second signal exits at once', async () => {
+    const { server, target } = await servingApp('drain-twice')
+    const alice = await TestDevice.online(target, 'alice')
+    const bob = await TestDevice.online(target, 'bob')
+    await alice.kit.call({ to: 'bob', type: 'audio' })
+    await (await bob.next('invited')).call.accept()
+    await alice.next('userAccept')
+    server.child.kill('SIGTERM')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    assert.equal(server.child.exitCode, null, 'still draining while the call goes on')
+    const again = Date.now()
+    server.child.kill('SIGTERM')
+    assert.equal(await server.exited, 143)
+    assert.ok(Date.now() - again < 5000)
+    await Promise.all([alice.close(), bob.close()])
   })
 })
 

@@ -103,10 +103,13 @@ describe('REST authentication', () => {
     assert.deepEqual(outcome(elsewhere), [404, 'ACCOUNT_NOT_FOUND'])
   })
 
-  it('/healthz needs no auth', async () => {
+  it('/healthz and /readyz need no auth', async () => {
     const res = await fetch(`${server.url}/healthz`)
     assert.equal(res.status, 200)
-    assert.deepEqual(await res.json(), { ok: true })
+    assert.deepEqual(await res.json(), { ok: true, status: 'ok' })
+    const ready = await fetch(`${server.url}/readyz`)
+    assert.equal(ready.status, 200)
+    assert.deepEqual(await ready.json(), { ready: true })
   })
 
   it('/metrics needs auth, however its path is spelled, and serves Prometheus text', async () => {

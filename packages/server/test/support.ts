@@ -112,6 +112,9 @@ export async function waitFor(what: string, ready: () => boolean, timeoutMs = 50
 
 type Seen = { [K in keyof RingKitEvents]: { name: K; payload: RingKitEvents[K]; at: number } }[keyof RingKitEvents]
 
+/** `servers`: the SDK's server list, instead of the server's URL alone. */
+type DeviceOptions = { deviceId?: string; app?: App; servers?: string[] }
+
 /** A logged-in SDK client (signaling only) that records every event it hears. */
 export class TestDevice {
   readonly kit: RingKit
@@ -119,11 +122,11 @@ export class TestDevice {
   readonly seen: Seen[] = []
   readonly #waiters = new Set<() => void>()
 
-  constructor(server: ServerTarget, accid: string, options: { deviceId?: string; app?: App } = {}) {
+  constructor(server: ServerTarget, accid: string, options: DeviceOptions = {}) {
     live.add(this)
     this.accid = accid
     this.kit = new RingKit({
-      server: server.url,
+      server: options.servers ?? server.url,
       appKey: (options.app ?? server.app).appKey,
       media: false,
       WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -138,7 +141,7 @@ export class TestDevice {
     }
   }
 
-  static async online(server: ServerTarget, accid: string, options: { deviceId?: string; app?: App } = {}) {
+  static async online(server: ServerTarget, accid: string, options: DeviceOptions = {}) {
     const device = new TestDevice(server, accid, options)
     await device.kit.login({ accid, token: await tokenFor(server, accid, undefined, options.app) })
     return device

@@ -3,12 +3,12 @@ import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from '@ringkit/protocol'
 import { resolve } from 'node:path'
 import { makePrivateDir } from '../store/private-files.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
-import { createApp, startServer, type ServerOptions } from '../server.ts'
+import { createApp, startServer, type RingKitServer, type ServerOptions } from '../server.ts'
 
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
-  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo]
+  ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
@@ -30,6 +30,8 @@ Options (environment variable in brackets):
                     the variable, as for --turn-secret). The shipped placeholder is refused
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
+  --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
+                    (RINGKIT_DRAIN_SECONDS, default 25); a second signal exits at once
   --name NAME       name of a new app
   --single-device   a new login of an account kicks its other device
 
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       janus: { type: 'string' },
       'janus-secret': { type: 'string' },
       'no-demo': { type: 'boolean' },
+      'drain-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -74,6 +77,9 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port must be 0 to 65535, got ${values.port}`)
     const demo = !values['no-demo'] && env.RINGKIT_DEMO !== '0'
+    const drainSeconds = Number(values['drain-seconds'] ?? env.RINGKIT_DRAIN_SECONDS ?? 25)
+    if (!Number.isFinite(drainSeconds) || drainSeconds < 0)
+      throw new Error(`--drain-seconds must be a number of seconds, got ${values['drain-seconds']}`)
     const janusUrls = list(values.janus ?? env.RINGKIT_JANUS_URLS)
     const janusSecret = values['janus-secret'] ?? env.RINGKIT_JANUS_SECRET
     if (janusUrls.length > 0 && !janusSecret)
@@ -97,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       },
       ...(env.RINGKIT_TURN_CALL_SECONDS ? { limits: { turnCallSeconds: Number(env.RINGKIT_TURN_CALL_SECONDS) } } : {}),
       trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
+      drainTimeoutMs: drainSeconds * 1000,
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
@@ -122,14 +129,7 @@ async function main(argv: string[]): Promise<number> {
       lines.push(`Default app: AppKey ${server.defaultApp.appKey}`)
     }
     process.stdout.write(lines.join('\n') + '\n')
-    const stop = () => {
-      server.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      )
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    stopOnSignals(server)
     return -1
   }
   if (command === 'app' && sub === 'create') {
@@ -141,6 +141,34 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${HELP}`)
   return 1
+}
+
+/**
+ * The first SIGTERM or SIGINT drains the node (devices move, calls in progress may end), then
+ * closes it and exits 0; a second one exits at once.
+ */
+function stopOnSignals(server: Pick<RingKitServer, 'drain' | 'close'>): void {
+  let stopping = false
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`ringkit: ${signal} again: exiting without waiting for calls to end\n`)
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    stopping = true
+    process.stdout.write(`${signal}: draining (no new logins or calls; a second signal exits at once)\n`)
+    server
+      .drain()
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`ringkit: stopping failed: ${error instanceof Error ? error.message : String(error)}\n`)
+          process.exit(1)
+        },
+      )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
 }
 
 /** The part of the private demo package the CLI uses; it is found only inside the RingKit repository. */

@@ -46,6 +46,8 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FRAME_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  SERVER_DRAINING: 503,
+  STORE_UNAVAILABLE: 503,
   // Answered before a route is reached (timeouts.ts, the WebSocket upgrade in server.ts).
   REQUEST_TOO_SLOW: 408,
   TOO_MANY_CONNECTIONS: 429,
@@ -73,7 +75,12 @@ export const tokenSchema = z.object({
   expiresAt: epochMs('when the token stops being accepted at login'),
 })
 const revokedSchema = z.object({ accid: z.string(), revoked: z.literal(true) })
-const healthSchema = z.object({ ok: z.literal(true) })
+const healthSchema = z.object({
+  ok: z.literal(true),
+  status: z.enum(['ok', 'draining']).describe('`draining`: the node is letting its calls end before it exits'),
+})
+const readySchema = z.object({ ready: z.literal(true) })
+const notReadySchema = z.object({ ready: z.literal(false), error: errorBodySchema.shape.error })
 /** Source map v3, the fields a debugger needs. */
 const sourceMapSchema = z.looseObject({ version: z.literal(3), sources: z.array(z.string()), mappings: z.string() })
 /** Only the document's outline: the full OpenAPI 3.1 schema is not the server's to restate. */
@@ -125,6 +132,17 @@ export const API_ROUTES = {
     summary: 'Liveness',
     auth: 'none',
     responses: { 200: json('the server is up', healthSchema) },
+  },
+  ready: {
+    method: 'GET',
+    path: '/readyz',
+    summary: 'Readiness: whether this node should get new traffic',
+    description: 'For load balancers: 503 while the node drains or its store does not answer.',
+    auth: 'none',
+    responses: {
+      200: json('the node takes traffic', readySchema),
+      503: json('SERVER_DRAINING or STORE_UNAVAILABLE', notReadySchema),
+    },
   },
   metrics: {
     method: 'GET',

@@ -18,6 +18,12 @@ export interface RestOptions {
   restRate: Rate
   /** Logs an account's devices out after its tokens are revoked. */
   kickAccount: (appKey: string, accid: string) => void
+  /** What /healthz and /readyz tell load balancers about this node. */
+  node: {
+    draining: () => boolean
+    /** Resolves when the node's store (and shared parts) answer; rejects with a RingKitError otherwise. */
+    ready: () => Promise<void>
+  }
 }
 
 declare module 'fastify' {
@@ -112,7 +118,20 @@ function routeHandlers(o: RestOptions): Handlers {
   const { store } = o
   let openApi: string | undefined
   return {
-    health: async () => ({ ok: true }),
+    health: async () => ({ ok: true, status: o.node.draining() ? 'draining' : 'ok' }),
+    // A node that drains stays live (/healthz) but takes no new traffic: a supervisor must not
+    // kill it while its calls end, and a load balancer must send newcomers elsewhere.
+    ready: async ({ reply }) => {
+      const problem = o.node.draining()
+        ? new RingKitError('SERVER_DRAINING')
+        : await o.node.ready().then(
+            () => undefined,
+            (error: unknown) => toRingKitError(error),
+          )
+      if (!problem) return { ready: true }
+      reply.code(503)
+      return { ready: false, error: problem.toJSON() }
+    },
     metrics: async ({ reply }) => {
       reply.type(o.metrics.registry.contentType)
       return o.metrics.registry.metrics()

@@ -70,6 +70,8 @@ const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
 const CLOSE_LOGIN_DEADLINE = 4004
 // CLOSE_SLOW_READER (4008) is in outbound.ts, where frames are written.
+/** The node is draining: the device should reconnect at once, to another node (after 1012, Service Restart). */
+const CLOSE_MOVE = 4012
 /** Replies a device can simply ask for again: sent unnumbered, never kept for a resume. */
 const UNREPLAYED: ReadonlySet<ClientMessageType> = new Set(['history'])
 
@@ -83,6 +85,7 @@ export class Gateway {
   readonly #logins = new LoginGate()
   readonly #heartbeat: NodeJS.Timeout
   #beatQueue: Connection[] = []
+  #draining = false
 
   constructor(options: GatewayOptions) {
     this.#o = options
@@ -124,6 +127,20 @@ export class Gateway {
       session.event({ name: 'kickedOffline', data: { reason } })
       this.#endSession(session, 'kicked', CLOSE_KICKED)
     }
+  }
+
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** From now on no new logins (a session resuming is not one) and no new calls: SERVER_DRAINING. */
+  startDraining(): void {
+    this.#draining = true
+  }
+
+  /** Ends a session and asks its device to reconnect elsewhere at once (close code 4012). */
+  moveAway(session: Session): void {
+    this.#endSession(session, 'disconnected', CLOSE_MOVE)
   }
 
   close(): void {
@@ -224,6 +241,7 @@ export class Gateway {
       return {}
     },
     call: async (_conn, session, msg) => {
+      if (this.#draining) throw new RingKitError('SERVER_DRAINING', 'this server is shutting down: call again shortly')
       await this.#o.guards.beforeRinging(session.appKey, session.accid, msg.to)
       await this.#o.engine.start(
         session.appKey,
@@ -313,6 +331,8 @@ export class Gateway {
         return
       }
     }
+    // A draining node still resumes its sessions (a device in a call keeps it), but opens no new ones.
+    if (this.#draining) throw new RingKitError('SERVER_DRAINING')
     // A device logging in again replaces itself and does not count twice; the old devices stay.
     if (
       !existing &&
