@@ -32,6 +32,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FRAME_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  CLUSTER_UNAVAILABLE: 503,
 }
 
 const profile = { name: z.string().max(64).optional(), avatar: z.string().max(1024).optional() }
@@ -186,5 +187,7 @@ function toRingKitError(error: unknown): RingKitError {
 function sendError(reply: FastifyReply, error: RingKitError, metrics: Metrics): FastifyReply {
   metrics.httpErrors.inc({ code: error.code })
   if (error.code === 'INTERNAL') reply.log.error({ err: error.cause }, 'request failed')
+  // The node is fine but what the nodes share is not: a retry after a pause may pass.
+  if (error.code === 'CLUSTER_UNAVAILABLE') reply.header('retry-after', '1')
   return reply.code(HTTP_STATUS[error.code] ?? 400).send({ error: error.toJSON() })
 }
