@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { memoryNonceStore, type NonceStore } from '../auth/checksum.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from '../bus/redis-guards.ts'
 import { redisScope, testRedis } from '../../test/redis.ts'
+import { seedsBeside } from '../../test/seeds.ts'
 import { memoryCooldowns, type Cooldowns } from './cooldowns.ts'
 import { clientAddress, proxySet } from './ip-connections.ts'
 import { memoryRateLimiter, type RateLimiter } from './rate-limiter.ts'
@@ -69,9 +70,9 @@ const sharedCases: { name: string; test: (nodes: Nodes) => Promise<void> }[] = [
       assert.deepEqual([await b.take('a', rate), await a.take('a', rate)], [true, false], 'one more after 0.6 s at 2/s')
     },
   },
-  {
-    name: 'concurrent takes from both nodes never pass more than the burst',
-    async test({ rates }) {
+  ...seedsBeside(11).map(({ seed, title }) => ({
+    name: `concurrent takes from both nodes never pass more than the burst (${title})`,
+    async test({ rates }: Nodes) {
       let run = 0
       const slow = { perSecond: 0.001, burst: 0 }
       await fc.assert(
@@ -84,10 +85,10 @@ const sharedCases: { name: string; test: (nodes: Nodes) => Promise<void> }[] = [
             assert.equal(taken.filter(Boolean).length, Math.min(burst, from.length))
           },
         ),
-        { numRuns: 40 },
+        { numRuns: 40, seed },
       )
     },
-  },
+  })),
   {
     name: 'a nonce store spends each key once, whichever node asks',
     async test({ nonces: [a, b] }) {
