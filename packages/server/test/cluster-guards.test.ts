@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createToken, type ServerOptions } from '../src/index.ts'
 import { freePort } from './services.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import { signedHeaders, startTestServer, testDataDir, TestDevice, waitFor, type TestServer } from './support.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
@@ -153,5 +153,40 @@ describe('a node whose Redis cannot be reached', () => {
     const started = performance.now()
     await assert.rejects(alice.kit.call({ to: 'bob', type: 'audio' }), { code: 'CLUSTER_UNAVAILABLE', retryable: true })
     assert.ok(performance.now() - started < 2000, 'refused at the deadline, not after the request timeout')
+  })
+})
+
+describe('a node that loses Redis during a call', { skip: redis.skip }, () => {
+  it('lets the callee decline it, refuses new calls with CLUSTER_UNAVAILABLE, and takes them again once Redis is back', async (t) => {
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const hop = await redisHop(new URL(redis.url))
+    t.after(() => hop.cut())
+    const server = await startTestServer({ redis: { url: hop.url, prefix: scope.prefix, commandTimeoutMs: 500 } })
+    servers.push(server)
+    const [alice, bob] = [await TestDevice.online(server, 'alice'), await TestDevice.online(server, 'bob')]
+    const first = await alice.kit.call({ to: 'bob', type: 'audio' })
+    const { call: ringing } = await bob.next('invited', (e) => e.call.callId === first.callId)
+
+    await hop.cut()
+    await ringing.reject()
+    assert.equal((await alice.next('record', (r) => r.callId === first.callId)).status, 3, 'declined, as without Redis')
+    await assert.rejects(alice.kit.call({ to: 'bob', type: 'audio' }), { code: 'CLUSTER_UNAVAILABLE' })
+    assert.equal((await server.rest('GET', '/v1/accounts/alice')).status, 503)
+
+    await hop.restore()
+    const deadline = Date.now() + 10_000
+    let again: Awaited<ReturnType<typeof alice.kit.call>> | undefined
+    while (!again && Date.now() < deadline) {
+      again = await alice.kit.call({ to: 'bob', type: 'audio' }).catch((error: { code?: string }) => {
+        assert.equal(error.code, 'CLUSTER_UNAVAILABLE')
+        return undefined
+      })
+    }
+    assert.ok(again, 'calls again within 10 s of Redis coming back')
+    await bob.next('invited', (e) => e.call.callId === again.callId)
+    await again.cancel()
+    await alice.next('record', (r) => r.callId === again.callId)
+    assert.equal((await server.rest('GET', '/v1/accounts/alice')).status, 200)
   })
 })

@@ -1,10 +1,10 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from '../src/bus/redis-guards.ts'
 import { openRedis, type RedisLink } from '../src/bus/redis.ts'
 import { freePort } from './services.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 
 const redis = await testRedis()
 const rate = { perSecond: 2, burst: 3 }
@@ -58,40 +58,6 @@ describe('guards when Redis cannot be reached', () => {
     }
   })
 })
-
-/** A TCP hop to the real Redis that can be cut and restored on the same port, as a network outage would. */
-async function redisHop(target: URL): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  const restore = async () => {
-    server = createServer((client) => {
-      const upstream = connect(Number(target.port || 6379), target.hostname)
-      for (const s of [client, upstream]) {
-        sockets.add(s)
-        s.on('error', () => {})
-        s.on('close', () => sockets.delete(s))
-      }
-      client.pipe(upstream).pipe(client)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve))
-  }
-  await restore()
-  const url = new URL(target)
-  url.hostname = '127.0.0.1'
-  url.port = String(port)
-  return {
-    url: url.toString(),
-    restore,
-    async cut() {
-      const closed = new Promise((resolve) => server!.close(resolve))
-      for (const s of sockets) s.destroy()
-      await closed
-    },
-  }
-}
 
 describe('guards in Redis', { skip: redis.skip }, () => {
   const scopes: RedisScope[] = []

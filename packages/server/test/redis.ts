@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { openRedis, type RedisConfig, type RedisLink } from '../src/bus/redis.ts'
+import { freePort } from './services.ts'
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 
@@ -79,6 +81,44 @@ export function redisScope(url: string): RedisScope {
       } finally {
         raw.disconnect()
       }
+    },
+  }
+}
+
+/**
+ * A TCP hop to the real Redis that can be cut and restored on the same port, as a network outage
+ * would. Cut it at the end of a test: a listening hop keeps the test process alive.
+ */
+export async function redisHop(target: URL): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
+  const port = await freePort()
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  const restore = async () => {
+    server = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname)
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => {})
+        s.on('close', () => sockets.delete(s))
+      }
+      client.pipe(upstream).pipe(client)
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve))
+  }
+  await restore()
+  const url = new URL(target)
+  url.hostname = '127.0.0.1'
+  url.port = String(port)
+  return {
+    url: url.toString(),
+    restore,
+    async cut() {
+      if (!server?.listening) return
+      const closed = new Promise((resolve) => server!.close(resolve))
+      for (const s of sockets) s.destroy()
+      await closed
     },
   }
 }
