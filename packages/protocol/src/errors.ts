@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   INVALID_PARAMS: 'A field is missing or has the wrong type or range.',
   RATE_LIMITED: 'Too many requests of this kind; slow down and retry.',
   INTERNAL: 'The server failed unexpectedly; the request may be retried.',
+  CLUSTER_UNAVAILABLE: "The nodes' shared state (Redis) did not answer in time; retry in a moment.",
   REQUEST_TOO_SLOW: 'The HTTP request did not arrive in time (its headers and body: 10 seconds by default).',
   // Sessions and tokens
   NOT_LOGGED_IN: 'Log in before sending this request.',
@@ -73,6 +74,7 @@ export type ErrorCode = keyof typeof ERROR_CODES
 export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'RATE_LIMITED',
   'INTERNAL',
+  'CLUSTER_UNAVAILABLE',
   'NOT_CONNECTED',
   'REQUEST_TIMEOUT',
   'SERVER_DRAINING',

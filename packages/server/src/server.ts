@@ -6,6 +6,8 @@ import { WebSocketServer } from 'ws'
 import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
+import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
+import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
@@ -57,6 +59,11 @@ export interface ServerOptions {
    * `api_secret` they share. Without them, group calls of up to 4 people run as a mesh.
    */
   janus?: { urls: string[]; apiSecret: string; requestTimeoutMs?: number }
+  /**
+   * The Redis that the nodes of a cluster share (keys under `prefix`, default `ringkit:`). With it,
+   * nonces, rate limits and decline cooldowns count across every node given the same Redis and prefix.
+   */
+  redis?: RedisConfig
   logger?: Logger
   /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
   now?: () => number
@@ -119,7 +126,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
   const registry = new SessionRegistry()
   const limits = resolveLimits(options.limits)
-  const rates = memoryRateLimiter()
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
   const iceForCall = (accid: string, ringingMs = 0) =>
     callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
@@ -166,6 +172,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   aliveTimer.unref()
 
   const defaultApp = await ensureDefaultApp(store, options)
+  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
+  const { nonces, rates, cooldowns } = guardPorts(redis)
   const gateway = new Gateway({
     store,
     engine,
@@ -175,7 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
     limits,
-    guards: new AccountGuards({ limits, rates, cooldowns: memoryCooldowns() }),
+    guards: new AccountGuards({ limits, rates, cooldowns }),
     sessionIceServers: sessionIceServers(ice),
     callIceServers: iceForCall,
   })
@@ -186,15 +194,19 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   })
   registerRoutes(http, {
     store,
-    nonces: memoryNonceStore(),
+    nonces,
     metrics,
     rates,
     restRate: limits.rest,
     kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
     node: {
       draining: () => gateway.draining,
-      // A cheap read with a deadline: a node whose store hangs takes no traffic.
-      ready: () => withDeadline(store.getSetting('defaultAppKey'), READY_CHECK_MS, 'STORE_UNAVAILABLE'),
+      // Cheap reads with a deadline: a node whose store or Redis hangs takes no traffic.
+      ready: async () => {
+        await withDeadline(store.getSetting('defaultAppKey'), READY_CHECK_MS, 'STORE_UNAVAILABLE')
+        // The link has its own deadline and answers CLUSTER_UNAVAILABLE when Redis is gone.
+        await redis?.run((client) => client.ping())
+      },
     },
   })
   registerBrowserBundle(http)
@@ -216,16 +228,21 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   })
 
   let url = ''
-  await options.mount?.(http, {
-    url: () => {
-      if (!url) throw new Error('the server URL is known once it listens')
-      return url
-    },
-    defaultApp,
-    ownApp: (name) => ensureNamedApp(store, name),
-  })
-
-  await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
+  try {
+    await options.mount?.(http, {
+      url: () => {
+        if (!url) throw new Error('the server URL is known once it listens')
+        return url
+      },
+      defaultApp,
+      ownApp: (name) => ensureNamedApp(store, name),
+    })
+    await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
+  } catch (error) {
+    // A connection that keeps reconnecting would keep a process that failed to start alive.
+    await redis?.close()
+    throw error
+  }
   const { port } = http.server.address() as AddressInfo
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -258,7 +275,23 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       wss.close()
       await http.close()
       await store.close()
+      await redis?.close()
     },
+  }
+}
+
+/** Where the guards count: in Redis, shared by the nodes, or in this process. */
+function guardPorts(redis: RedisLink | undefined) {
+  return redis
+    ? { nonces: redisNonceStore(redis), rates: redisRateLimiter(redis), cooldowns: redisCooldowns(redis) }
+    : { nonces: memoryNonceStore(), rates: memoryRateLimiter(), cooldowns: memoryCooldowns() }
+}
+
+function redisEvents(log: Logger) {
+  return {
+    onDown: (error: Error) =>
+      log.error({ err: error }, 'Redis is unreachable: new calls and REST requests fail until it is back'),
+    onUp: () => log.info('Redis is reachable again'),
   }
 }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from '@ringkit/protocol'
 import { resolve } from 'node:path'
+import { DEFAULT_REDIS_PREFIX } from '../bus/redis.ts'
 import { makePrivateDir } from '../store/private-files.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
 import { createApp, startServer, type RingKitServer, type ServerOptions } from '../server.ts'
@@ -9,6 +10,7 @@ const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
   ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
+                [--redis URL [--redis-prefix P]]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
@@ -28,6 +30,10 @@ Options (environment variable in brackets):
                     calls of up to ${MAX_MESH_MEMBERS} people run peer to peer
   --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET; prefer
                     the variable, as for --turn-secret). The shipped placeholder is refused
+  --redis URL       the Redis the nodes of a cluster share, e.g. redis://127.0.0.1:6379
+                    (RINGKIT_REDIS_URL): nonces, rate limits and decline cooldowns count across
+                    every node given the same Redis and prefix
+  --redis-prefix P  put before every key (RINGKIT_REDIS_PREFIX, default ringkit:)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
@@ -59,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       'janus-secret': { type: 'string' },
       'no-demo': { type: 'boolean' },
       'drain-seconds': { type: 'string' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -89,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       const variable = `RINGKIT_${flag.replace('-', '_').toUpperCase()}`
       process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
     }
+    const redis = redisOption(values.redis, values['redis-prefix'])
     let demoServed = false
     const server = await startServer({
       dataDir,
@@ -105,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
       trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
       drainTimeoutMs: drainSeconds * 1000,
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
+      ...(redis ? { redis } : {}),
       ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
@@ -114,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
         ? `Group calls through Janus at ${janusUrls.join(', ')}`
         : `Group calls of up to ${MAX_MESH_MEMBERS} people run peer to peer (--janus for up to ${MAX_GROUP_MEMBERS})`,
     )
+    if (redis) lines.push(`Nonces and limits shared through Redis at ${redact(redis.url)} (prefix ${redis.prefix})`)
     if (server.defaultApp.created && env.RINGKIT_APP_SECRET) {
       // A secret the operator chose is theirs already; printing it only puts it in logs.
       lines.push(
@@ -206,6 +217,30 @@ function mountDemo(dataDir: string, onMounted: () => void): ServerOptions['mount
     demo.registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
     onMounted()
   }
+}
+
+/** `--redis` / `--redis-prefix`, or the variables; a password on the command line is visible to every user. */
+function redisOption(flag: string | undefined, prefixFlag: string | undefined): ServerOptions['redis'] {
+  const url = flag ?? process.env.RINGKIT_REDIS_URL
+  const prefix = prefixFlag ?? process.env.RINGKIT_REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX
+  if (!url) {
+    if (prefixFlag !== undefined) throw new Error('--redis-prefix needs --redis (or RINGKIT_REDIS_URL)')
+    return undefined
+  }
+  if (!URL.canParse(url)) throw new Error(`--redis must be a URL such as redis://host:6379, got ${redact(url)}`)
+  if (flag !== undefined && new URL(url).password) {
+    process.stderr.write(
+      'ringkit: --redis with a password is visible to every user of this host (ps); prefer RINGKIT_REDIS_URL\n',
+    )
+  }
+  return { url, prefix }
+}
+
+function redact(url: string): string {
+  if (!URL.canParse(url)) return '(not a URL)'
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.toString()
 }
 
 function list(value: string | undefined): string[] {

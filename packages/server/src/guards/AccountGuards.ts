@@ -42,7 +42,13 @@ export class AccountGuards {
    */
   async declined(appKey: string, caller: string, callee: string): Promise<void> {
     if (caller === callee) return
-    await this.#o.cooldowns.start(declinedKey(appKey, caller, callee), this.#o.limits.declineCooldownMs)
+    try {
+      await this.#o.cooldowns.start(declinedKey(appKey, caller, callee), this.#o.limits.declineCooldownMs)
+    } catch (error) {
+      // The decline itself went through: with the shared state out of reach it only goes without
+      // its cooldown, rather than reported to the callee as failed.
+      if (!(error instanceof RingKitError && error.code === 'CLUSTER_UNAVAILABLE')) throw error
+    }
   }
 }
 

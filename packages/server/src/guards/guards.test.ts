@@ -1,10 +1,159 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { memoryCooldowns } from './cooldowns.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import fc from 'fast-check'
+import { memoryNonceStore, type NonceStore } from '../auth/checksum.ts'
+import { redisCooldowns, redisNonceStore, redisRateLimiter } from '../bus/redis-guards.ts'
+import { redisScope, testRedis } from '../../test/redis.ts'
+import { seedsBeside } from '../../test/seeds.ts'
+import { memoryCooldowns, type Cooldowns } from './cooldowns.ts'
 import { clientAddress, proxySet } from './ip-connections.ts'
-import { memoryRateLimiter } from './rate-limiter.ts'
+import { memoryRateLimiter, type RateLimiter } from './rate-limiter.ts'
 
 const rate = { perSecond: 2, burst: 3 }
+
+/**
+ * The guards as two nodes see them. In memory both are one node's; in Redis each has its own
+ * connection, so what passes here passes across nodes.
+ */
+interface Nodes {
+  nonces: readonly [NonceStore, NonceStore]
+  rates: readonly [RateLimiter, RateLimiter]
+  cooldowns: readonly [Cooldowns, Cooldowns]
+}
+
+interface Implementation {
+  name: string
+  skip: false | string
+  /** Runs `test` on fresh guards, and drops what they kept afterwards. */
+  with(test: (nodes: Nodes) => Promise<void>): Promise<void>
+}
+
+const redis = await testRedis()
+const implementations: Implementation[] = [
+  {
+    name: 'memory',
+    skip: false,
+    async with(test) {
+      const [nonces, rates, cooldowns] = [memoryNonceStore(), memoryRateLimiter(), memoryCooldowns()]
+      await test({ nonces: [nonces, nonces], rates: [rates, rates], cooldowns: [cooldowns, cooldowns] })
+    },
+  },
+  {
+    name: 'Redis',
+    skip: redis.skip,
+    async with(test) {
+      const scope = redisScope(redis.url)
+      try {
+        const [a, b] = [scope.open(), scope.open()]
+        await test({
+          nonces: [redisNonceStore(a), redisNonceStore(b)],
+          rates: [redisRateLimiter(a), redisRateLimiter(b)],
+          cooldowns: [redisCooldowns(a), redisCooldowns(b)],
+        })
+      } finally {
+        await scope.drop()
+      }
+    },
+  },
+]
+
+/** The behaviour every implementation has, on real clocks: Redis keeps its own time. */
+const sharedCases: { name: string; test: (nodes: Nodes) => Promise<void> }[] = [
+  {
+    name: 'a rate limiter allows a burst over both nodes, then refills at its rate, per key',
+    async test({ rates: [a, b] }) {
+      const takes = [await a.take('a', rate), await b.take('a', rate), await a.take('a', rate)]
+      assert.deepEqual([...takes, await b.take('a', rate)], [true, true, true, false])
+      assert.equal(await b.take('b', rate), true, 'another key has its own budget')
+      await sleep(600)
+      assert.deepEqual([await b.take('a', rate), await a.take('a', rate)], [true, false], 'one more after 0.6 s at 2/s')
+    },
+  },
+  ...seedsBeside(11).map(({ seed, title }) => ({
+    name: `concurrent takes from both nodes never pass more than the burst (${title})`,
+    async test({ rates }: Nodes) {
+      let run = 0
+      const slow = { perSecond: 0.001, burst: 0 }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 20 }),
+          fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
+          async (burst, from) => {
+            const key = `property:${run++}`
+            const taken = await Promise.all(from.map((second) => rates[second ? 1 : 0].take(key, { ...slow, burst })))
+            assert.equal(taken.filter(Boolean).length, Math.min(burst, from.length))
+          },
+        ),
+        { numRuns: 40, seed },
+      )
+    },
+  })),
+  {
+    name: 'a nonce store spends each key once, whichever node asks',
+    async test({ nonces: [a, b] }) {
+      const now = Date.now()
+      assert.equal(await a.spend(['a', 'b'], now, 60_000), true)
+      assert.equal(await b.spend(['a'], now, 60_000), false)
+      assert.equal(await b.spend(['c', 'b'], now, 60_000), false)
+      assert.equal(await a.spend(['c'], now, 60_000), false, 'c was spent by the refused attempt too')
+      assert.equal(await b.spend(['d'], now, 60_000), true)
+    },
+  },
+  {
+    name: 'a spent key is free again once its time is up, and keeps its first expiry',
+    async test({ nonces: [a, b] }) {
+      assert.equal(await a.spend(['x'], Date.now(), 300), true)
+      await sleep(150)
+      assert.equal(await b.spend(['x', 'y'], Date.now(), 300), false, 'refused, and x keeps its first expiry')
+      await sleep(200)
+      assert.equal(await b.spend(['x'], Date.now(), 300), true)
+      assert.equal(await a.spend(['y'], Date.now(), 300), false, 'y was spent 200 ms ago')
+    },
+  },
+  {
+    name: 'of concurrent spends of one nonce from both nodes, exactly one wins',
+    async test({ nonces }) {
+      for (let round = 0; round < 10; round++) {
+        const keys = [`nonce:${round}`, `sum:${round}`]
+        const spends = Array.from({ length: 8 }, (_, i) => nonces[i % 2]!.spend(keys, Date.now(), 60_000))
+        assert.equal((await Promise.all(spends)).filter(Boolean).length, 1)
+      }
+    },
+  },
+  {
+    name: 'a cooldown started on one node holds on the other for its time, then lets go',
+    async test({ cooldowns: [a, b] }) {
+      await a.start('a', 300)
+      assert.equal(await b.active('a'), true)
+      assert.equal(await b.active('b'), false)
+      await a.start('zero', 0)
+      assert.equal(await b.active('zero'), false, 'a cooldown of 0 ms is none')
+      await sleep(350)
+      assert.equal(await b.active('a'), false)
+    },
+  },
+  {
+    name: 'a cooldown keeps the longer of what is left and a new start, and can be cleared',
+    async test({ cooldowns: [a, b] }) {
+      await a.start('long', 60_000)
+      await b.start('long', 100)
+      await a.start('grows', 100)
+      await b.start('grows', 60_000)
+      await sleep(200)
+      assert.equal(await a.active('long'), true)
+      assert.equal(await a.active('grows'), true)
+      await b.clear('long')
+      assert.equal(await a.active('long'), false)
+    },
+  },
+]
+
+for (const implementation of implementations) {
+  describe(`guards in ${implementation.name}`, { skip: implementation.skip }, () => {
+    for (const { name, test } of sharedCases) it(name, () => implementation.with(test))
+  })
+}
 
 describe('memoryRateLimiter', () => {
   it('allows a burst, then refills at its rate, per key', async () => {

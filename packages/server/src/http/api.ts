@@ -47,6 +47,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVER_DRAINING: 503,
+  CLUSTER_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,
   // Answered before a route is reached (timeouts.ts, the WebSocket upgrade in server.ts).
   REQUEST_TOO_SLOW: 408,

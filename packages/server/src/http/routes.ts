@@ -225,5 +225,7 @@ function toRingKitError(error: unknown): RingKitError {
 function sendError(reply: FastifyReply, error: RingKitError, metrics: Metrics): FastifyReply {
   metrics.httpErrors.inc({ code: error.code })
   if (error.code === 'INTERNAL') reply.log.error({ err: error.cause }, 'request failed')
+  // The node is fine but what the nodes share is not: a retry after a pause may pass.
+  if (error.code === 'CLUSTER_UNAVAILABLE') reply.header('retry-after', '1')
   return reply.code(httpStatusOf(error.code)).send({ error: error.toJSON() })
 }
