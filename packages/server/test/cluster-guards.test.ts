@@ -144,6 +144,9 @@ describe('a node whose Redis cannot be reached', () => {
     assert.equal(res.body.error.code, 'CLUSTER_UNAVAILABLE')
     assert.equal(res.headers.get('retry-after'), '1')
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the node itself is up')
+    const ready = await fetch(`${server.url}/readyz`)
+    assert.equal(ready.status, 503, 'but it should get no new traffic')
+    assert.equal(((await ready.json()) as { error: { code: string } }).error.code, 'CLUSTER_UNAVAILABLE')
 
     // Logging in needs only the node's own store; ringing someone needs the shared budget.
     await server.store.createAccount(server.app.appKey, { accid: 'alice' }, Date.now())
