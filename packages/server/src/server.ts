@@ -152,7 +152,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     delivery: registry,
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
-      metrics.activeCalls.dec()
     },
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: iceForCall,
@@ -164,7 +163,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
-  metrics.activeCalls.set(0)
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
   const markAlive = () => void store.putSetting(ALIVE_SETTING, String(Date.now()))
   markAlive()
