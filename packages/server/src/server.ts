@@ -164,7 +164,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
-  const markAlive = () => void store.putSetting(ALIVE_SETTING, String(Date.now()))
+  // A store that blinks (a database away) must not crash the node: the next beat writes again.
+  const markAlive = () =>
+    void store.putSetting(ALIVE_SETTING, String(Date.now())).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not note that this node is up')
+    })
   markAlive()
   const aliveTimer = setInterval(markAlive, ALIVE_EVERY_MS)
   aliveTimer.unref()
