@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: 'Too many requests of this kind; slow down and retry.',
   INTERNAL: 'The server failed unexpectedly; the request may be retried.',
   REQUEST_TOO_SLOW: 'The HTTP request did not arrive in time (its headers and body: 10 seconds by default).',
+  STORE_UNAVAILABLE: 'The server cannot reach its database (PostgreSQL) at the moment; retry shortly.',
   // Sessions and tokens
   NOT_LOGGED_IN: 'Log in before sending this request.',
   ALREADY_LOGGED_IN: 'This connection is already logged in.',
@@ -71,6 +72,7 @@ export type ErrorCode = keyof typeof ERROR_CODES
 export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'RATE_LIMITED',
   'INTERNAL',
+  'STORE_UNAVAILABLE',
   'NOT_CONNECTED',
   'REQUEST_TIMEOUT',
 ])

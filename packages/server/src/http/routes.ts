@@ -32,6 +32,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FRAME_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  STORE_UNAVAILABLE: 503,
 }
 
 const profile = { name: z.string().max(64).optional(), avatar: z.string().max(1024).optional() }
