@@ -41,7 +41,8 @@ export function openPool(o: PgOptions): pg.Pool {
     query_timeout: QUERY_TIMEOUT_MS,
     idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
     keepAlive: true,
-    application_name: 'ringkit',
+    // Which connections are whose, in pg_stat_activity.
+    application_name: `ringkit/${o.schema ?? DEFAULT_PG_SCHEMA}`,
   })
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', (error) => o.onError?.(error))
