@@ -20,12 +20,18 @@ import { createMetrics } from './metrics.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
+import { openPostgresStore } from './store/postgres.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import type { App, Store } from './store/types.ts'
 
 export interface ServerOptions {
-  /** Where the embedded SQLite database lives. */
+  /** Where the embedded SQLite database lives (and the demo's, when mounted). */
   dataDir: string
+  /**
+   * Keep everything in PostgreSQL instead of SQLite: the schema (default `ringkit`) is created
+   * and migrated on start. Nodes that share one database also share their live state through Redis.
+   */
+  postgres?: { url: string; schema?: string | undefined } | undefined
   port?: number
   host?: string
   /** Fix the default app's credentials instead of generating them on first start. */
@@ -100,7 +106,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Before anything is opened: a refused configuration leaves nothing behind.
   if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
-  const store = openSqliteStore(options.dataDir)
+  const store = await openStore(options, log)
   const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
   const registry = new SessionRegistry()
   const limits = resolveLimits(options.limits)
@@ -144,9 +150,13 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
   metrics.activeCalls.set(0)
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
-  const markAlive = () => void store.putSetting(ALIVE_SETTING, String(Date.now()))
-  markAlive()
-  const aliveTimer = setInterval(markAlive, ALIVE_EVERY_MS)
+  const markAlive = () =>
+    store.putSetting(ALIVE_SETTING, String(Date.now())).catch((error: unknown) => {
+      // The database is away for now; the next beat tries again.
+      log.warn({ err: error }, 'could not note that this node is alive')
+    })
+  await markAlive()
+  const aliveTimer = setInterval(() => void markAlive(), ALIVE_EVERY_MS)
   aliveTimer.unref()
 
   const defaultApp = await ensureDefaultApp(store, options)
@@ -218,7 +228,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     createApp: (input = {}) => createApp(store, input),
     async close() {
       clearInterval(aliveTimer)
-      markAlive()
+      await markAlive()
       gateway.close()
       engine.close()
       await sfu?.shutdown()
@@ -227,6 +237,14 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       await store.close()
     },
   }
+}
+
+async function openStore(options: ServerOptions, log: Logger): Promise<Store> {
+  if (!options.postgres) return openSqliteStore(options.dataDir)
+  return openPostgresStore({
+    ...options.postgres,
+    onError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; the pool opens another'),
+  })
 }
 
 async function ensureDefaultApp(store: Store, o: ServerOptions): Promise<App & { created: boolean }> {
