@@ -22,7 +22,7 @@ import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { openSqliteStore } from './store/sqlite.ts'
-import type { App, Store } from './store/types.ts'
+import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
 
 export interface ServerOptions {
   /** Where the embedded SQLite database lives (and the demo's, when mounted). */
@@ -87,7 +87,6 @@ export interface RingKitServer {
 
 export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000 }
 const SIGNAL_PATH = '/v1/signal'
-const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
 /**
  * 429, not 503: the refusal is about this client's share, not the server's health, and a 503 would

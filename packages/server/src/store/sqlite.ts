@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS call_parties (
   PRIMARY KEY (app_key, accid, ended_at, call_id)) WITHOUT ROWID;
 `
 
-const DATABASE_FILE = 'ringkit.db'
+export const DATABASE_FILE = 'ringkit.db'
 /** How many existing accounts `hasAccount` remembers. */
 const KNOWN_ACCOUNTS_CACHE = 100_000
 
