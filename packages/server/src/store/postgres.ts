@@ -2,8 +2,8 @@ import type { CallRecord } from '@ringkit/protocol'
 import type { CallState } from '../calls/types.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { migrate } from './pg-migrate.ts'
-import { db as wrap, DEFAULT_PG_SCHEMA, openPool, quoteSchema, type PgOptions } from './pg-pool.ts'
-import type { Account, App, RecordPage, Store } from './types.ts'
+import { db as wrap, DEFAULT_PG_SCHEMA, openPool, quoteSchema, type Db, type PgOptions } from './pg-pool.ts'
+import type { Account, AccountStore, App, AppStore, CallStore, RecordPage, Store } from './types.ts'
 
 /** How many existing accounts `hasAccount` remembers. */
 const KNOWN_ACCOUNTS_CACHE = 100_000
@@ -46,16 +46,18 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
     await pool.end()
     throw error
   }
-  const known = new Set<string>()
-  const getAccount = async (appKey: string, accid: string) => {
-    if (!storable(appKey, accid)) return undefined
-    const { rows } = await db.query<AccountRow>(`SELECT * FROM ${s}.accounts WHERE app_key = $1 AND accid = $2`, [
-      appKey,
-      accid,
-    ])
-    return rows[0] && toAccount(rows[0])
+  return {
+    ...appStore(db, s),
+    ...accountStore(db, s),
+    ...callStore(db, s),
+    async close() {
+      await pool.end()
+    },
   }
+}
 
+/** `s` is the schema, quoted. */
+function appStore(db: Db, s: string): AppStore {
   return {
     async getSetting(key) {
       const { rows } = await db.query<{ value: string }>(`SELECT value FROM ${s}.settings WHERE key = $1`, [key])
@@ -96,6 +98,21 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
         [app.appKey, app.appSecret, app.name, app.multiDevice, app.createdAt],
       )
     },
+  }
+}
+
+function accountStore(db: Db, s: string): AccountStore {
+  const known = new Set<string>()
+  const getAccount = async (appKey: string, accid: string) => {
+    if (!storable(appKey, accid)) return undefined
+    const { rows } = await db.query<AccountRow>(`SELECT * FROM ${s}.accounts WHERE app_key = $1 AND accid = $2`, [
+      appKey,
+      accid,
+    ])
+    return rows[0] && toAccount(rows[0])
+  }
+
+  return {
     async createAccount(appKey, input, now) {
       const { rows } = await db.query<AccountRow>(
         `INSERT INTO ${s}.accounts (app_key, accid, name, avatar, created_at, updated_at, tokens_valid_after)
@@ -131,6 +148,11 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
       )
       return rowCount === 1
     },
+  }
+}
+
+function callStore(db: Db, s: string): CallStore {
+  return {
     async journalCall(state: CallState) {
       await db.query(
         `INSERT INTO ${s}.call_journal (call_id, state) VALUES ($1, $2)
@@ -188,9 +210,6 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
         records: page.map((r) => r.record),
         ...(rows.length > limit && last ? { nextCursor: encodeCursor(Number(last.ended_at), last.call_id) } : {}),
       }
-    },
-    async close() {
-      await pool.end()
     },
   }
 }
