@@ -218,7 +218,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code
   },
   (error: unknown) => {
-    process.stderr.write(`ringkit: ${error instanceof Error ? error.message : String(error)}\n`)
+    // A RingKit error's message is for API users; the operator here also wants what lies under it.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : ''
+    process.stderr.write(`ringkit: ${error instanceof Error ? error.message : String(error)}${cause}\n`)
     process.exitCode = 1
   },
 )
