@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { pgOutage, skipUnless, testPostgres } from './postgres.ts'
-import { startTestServer } from './support.ts'
+import { startTestServer, TestDevice, tokenFor } from './support.ts'
 
 const target = await testPostgres()
 after(() => ('skip' in target ? undefined : target.dropSchemas()))
@@ -25,6 +25,23 @@ describe('a server on PostgreSQL', skipUnless(target), () => {
       assert.equal(back.status, 200)
       assert.equal(back.body.accid, 'alice')
     } finally {
+      await server.close()
+      await outage.close()
+    }
+  })
+
+  it('refuses a login with STORE_UNAVAILABLE while the database is away; the same token works once it is back', async () => {
+    const outage = await pgOutage(target.url)
+    const server = await startTestServer({ postgres: { url: outage.url, schema: target.schema() } })
+    const device = new TestDevice(server, 'alice')
+    try {
+      const token = await tokenFor(server, 'alice')
+      await outage.cut()
+      await assert.rejects(device.kit.login({ accid: 'alice', token }), { code: 'STORE_UNAVAILABLE' })
+      await outage.restore()
+      await device.kit.login({ accid: 'alice', token })
+    } finally {
+      await device.close()
       await server.close()
       await outage.close()
     }
