@@ -1,12 +1,13 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { RingKit, type WebSocketConstructor } from '@ringkit/client'
 import { skipUnless, testPostgres } from './postgres.ts'
-import { startTestServer, testDataDir, TestDevice, type TestServer } from './support.ts'
+import { rest, startTestServer, testDataDir, TestDevice, type TestServer } from './support.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const target = await testPostgres()
@@ -29,6 +30,22 @@ function ringkit(
       { env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', ...env }, timeout: 60_000 },
       (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
     )
+  })
+}
+
+/** Resolves with the URL `ringkit serve` prints once it serves. */
+function servingUrl(child: ChildProcess): Promise<string> {
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ringkit serve printed no URL within 30 s: ${out}`)), 30_000)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /^RingKit is serving at (http:\/\/\S+)/m.exec(out)
+      if (!match) return
+      clearTimeout(timer)
+      resolve(match[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`ringkit serve exited (${code}): ${out}`)))
   })
 }
 
@@ -113,6 +130,71 @@ describe('ringkit migrate --from-sqlite', skipUnless(target), () => {
       assert.deepEqual(await onPostgres.store.listJournaledCalls(), [], 'no journal left to end again')
     } finally {
       await onPostgres.close()
+    }
+  })
+
+  it('copies a server killed with kill -9 mid-call: the cut call gets its record, dated to before the kill', async () => {
+    const crashedDir = testDataDir()
+    const app = {
+      appKey: 'crashed-app',
+      appSecret: randomBytes(24).toString('hex'),
+      name: 'default',
+      multiDevice: true,
+      createdAt: 0,
+    }
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', crashedDir, '--no-demo'],
+      {
+        env: {
+          ...process.env,
+          RINGKIT_APP_KEY: app.appKey,
+          RINGKIT_APP_SECRET: app.appSecret,
+          RINGKIT_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    const crashedSchema = target.schema()
+    try {
+      const url = await servingUrl(child)
+      const server = { url, app, rest: rest(url, app) }
+      const carol = await TestDevice.online(server, 'carol')
+      const dave = await TestDevice.online(server, 'dave')
+      const call = await carol.kit.call({ to: 'dave', type: 'audio' })
+      await (await dave.next('invited')).call.accept()
+      await carol.next('userAccept')
+      const killedAt = Date.now()
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+      await TestDevice.closeAll()
+
+      const run = await ringkit([
+        'migrate',
+        '--from-sqlite',
+        crashedDir,
+        '--postgres',
+        target.url,
+        '--schema',
+        crashedSchema,
+      ])
+      assert.equal(run.code, 0, run.err)
+      assert.match(run.out, /Ended 1 call\(s\)/)
+      assert.match(run.out, /records\s+1 copied, 0 already there/)
+      const onPostgres = await startTestServer({
+        dataDir: crashedDir,
+        postgres: { url: target.url, schema: crashedSchema },
+      })
+      try {
+        const record = await onPostgres.store.getRecord(app.appKey, call.callId)
+        assert.equal(record?.endReason, 'interrupted')
+        assert.ok(record.endedAt <= killedAt, `ended ${record.endedAt - killedAt} ms after the kill`)
+      } finally {
+        await onPostgres.close()
+      }
+    } finally {
+      child.kill('SIGKILL')
+      rmSync(crashedDir, { recursive: true, force: true })
     }
   })
 
