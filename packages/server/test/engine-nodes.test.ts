@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
 import { RingKitError, type DeviceRef } from '@ringkit/protocol'
 import { redisCallStateStore } from '../src/bus/redis-call-state.ts'
@@ -7,7 +8,7 @@ import { CallEngine } from '../src/calls/CallEngine.ts'
 import type { CallStateStore } from '../src/calls/ports.ts'
 import type { CallInput } from '../src/calls/types.ts'
 import { APP, Clock, fakeDelivery, freshStores, key, listsOnce } from './engine-support.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import { seedsBeside } from './seeds.ts'
 
 /**
@@ -164,6 +165,42 @@ describe('two nodes racing on one call', { skip: redis.skip }, () => {
       }
     } finally {
       for (const engine of engines) engine.close()
+      await store.close()
+    }
+  })
+
+  it('a ringing deadline due while Redis is out of reach still ends the call once it is back', async () => {
+    const hop = await redisHop(new URL(redis.url))
+    const { store } = await freshStores([CALLER, CALLEE])
+    const fake = fakeDelivery([caller, ...callees])
+    const clock = new Clock(1_700_000_000_000)
+    const calls = redisCallStateStore(scope.open({ url: hop.url, commandTimeoutMs: 300 }))
+    const errors: unknown[] = []
+    const engine = new CallEngine({
+      store,
+      calls,
+      delivery: fake.delivery,
+      now: () => clock.now,
+      scheduler: clock.scheduler,
+      onError: (error) => void errors.push(error),
+    })
+    try {
+      const { callId } = await engine.start(APP, caller, { to: [CALLEE], callType: 'audio', timeoutMs: 5000 })
+      await hop.cut()
+      await clock.advance(5000)
+      assert.equal(await store.getRecord(APP, callId), undefined, 'the deadline could not apply')
+      assert.equal(clock.pending, 1, 'it is tried again')
+      await hop.restore()
+      for (let i = 0; i < 50 && !(await store.getRecord(APP, callId)); i++) {
+        await clock.advance(1000)
+        await sleep(100)
+      }
+      assert.equal((await store.getRecord(APP, callId))?.status, 4)
+      assert.equal(await calls.callOf(APP, CALLEE), undefined)
+      assert.deepEqual(errors, [])
+    } finally {
+      engine.close()
+      await hop.cut()
       await store.close()
     }
   })

@@ -74,6 +74,9 @@ export type Announce = (callId: string, iceServers: IceServer[], media: CallMedi
 /** How many times an action reads the call again after another node wrote it first. */
 const WRITE_ATTEMPTS = 5
 
+/** How soon a ringing deadline that failed to apply (its state out of reach) is tried again. */
+const TIMER_RETRY_MS = 1000
+
 /** Another write of the call came first: the action reads it again and decides again. */
 class LostRace extends Error {}
 
@@ -561,14 +564,18 @@ export class CallEngine {
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
     if (at === undefined) return void this.#ringingSignals.drop(s.callId)
-    const cancel = this.#scheduler.after(Math.max(0, at - this.#now()), async () => {
+    const fire = async () => {
       this.#timers.delete(s.callId)
       await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
         // The call may have ended a moment before the timer fired.
-        if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
+        if (!(error instanceof RingKitError)) return this.#o.onError?.(error, s.callId)
+        // The shared state was out of reach: given up, the call would ring on for everyone.
+        if (error.retryable && !this.#timers.has(s.callId)) {
+          this.#timers.set(s.callId, this.#scheduler.after(TIMER_RETRY_MS, fire))
+        }
       })
-    })
-    this.#timers.set(s.callId, cancel)
+    }
+    this.#timers.set(s.callId, this.#scheduler.after(Math.max(0, at - this.#now()), fire))
   }
 }
 
