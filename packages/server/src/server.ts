@@ -152,7 +152,14 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
+  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
+  // A connection that keeps reconnecting would keep a process that failed to start alive.
+  const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
+    step.catch(async (error: unknown) => {
+      await redis?.close()
+      throw error
+    })
   // In Redis, every node reads and writes one call's state, each write fenced by its version.
   const calls = redis ? redisCallStateStore(redis) : memoryCallStateStore()
   const engine = new CallEngine({
@@ -169,14 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     maxGroupCallees: limits.groupCallees.perCall,
     keptSignals: limits.keptSignals,
   })
-  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
-  const recovered = await engine
-    .recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
-    .catch(async (error: unknown) => {
-      // A connection that keeps reconnecting would keep a process that failed to start alive.
-      await redis?.close()
-      throw error
-    })
+  const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
   const markAlive = () =>
@@ -188,7 +188,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const aliveTimer = setInterval(() => void markAlive(), ALIVE_EVERY_MS)
   aliveTimer.unref()
 
-  const defaultApp = await ensureDefaultApp(store, options)
+  const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
   const gateway = new Gateway({
     store,
