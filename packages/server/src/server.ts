@@ -7,6 +7,7 @@ import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
+import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
@@ -67,7 +68,8 @@ export interface ServerOptions {
   janus?: { urls: string[]; apiSecret: string; requestTimeoutMs?: number }
   /**
    * The Redis that the nodes of a cluster share (keys under `prefix`, default `ringkit:`). With it,
-   * nonces, rate limits and decline cooldowns count across every node given the same Redis and prefix.
+   * nonces, rate limits and decline cooldowns count across every node given the same Redis and
+   * prefix, and calls' live state and busy accounts live there.
    */
   redis?: RedisConfig
   logger?: Logger
@@ -150,7 +152,16 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
-  const calls = memoryCallStateStore()
+  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
+  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
+  // A connection that keeps reconnecting would keep a process that failed to start alive.
+  const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
+    step.catch(async (error: unknown) => {
+      await redis?.close()
+      throw error
+    })
+  // In Redis, every node reads and writes one call's state, each write fenced by its version.
+  const calls = redis ? redisCallStateStore(redis) : memoryCallStateStore()
   const engine = new CallEngine({
     store,
     calls,
@@ -165,8 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     maxGroupCallees: limits.groupCallees.perCall,
     keptSignals: limits.keptSignals,
   })
-  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
-  const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
+  const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
   const markAlive = () =>
@@ -178,8 +188,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const aliveTimer = setInterval(() => void markAlive(), ALIVE_EVERY_MS)
   aliveTimer.unref()
 
-  const defaultApp = await ensureDefaultApp(store, options)
-  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
+  const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
   const gateway = new Gateway({
     store,

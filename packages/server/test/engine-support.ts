@@ -4,9 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
-import { memoryCallStateStore, type EventDelivery, type Scheduler } from '../src/calls/ports.ts'
+import { redisCallStateStore } from '../src/bus/redis-call-state.ts'
+import { memoryCallStateStore, type CallStateStore, type EventDelivery, type Scheduler } from '../src/calls/ports.ts'
 import type { Audience } from '../src/calls/types.ts'
 import { openSqliteStore } from '../src/store/sqlite.ts'
+import { redisScope } from './redis.ts'
 
 /** What the engine's property tests share: real stores per run, and a delivery to fake devices. */
 
@@ -16,17 +18,24 @@ const root = mkdtempSync(join(tmpdir(), 'ringkit-prop-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 
 export type Store = ReturnType<typeof openSqliteStore>
-export type Calls = ReturnType<typeof memoryCallStateStore>
+export type Calls = CallStateStore
 let runs = 0
 /**
  * A real SQLite store and live-state store per run: what one run leaves behind must not fail the
- * next, or fast-check could not shrink a failure to its cause.
+ * next, or fast-check could not shrink a failure to its cause. With RINGKIT_TEST_REDIS_STATE=1 the
+ * live state is kept in Redis, under a prefix of the run's own, dropped when the store closes.
  */
 export async function freshStores(accids: string[]): Promise<{ store: Store; calls: Calls }> {
   const store = openSqliteStore(join(root, String(++runs)))
   await store.putApp({ appKey: APP, appSecret: 's', name: 'prop', multiDevice: true, createdAt: 0 })
   for (const accid of accids) await store.createAccount(APP, { accid }, 0)
-  return { store, calls: memoryCallStateStore() }
+  if (process.env.RINGKIT_TEST_REDIS_STATE !== '1') return { store, calls: memoryCallStateStore() }
+  const scope = redisScope(process.env.RINGKIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
+  const close = async () => {
+    await store.close()
+    await scope.drop()
+  }
+  return { store: { ...store, close }, calls: redisCallStateStore(scope.open()) }
 }
 
 /**

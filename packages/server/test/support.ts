@@ -9,6 +9,7 @@ import WebSocket from 'ws'
 import { RingKit, type RingKitEvents, type WebSocketConstructor } from '@ringkit/client'
 import { computeCheckSum, startServer, type App, type RingKitServer, type ServerOptions } from '../src/index.ts'
 import { TEST_POSTGRES_URL } from './postgres.ts'
+import { redisScope, type RedisScope } from './redis.ts'
 
 export interface TestServer extends RingKitServer {
   dataDir: string
@@ -58,9 +59,17 @@ async function dropTestSchemas(): Promise<void> {
   }
 }
 
-/** A real server on an ephemeral port with SQLite in a fresh temp dir (or PostgreSQL, see `testStore`). */
+/**
+ * A real server on an ephemeral port with SQLite in a fresh temp dir (or PostgreSQL, see
+ * `testStore`). With RINGKIT_TEST_REDIS_STATE=1, it keeps its shared state (calls, busy accounts,
+ * guards) in the Redis at RINGKIT_TEST_REDIS_URL under a prefix of its own, dropped when it closes.
+ */
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? testDataDir()
+  const scope: RedisScope | undefined =
+    process.env.RINGKIT_TEST_REDIS_STATE === '1' && !options.redis
+      ? redisScope(process.env.RINGKIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
+      : undefined
   const server = await startServer({
     dataDir,
     port: 0,
@@ -68,6 +77,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     heartbeatMs: 1000,
     resumeGraceMs: 1500,
     ...testStore(dataDir),
+    ...(scope ? { redis: { url: scope.url, prefix: scope.prefix } } : {}),
     ...options,
   })
   const app = server.defaultApp
@@ -78,6 +88,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     rest: rest(server.url, app),
     async close() {
       await server.close()
+      await scope?.drop()
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }

@@ -14,6 +14,7 @@ import type { AccountStore, CallStore } from '../store/types.ts'
 import {
   realScheduler,
   type CallStateStore,
+  type KeptCall,
   type EventDelivery,
   type GroupMediaServer,
   type Scheduler,
@@ -32,6 +33,7 @@ import {
   presentDevices,
   ringsUntil,
   sameDevice,
+  send,
   type Live,
 } from './steps.ts'
 import { transition } from './transition.ts'
@@ -69,9 +71,26 @@ export interface StartCall {
 /** `announce` hears the callId before any event of the call is sent, so the caller's reply comes first. */
 export type Announce = (callId: string, iceServers: IceServer[], media: CallMedia) => void
 
+/** How many times an action reads the call again after another node wrote it first. */
+const WRITE_ATTEMPTS = 5
+
+/** How soon a ringing deadline that failed to apply (its state out of reach) is tried again. */
+const TIMER_RETRY_MS = 1000
+
+/** Another write of the call came first: the action reads it again and decides again. */
+class LostRace extends Error {}
+
+/** What a write of the call replaces: the state and version read (none kept: `undefined`). */
+interface Read {
+  state: CallState
+  version: number | undefined
+}
+
 /**
  * Performs what `transition` decides: keeps live state, runs the ringing timers, sends events and
- * writes the record exactly once. Actions on one call run one at a time.
+ * writes the record exactly once. Actions on one call run one at a time on this node; across nodes,
+ * each write names the version it read, and an action whose write lost reads the call again and
+ * runs `transition` again, so nothing it would have sent is sent.
  */
 export class CallEngine {
   readonly #o: CallEngineOptions
@@ -116,19 +135,12 @@ export class CallEngine {
     if ((await delivery.onlineDevices(appKey, callee)).length === 0) {
       throw new RingKitError('CALLEE_OFFLINE', `"${callee}" has no device online`)
     }
-    const state = await this.#begin(appKey, caller, req, [callee], 'p2p', announce)
-    const { callId, createdAt: now } = state
+    const begun = await this.#begin(appKey, caller, req, [callee], 'p2p', announce)
+    const { state } = begun
+    const { callId } = state
 
     if (!(await calls.claim(appKey, callee, callId))) {
-      const busy = { ...state, members: [{ accid: callee, status: 'busy' as const }] }
-      await this.#queue.run(callId, () =>
-        this.#finish(
-          end(busy, 'busy', now, callee, [
-            { kind: 'send', to: { device: caller }, event: { name: 'userBusy', data: { callId, accid: callee } } },
-          ]),
-          state,
-        ),
-      )
+      await this.#queue.run(callId, () => this.#endBusy(begun, callee))
       return { callId }
     }
     this.#send(appKey, { account: callee }, this.#invite(state, callee))
@@ -136,9 +148,25 @@ export class CallEngine {
     return { callId }
   }
 
+  /** 1:1: the callee is in another call, so the call ends at once with status 5. */
+  async #endBusy(begun: KeptCall, callee: string): Promise<void> {
+    let read: KeptCall | undefined = begun
+    await this.#retrying(async () => {
+      const kept = read ?? (await this.#o.calls.get(begun.state.callId))
+      read = undefined
+      // The caller acted on the call meanwhile (from another node): what it did stands.
+      if (kept?.state.phase !== 'ringing') return
+      const s = kept.state
+      const busy = { ...s, members: [{ accid: callee, status: 'busy' as const }] }
+      const userBusy = { name: 'userBusy', data: { callId: s.callId, accid: callee } } as const
+      await this.#finish(end(busy, 'busy', s.createdAt, callee, [send({ device: s.caller }, userBusy)]), kept)
+    })
+  }
+
   /**
-   * Claims the caller, then journals and keeps a new call ringing `to`, then tells the caller its
-   * id. From the journal on, a crash still leaves the call a record.
+   * Keeps a new call ringing `to` and claims the caller for it (a claim needs its call kept), then
+   * journals it, then tells the caller its id. From the journal on, a crash still leaves the call a
+   * record; before it, the kept state expires and the claim with it.
    */
   async #begin(
     appKey: string,
@@ -147,11 +175,10 @@ export class CallEngine {
     to: string[],
     media: CallMedia,
     announce: Announce,
-  ): Promise<Live<'ringing'>> {
+  ): Promise<KeptCall & { state: Live<'ringing'> }> {
     const { calls, store } = this.#o
     const now = this.#now()
     const callId = randomUUID()
-    if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
     const expiresAt = now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS)
     const state: Live<'ringing'> = {
       phase: 'ringing',
@@ -167,33 +194,41 @@ export class CallEngine {
       members: to.map((accid) => ({ accid, status: 'ringing', expiresAt })),
       media,
     }
+    // A fresh callId: no other write can come first.
+    const version = await calls.put(state, undefined)
+    if (version === undefined) throw new RingKitError('INTERNAL', 'a new call found its id taken')
     try {
+      if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
       await store.journalCall(state)
-      await calls.put(state)
     } catch (error) {
       // The call never started: a caller left claimed would be refused as busy from now on.
       await calls.release(appKey, caller.accid, callId)
+      await calls.delete(callId, version)
       throw error
     }
     announce(callId, this.#o.iceServers?.(caller.accid, expiresAt - now) ?? [], media)
-    return state
+    return { state, version }
   }
 
   /** Group calls: claims `to` for the call and rings those not in another call. Runs in the call's queue. */
-  async #ring(s: CallState, by: DeviceRef, to: string[], expiresAt: number): Promise<void> {
+  async #ring(read: KeptCall, by: DeviceRef, to: string[], expiresAt: number): Promise<void> {
     const { calls } = this.#o
+    const s = read.state
     const claimed = await Promise.all(to.map(async (accid) => calls.claim(s.appKey, accid, s.callId)))
     const ringing = to.filter((_, i) => claimed[i])
     const busy = to.filter((_, i) => !claimed[i])
     const result = transition(s, { kind: 'invite', by, ringing, busy, expiresAt }, this.#now())
     if (!result.ok) await Promise.all(ringing.map(async (accid) => calls.release(s.appKey, accid, s.callId)))
-    const after = await this.#finish(result, s)
+    // A lost write keeps the claims: the next attempt claims them again, and those the call does
+    // not come to hold count for nothing once it ends.
+    const after = await this.#finish(result, read)
     if (after.phase === 'ended') return
     for (const accid of ringing) this.#send(s.appKey, { account: accid }, this.#invite(after, accid))
   }
 
   /** Group calls: a device answers or joins; the first one in makes the call's room on the media server. */
-  async #enter(s: CallState, input: Extract<CallInput, { kind: 'accept' | 'join' }>): Promise<CallState> {
+  async #enter(read: KeptCall, input: Extract<CallInput, { kind: 'accept' | 'join' }>): Promise<CallState> {
+    const s = read.state
     const result = transition(s, input, this.#now())
     if (result.ok && s.media === 'sfu' && this.#o.sfu) {
       try {
@@ -201,19 +236,20 @@ export class CallEngine {
       } catch (error) {
         // Nobody can hear anybody: end the call rather than leave it ringing or silent.
         // As the call stood before this answer: the answer did not make it a call anyone was in.
-        if (s.phase !== 'ended') await this.#finish(end(s, 'mediaServerLost', this.#now()), s)
+        if (s.phase !== 'ended') await this.#finish(end(s, 'mediaServerLost', this.#now()), read)
         throw error
       }
     }
-    return this.#finish(result, s)
+    return this.#finish(result, read)
   }
 
   /** A group call `by` is a party to: an outsider learns nothing of the call, not even its kind. */
-  async #loadGroup(appKey: string, callId: string, by: DeviceRef): Promise<CallState> {
-    const s = await this.#load(appKey, callId)
+  async #loadGroup(appKey: string, callId: string, by: DeviceRef): Promise<KeptCall> {
+    const kept = await this.#load(appKey, callId)
+    const s = kept.state
     if (by.accid !== s.caller.accid && !s.callees.includes(by.accid)) throw new RingKitError('NOT_IN_CALL')
     if (!s.isGroup) throw new RingKitError('NOT_GROUP_CALL')
-    return s
+    return kept
   }
 
   async #checkAccounts(appKey: string, accids: string[]): Promise<void> {
@@ -244,9 +280,12 @@ export class CallEngine {
     }
     // Before anyone rings: a call that could not carry media should not ring.
     await sfu?.available()
-    const state = await this.#begin(appKey, caller, req, to, media, announce)
-    await this.#queue.run(state.callId, async () => this.#ring(state, caller, to, state.expiresAt))
-    return { callId: state.callId }
+    const { state } = await this.#begin(appKey, caller, req, to, media, announce)
+    const { callId } = state
+    await this.#queue.run(callId, () =>
+      this.#retrying(async () => this.#ring(await this.#load(appKey, callId), caller, to, state.expiresAt)),
+    )
+    return { callId }
   }
 
   /**
@@ -254,33 +293,40 @@ export class CallEngine {
    * are; those in another call are busy.
    */
   invite(appKey: string, callId: string, by: DeviceRef, to: string[]): Promise<void> {
-    return this.#queue.run(callId, async () => {
-      const s = await this.#loadGroup(appKey, callId, by)
-      const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
-      const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
-      if (fresh.length === 0) return
-      checkInvite(s, fresh, this.#o.maxGroupCallees)
-      await this.#checkAccounts(appKey, fresh)
-      await this.#ring(s, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
-    })
+    return this.#queue.run(callId, async () =>
+      this.#retrying(async () => {
+        const kept = await this.#loadGroup(appKey, callId, by)
+        const s = kept.state
+        const inCall = new Set([s.caller.accid, ...presentDevices(s).map((d) => d.accid)])
+        const fresh = [...new Set(to)].filter((accid) => !inCall.has(accid) && !isRinging(s, accid))
+        if (fresh.length === 0) return
+        checkInvite(s, fresh, this.#o.maxGroupCallees)
+        await this.#checkAccounts(appKey, fresh)
+        await this.#ring(kept, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
+      }),
+    )
   }
 
   /** Group calls: a member who declined, missed or left comes (back) into the live call. */
   join(appKey: string, callId: string, by: DeviceRef): Promise<CallState> {
-    return this.#queue.run(callId, async () => {
-      const s = await this.#loadGroup(appKey, callId, by)
-      const held = isRinging(s, by.accid) || presentDevices(s).some((d) => d.accid === by.accid)
-      if (!held) checkGroupSize(holders(s).size + 1, s.media)
-      if (!held && !(await this.#o.calls.claim(appKey, by.accid, callId))) {
-        throw new RingKitError('CALLER_BUSY', 'this account is in another call')
-      }
-      try {
-        return await this.#enter(s, { kind: 'join', by })
-      } catch (error) {
-        if (!held) await this.#o.calls.release(appKey, by.accid, callId)
-        throw error
-      }
-    })
+    return this.#queue.run(callId, async () =>
+      this.#retrying(async () => {
+        const kept = await this.#loadGroup(appKey, callId, by)
+        const s = kept.state
+        const held = isRinging(s, by.accid) || presentDevices(s).some((d) => d.accid === by.accid)
+        if (!held) checkGroupSize(holders(s).size + 1, s.media)
+        if (!held && !(await this.#o.calls.claim(appKey, by.accid, callId))) {
+          throw new RingKitError('CALLER_BUSY', 'this account is in another call')
+        }
+        try {
+          return await this.#enter(kept, { kind: 'join', by })
+        } catch (error) {
+          // A lost write keeps the claim for the next attempt, which may find the account joined.
+          if (!held && !(error instanceof LostRace)) await this.#o.calls.release(appKey, by.accid, callId)
+          throw error
+        }
+      }),
+    )
   }
 
   /** Group calls through Janus: relays a device's media negotiation to the media server. */
@@ -291,7 +337,7 @@ export class CallEngine {
     message: SfuClientMessage,
   ): Promise<SfuPublishResult | Record<string, never>> {
     // Not queued: Janus may take a while, and the call's other actions need not wait for it.
-    const s = await this.#loadGroup(appKey, callId, from)
+    const s = (await this.#loadGroup(appKey, callId, from)).state
     const sfu = this.#o.sfu
     if (s.media !== 'sfu' || !sfu) throw new RingKitError('INVALID_STATE', 'this call does not go through Janus')
     if (!isPresent(s, from)) throw new RingKitError('NOT_IN_CALL')
@@ -300,11 +346,13 @@ export class CallEngine {
 
   /** Applies one action to a call and resolves with the call's state after it; rejects when it does not apply. */
   act(appKey: string, callId: string, input: CallInput): Promise<CallState> {
-    return this.#queue.run(callId, async () => {
-      const state = await this.#load(appKey, callId)
-      if (input.kind === 'accept' && state.isGroup) return this.#enter(state, input)
-      return this.#finish(transition(state, input, this.#now()), state)
-    })
+    return this.#queue.run(callId, async () =>
+      this.#retrying(async () => {
+        const kept = await this.#load(appKey, callId)
+        if (input.kind === 'accept' && kept.state.isGroup) return this.#enter(kept, input)
+        return this.#finish(transition(kept.state, input, this.#now()), kept)
+      }),
+    )
   }
 
   /**
@@ -313,7 +361,7 @@ export class CallEngine {
    */
   relay(appKey: string, callId: string, from: DeviceRef, to: DeviceRef | undefined, data: unknown): Promise<void> {
     return this.#queue.run(callId, async () => {
-      const s = await this.#load(appKey, callId)
+      const s = (await this.#load(appKey, callId)).state
       const event = { name: 'signal', data: { callId, from, data } } as const
       if (s.isGroup) {
         if (s.media !== 'mesh') throw new RingKitError('INVALID_STATE', 'this call negotiates media with Janus')
@@ -357,7 +405,7 @@ export class CallEngine {
     const callId = await this.#o.calls.callOf(appKey, device.accid)
     if (callId === undefined) return
     await this.#queue.run(callId, async () => {
-      const s = await this.#o.calls.get(callId)
+      const s = (await this.#o.calls.get(callId))?.state
       if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
         this.#send(appKey, { device }, this.#invite(s, device.accid))
         for (const signal of this.#ringingSignals.of(callId)) this.#send(appKey, { device }, signal)
@@ -373,20 +421,25 @@ export class CallEngine {
   async recover(lastAliveAt?: number): Promise<number> {
     const journaled = await this.#o.store.listJournaledCalls()
     for (const s of journaled) {
-      if (s.phase === 'ended') {
-        await this.#finish({ ok: true, state: s, effects: [] }, s)
-      } else {
-        const began = s.phase === 'active' ? s.connectedAt : s.createdAt
-        const endedAt = lastAliveAt === undefined ? this.#now() : Math.min(this.#now(), Math.max(began, lastAliveAt))
-        await this.#finish(end(s, 'interrupted', endedAt), s)
-      }
+      const result: TransitionResult =
+        s.phase === 'ended' ? { ok: true, state: s, effects: [] } : end(s, 'interrupted', this.#endOf(s, lastAliveAt))
+      // Ends the journaled state, and forgets the kept one whatever it says.
+      await this.#retrying(async () =>
+        this.#finish(result, { state: s, version: (await this.#o.calls.get(s.callId))?.version }),
+      )
     }
     return journaled.length
   }
 
+  /** When an interrupted call ended: when its node was last known up, but not before it began. */
+  #endOf(s: Live, lastAliveAt: number | undefined): number {
+    const began = s.phase === 'active' ? s.connectedAt : s.createdAt
+    return lastAliveAt === undefined ? this.#now() : Math.min(this.#now(), Math.max(began, lastAliveAt))
+  }
+
   /** Live state of a call, for the party that asks. */
   async get(callId: string): Promise<CallState | undefined> {
-    return this.#o.calls.get(callId)
+    return (await this.#o.calls.get(callId))?.state
   }
 
   close(): void {
@@ -394,29 +447,51 @@ export class CallEngine {
     this.#timers.clear()
   }
 
-  async #load(appKey: string, callId: string): Promise<CallState> {
-    const state = await this.#o.calls.get(callId)
-    if (!state || state.appKey !== appKey) throw new RingKitError('CALL_NOT_FOUND')
-    return state
+  async #load(appKey: string, callId: string): Promise<KeptCall> {
+    const kept = await this.#o.calls.get(callId)
+    if (!kept || kept.state.appKey !== appKey) throw new RingKitError('CALL_NOT_FOUND')
+    return kept
   }
 
-  /** Applies a transition's result: keeps or ends the call, performs its effects, writes the record once. */
-  async #finish(result: TransitionResult, before: CallState): Promise<CallState> {
+  /** Runs `attempt` (which reads the call) again while another node's write of the call comes first. */
+  async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt()
+      } catch (error) {
+        if (!(error instanceof LostRace)) throw error
+        if (i >= WRITE_ATTEMPTS) {
+          throw new RingKitError('INTERNAL', `the call changed ${i} times while this action was applied`, {
+            cause: error,
+          })
+        }
+      }
+    }
+  }
+
+  /**
+   * Applies a transition's result: keeps or ends the call, then performs its effects and writes
+   * the record once. The write names the version read; when another came first it throws
+   * `LostRace` having done nothing else.
+   */
+  async #finish(result: TransitionResult, before: Read): Promise<CallState> {
     if (!result.ok) throw new RingKitError(result.code, result.message)
     const { state, effects } = result
     const { calls, store } = this.#o
-    this.#schedule(state)
     if (state.phase !== 'ended') {
-      await calls.put(state)
+      if ((await calls.put(state, before.version)) === undefined) throw new LostRace()
+      this.#schedule(state)
       // Live 1:1 calls change little once connected; a group call's members change all along.
       if (state.phase === 'active' || state.isGroup) await store.journalCall(state)
       this.#perform(state.appKey, effects)
-      if (state.isGroup) await this.#groupChanged(before, state)
+      if (state.isGroup) await this.#groupChanged(before.state, state)
       return state
     }
+    // Forgotten first, so that no other node acts on it; a crash before the record leaves it journaled.
+    if (before.version !== undefined && !(await calls.delete(state.callId, before.version))) throw new LostRace()
+    this.#schedule(state)
     const record = buildRecord(state)
     const written = await store.finishCall(state.appKey, record)
-    await calls.delete(state.callId)
     for (const accid of [state.caller.accid, ...state.callees]) {
       await calls.release(state.appKey, accid, state.callId)
     }
@@ -489,14 +564,18 @@ export class CallEngine {
     const at = deadline(s)
     // Ringing is over: forget what late devices would have needed.
     if (at === undefined) return void this.#ringingSignals.drop(s.callId)
-    const cancel = this.#scheduler.after(Math.max(0, at - this.#now()), async () => {
+    const fire = async () => {
       this.#timers.delete(s.callId)
       await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {
         // The call may have ended a moment before the timer fired.
-        if (!(error instanceof RingKitError)) this.#o.onError?.(error, s.callId)
+        if (!(error instanceof RingKitError)) return this.#o.onError?.(error, s.callId)
+        // The shared state was out of reach: given up, the call would ring on for everyone.
+        if (error.retryable && !this.#timers.has(s.callId)) {
+          this.#timers.set(s.callId, this.#scheduler.after(TIMER_RETRY_MS, fire))
+        }
       })
-    })
-    this.#timers.set(s.callId, cancel)
+    }
+    this.#timers.set(s.callId, this.#scheduler.after(Math.max(0, at - this.#now()), fire))
   }
 }
 

@@ -1,18 +1,35 @@
 import type { DeviceRef, ServerEvent, SfuClientMessage, SfuPublishResult } from '@ringkit/protocol'
 import type { Audience, CallState } from './types.ts'
 
+/** A call's live state as kept, with the version that the next write of it must name. */
+export interface KeptCall {
+  state: CallState
+  version: number
+}
+
 /**
  * Where live call state lives, and which account is in which call (for busy detection). In memory
  * for one node; a shared store (Redis) lets several nodes run one app.
+ *
+ * Writes are compare-and-set on the version the writer read, so of two nodes acting on one call at
+ * once exactly one writes; the other reads again and decides again. A busy claim counts only while
+ * its call's state is kept: a node that dies between ending a call and releasing its accounts
+ * leaves no account busy.
  */
 export interface CallStateStore {
-  get(callId: string): Promise<CallState | undefined>
-  put(state: CallState): Promise<void>
-  delete(callId: string): Promise<void>
-  /** Marks the account as in this call; false when it is already in another one. */
+  get(callId: string): Promise<KeptCall | undefined>
+  /**
+   * Writes the state over `version` (`undefined`: a new call, written only when none is kept).
+   * Resolves with the version written, or `undefined` when another write came first.
+   */
+  put(state: CallState, version: number | undefined): Promise<number | undefined>
+  /** Forgets an ended call if it is still at `version`; false when another write came first. */
+  delete(callId: string, version: number): Promise<boolean>
+  /** Marks the account as in this call (whose state must be kept); false when it is in another live one. */
   claim(appKey: string, accid: string, callId: string): Promise<boolean>
   /** Frees the account if this call holds it. */
   release(appKey: string, accid: string, callId: string): Promise<void>
+  /** The live call the account is in. */
   callOf(appKey: string, accid: string): Promise<string | undefined>
 }
 
@@ -59,23 +76,35 @@ export const realScheduler: Scheduler = {
 }
 
 export function memoryCallStateStore(): CallStateStore {
-  const calls = new Map<string, CallState>()
+  const calls = new Map<string, KeptCall>()
   const holders = new Map<string, string>()
   const key = (appKey: string, accid: string) => `${appKey}\u0000${accid}`
+  const holder = (k: string) => {
+    const callId = holders.get(k)
+    if (callId === undefined || calls.has(callId)) return callId
+    // Its call is gone without releasing it: the claim is void.
+    holders.delete(k)
+    return undefined
+  }
   return {
     async get(callId) {
       return calls.get(callId)
     },
-    async put(state) {
-      calls.set(state.callId, state)
+    async put(state, version) {
+      if (calls.get(state.callId)?.version !== version) return undefined
+      const written = (version ?? 0) + 1
+      calls.set(state.callId, { state, version: written })
+      return written
     },
-    async delete(callId) {
+    async delete(callId, version) {
+      if (calls.get(callId)?.version !== version) return false
       calls.delete(callId)
+      return true
     },
     async claim(appKey, accid, callId) {
       const k = key(appKey, accid)
-      const holder = holders.get(k)
-      if (holder !== undefined && holder !== callId) return false
+      const held = holder(k)
+      if (held !== undefined && held !== callId) return false
       holders.set(k, callId)
       return true
     },
@@ -84,7 +113,7 @@ export function memoryCallStateStore(): CallStateStore {
       if (holders.get(k) === callId) holders.delete(k)
     },
     async callOf(appKey, accid) {
-      return holders.get(key(appKey, accid))
+      return holder(key(appKey, accid))
     },
   }
 }
