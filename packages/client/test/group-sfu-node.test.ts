@@ -88,7 +88,7 @@ describe('group calls through Janus, in Node (@roamhq/wrtc)', { skip }, () => {
     const { kits: members } = await groupOf(server, ['hungA', 'hungB', 'hungC'])
     const ends = Promise.all(members.map(async (kit) => next(kit, 'callEnd', undefined, 30_000)))
     const frozenAt = Date.now()
-    janus.freeze()
+    await janus.freeze()
     for (const end of await ends) assert.equal(end.reason, 'mediaServerLost')
     // janode pings every 10 s and gives up 5 s later.
     assert.ok(Date.now() - frozenAt < 20_000, `took ${Date.now() - frozenAt} ms`)

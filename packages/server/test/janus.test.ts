@@ -139,7 +139,7 @@ describe('JanusPool against real Janus processes', { skip }, () => {
     if (!janus) return assert.fail('no Janus')
     const sfu = pool(t, { urls: [janus.url], apiSecret: janus.apiSecret, requestTimeoutMs: 1_000 })
     await sfu.createRoom()
-    janus.freeze()
+    await janus.freeze()
     const started = performance.now()
     await assert.rejects(sfu.createRoom(), isSfuUnavailable)
     const took = performance.now() - started

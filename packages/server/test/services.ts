@@ -111,7 +111,7 @@ export interface Janus {
   /** SIGKILLs Janus, as a crash would; its WebSocket clients see the connection drop. */
   kill(): Promise<void>
   /** SIGSTOPs Janus: its sockets stay open but nothing answers, as with a hung process. */
-  freeze(): void
+  freeze(): Promise<void>
   /** Kills it if running and removes its config folder. */
   stop(): Promise<void>
 }
@@ -155,7 +155,22 @@ export async function startJanus(binary: string, { apiSecret = randomBytes(16).t
     await stop()
     throw new Error(`Janus did not start: ${String(error)}\n${log.slice(-2000)}`)
   }
-  return { url, apiSecret, pid: child.pid, kill: async () => kill(child), freeze: () => child.kill('SIGSTOP'), stop }
+  return { url, apiSecret, pid: child.pid, kill: async () => kill(child), freeze: async () => freeze(child), stop }
+}
+
+/**
+ * A signal is delivered when the process next runs: until the kernel says it is stopped, a request
+ * sent now could still be answered by one of its threads.
+ */
+async function freeze(child: ChildProcess): Promise<void> {
+  child.kill('SIGSTOP')
+  const stat = `/proc/${child.pid}/stat`
+  for (let tries = 0; tries < 250; tries++) {
+    // The state follows the command name in parentheses: T when stopped.
+    if (/\) T /.test(readFileSync(stat, 'utf8'))) return
+    await new Promise((resolve) => setTimeout(resolve, 4))
+  }
+  throw new Error(`Janus (pid ${child.pid}) did not stop within 1 s of SIGSTOP`)
 }
 
 /** Resolves once a WebSocket with Janus's subprotocol opens at `url`. */
