@@ -239,6 +239,8 @@ export class Gateway {
       return { expiresAt: verified.expiresAt }
     },
     logout: async (conn, session) => {
+      // The slot is free before the reply, so that a login the device makes next, on any node, fits.
+      await this.#o.slots.release(session.appKey, session.accid, session.deviceId)
       // Reply first, then close: the device hears that its logout went through.
       setImmediate(() => this.#endSession(session, 'logout', CLOSE_LOGGED_OUT))
       conn.session = undefined
@@ -424,7 +426,7 @@ export class Gateway {
     if (!this.#o.registry.remove(session)) return
     this.#o.metrics.sessions.set(this.#o.registry.size)
     // A session replaced by its own device hands its slot on to the new one.
-    if (why !== 'replaced') this.#o.slots.release(session.appKey, session.accid, session.deviceId)
+    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const socket = session.socket
     session.socket = undefined
     if (socket) this.#detach(socket, closeCode)

@@ -133,15 +133,17 @@ export class DeviceSlots {
 
   /** A login that claimed and then failed: its slot goes back, unless a session of the device took it meanwhile. */
   abandon(appKey: string, accid: string, deviceId: string): void {
-    if (!this.#o.registry.get(appKey, accid, deviceId)) this.release(appKey, accid, deviceId)
+    if (!this.#o.registry.get(appKey, accid, deviceId)) void this.release(appKey, accid, deviceId)
   }
 
-  /** The device's session ended for good. Without Redis the slot simply expires, unrefreshed. */
-  release(appKey: string, accid: string, deviceId: string): void {
+  /** The device's session ended for good. Never rejects: without Redis the slot expires, unrefreshed. */
+  async release(appKey: string, accid: string, deviceId: string): Promise<void> {
     if (this.#closed) return
-    this.#o.presence.release(appKey, accid, deviceId, this.#o.node).catch((error: unknown) => {
+    try {
+      await this.#o.presence.release(appKey, accid, deviceId, this.#o.node)
+    } catch (error) {
       this.#o.log.warn({ err: error, accid }, 'freeing a device slot failed: it expires by itself')
-    })
+    }
   }
 
   /** Every heartbeat: the slots of every session on this node, resumable ones included. */
