@@ -1,0 +1,112 @@
+import { after, afterEach, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import type { ServerOptions } from '../src/index.ts'
+import { NODE_HEARTBEAT_MS } from '../src/bus/nodes.ts'
+import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
+import { startTestServer, tokenFor, TestDevice, type TestServer } from './support.ts'
+
+const redis = await testRedis()
+const servers: TestServer[] = []
+const scopes: RedisScope[] = []
+afterEach(() => TestDevice.closeAll())
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()))
+  await Promise.all(scopes.map((s) => s.drop()))
+})
+
+const RESUME_GRACE_MS = 500
+/** How long a dead node's devices keep their slots, as the server reckons it. */
+const SLOT_LIFETIME_MS = 3 * NODE_HEARTBEAT_MS + RESUME_GRACE_MS
+
+/** Two nodes of one cluster: one app (the same AppKey and secret), one Redis prefix, own databases. */
+async function twoNodes(options: Partial<ServerOptions> = {}, redisUrl = redis.url) {
+  const scope = redisScope(redis.url)
+  scopes.push(scope)
+  const app = { appKey: randomBytes(16).toString('hex'), appSecret: randomBytes(24).toString('hex') }
+  const start = (nodeId: string, url: string) =>
+    startTestServer({
+      ...app,
+      nodeId,
+      resumeGraceMs: RESUME_GRACE_MS,
+      limits: { devicesPerAccount: 2 },
+      ...options,
+      redis: { url, prefix: scope.prefix, commandTimeoutMs: 500 },
+    })
+  const nodes = await Promise.all([start('node-a', redisUrl), start('node-b', redis.url)])
+  servers.push(...nodes)
+  return { a: nodes[0], b: nodes[1], scope }
+}
+
+async function login(server: TestServer, accid: string, deviceId: string): Promise<TestDevice> {
+  const device = new TestDevice(server, accid, { deviceId })
+  await device.kit.login({ accid, token: await tokenFor(server, accid) })
+  return device
+}
+
+describe('the device cap across two nodes sharing Redis', { skip: redis.skip }, () => {
+  it("two devices on node A fill alice's cap of 2: a third on node B is refused TOO_MANY_DEVICES until one on A logs out", async () => {
+    const { a, b } = await twoNodes()
+    const a1 = await login(a, 'alice', 'a1')
+    await login(a, 'alice', 'a2')
+    await assert.rejects(login(b, 'alice', 'b1'), { code: 'TOO_MANY_DEVICES' })
+    await login(b, 'bob', 'b1')
+    await a1.close()
+    await login(b, 'alice', 'b1')
+    await assert.rejects(login(a, 'alice', 'a3'), { code: 'TOO_MANY_DEVICES' }, 'and node A sees B full in turn')
+  })
+
+  it('a device moving to node B keeps its one slot; the node it left cannot free it', async () => {
+    const { a, b } = await twoNodes()
+    const left = await login(a, 'alice', 'a1')
+    await login(a, 'alice', 'a2')
+    await login(b, 'alice', 'a1')
+    // Its old session on A ends: A does not hold the slot any more, so it stays B's.
+    await left.close()
+    await assert.rejects(login(b, 'alice', 'b2'), { code: 'TOO_MANY_DEVICES' })
+  })
+
+  it('a node that dies without freeing anything: its devices stop counting within their lifetime, and node B fills the cap again', async () => {
+    const { a, b } = await twoNodes()
+    await login(a, 'alice', 'a1')
+    await login(a, 'alice', 'a2')
+    servers.splice(servers.indexOf(a), 1)
+    await a.close()
+    const died = Date.now()
+    await assert.rejects(login(b, 'alice', 'b1'), { code: 'TOO_MANY_DEVICES' }, 'a dead node is not known dead at once')
+
+    let first: number | undefined
+    while (first === undefined && Date.now() - died < SLOT_LIFETIME_MS + 2000) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      first = await login(b, 'alice', 'b1').then(
+        () => Date.now() - died,
+        (error: { code?: string }) => assert.equal(error.code, 'TOO_MANY_DEVICES') ?? undefined,
+      )
+    }
+    assert.ok(first !== undefined, `node B still full ${SLOT_LIFETIME_MS + 2000} ms after node A died`)
+    // A's last refresh came at most one heartbeat before it died.
+    assert.ok(
+      first >= SLOT_LIFETIME_MS - NODE_HEARTBEAT_MS - 200,
+      `slots freed after ${first} ms, before their lifetime`,
+    )
+    await login(b, 'alice', 'b2')
+    await assert.rejects(login(b, 'alice', 'b3'), { code: 'TOO_MANY_DEVICES' })
+  })
+
+  it('with Redis out of reach a new login fails CLUSTER_UNAVAILABLE at once, and a device resuming its session on the node is let in', async (t) => {
+    const hop = await redisHop(new URL(redis.url))
+    t.after(() => hop.cut())
+    const { a } = await twoNodes({}, hop.url)
+    const a1 = await login(a, 'alice', 'a1')
+    // Tokens come from REST, which needs Redis too.
+    const token = await tokenFor(a, 'alice')
+    await hop.cut()
+    const started = performance.now()
+    const a2 = new TestDevice(a, 'alice', { deviceId: 'a2' })
+    await assert.rejects(a2.kit.login({ accid: 'alice', token }), { code: 'CLUSTER_UNAVAILABLE' })
+    assert.ok(performance.now() - started < 3000, 'refused at the deadline, not hung')
+    a1.kit.simulateNetworkDrop()
+    await a1.next('reconnected')
+    assert.deepEqual((await a1.kit.getCallHistory({ limit: 1 })).records, [], 'logged in, and answered')
+  })
+})
