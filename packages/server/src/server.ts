@@ -93,6 +93,8 @@ export interface RingKitServer {
   /** `http://host:port` */
   url: string
   port: number
+  /** This node's name in the cluster (`nodeId`, or the one made up for this start). */
+  nodeId: string
   /** The default app, and whether this start created it. */
   defaultApp: App & { created: boolean }
   store: Store
@@ -281,6 +283,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   return {
     url,
     port,
+    nodeId,
     defaultApp,
     store,
     createApp: (input = {}) => createApp(store, input),

@@ -1,10 +1,15 @@
 import { after, afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { ServerOptions } from '../src/index.ts'
 import { NODE_HEARTBEAT_MS } from '../src/bus/nodes.ts'
 import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
-import { startTestServer, tokenFor, TestDevice, type TestServer } from './support.ts'
+import { startTestServer, testDataDir, tokenFor, TestDevice, waitFor, type TestServer } from './support.ts'
+
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 
 const redis = await testRedis()
 const servers: TestServer[] = []
@@ -108,5 +113,34 @@ describe('the device cap across two nodes sharing Redis', { skip: redis.skip }, 
     a1.kit.simulateNetworkDrop()
     await a1.next('reconnected')
     assert.deepEqual((await a1.kit.getCallHistory({ limit: 1 })).records, [], 'logged in, and answered')
+  })
+})
+
+describe('ringkit serve --node-id', { skip: redis.skip }, () => {
+  it('names the node in the cluster: its heartbeat key carries the name, and it says so on start', async () => {
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const dataDir = testDataDir()
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo']
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args, '--redis', redis.url, '--redis-prefix', scope.prefix],
+      {
+        env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', RINGKIT_NODE_ID: 'web-1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    try {
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      await waitFor('the CLI serving', () => /^RingKit is serving at /m.test(out), 30_000)
+      assert.match(out, /^This node is web-1 in the cluster; device caps count across its nodes$/m)
+      assert.ok((await scope.keys()).includes(`${scope.prefix}node:web-1`))
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })

@@ -10,7 +10,7 @@ const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
   ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
-                [--redis URL [--redis-prefix P]]
+                [--redis URL [--redis-prefix P] [--node-id NAME]]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
   ringkit --help
 
@@ -34,6 +34,8 @@ Options (environment variable in brackets):
                     (RINGKIT_REDIS_URL): nonces, rate limits and decline cooldowns count across
                     every node given the same Redis and prefix
   --redis-prefix P  put before every key (RINGKIT_REDIS_PREFIX, default ringkit:)
+  --node-id NAME    this node's name in the cluster, unique among its nodes (RINGKIT_NODE_ID;
+                    letters, digits, . _ -; default the host name and a random suffix)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
@@ -67,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       'drain-seconds': { type: 'string' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
+      'node-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -98,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
     }
     const redis = redisOption(values.redis, values['redis-prefix'])
+    const nodeId = nodeIdOption(values['node-id'] ?? env.RINGKIT_NODE_ID)
     let demoServed = false
     const server = await startServer({
       dataDir,
@@ -115,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
       drainTimeoutMs: drainSeconds * 1000,
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(redis ? { redis } : {}),
+      ...(nodeId ? { nodeId } : {}),
       ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
     const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
@@ -125,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
         : `Group calls of up to ${MAX_MESH_MEMBERS} people run peer to peer (--janus for up to ${MAX_GROUP_MEMBERS})`,
     )
     if (redis) lines.push(`Nonces and limits shared through Redis at ${redact(redis.url)} (prefix ${redis.prefix})`)
+    if (redis) lines.push(`This node is ${server.nodeId} in the cluster; device caps count across its nodes`)
     if (server.defaultApp.created && env.RINGKIT_APP_SECRET) {
       // A secret the operator chose is theirs already; printing it only puts it in logs.
       lines.push(
@@ -217,6 +223,16 @@ function mountDemo(dataDir: string, onMounted: () => void): ServerOptions['mount
     demo.registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
     onMounted()
   }
+}
+
+/** A name that sits in Redis keys and logs as it is. */
+function nodeIdOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value))
+    throw new Error(
+      `--node-id takes 1 to 64 letters, digits, dots, dashes and underscores, got ${JSON.stringify(value)}`,
+    )
+  return value
 }
 
 /** `--redis` / `--redis-prefix`, or the variables; a password on the command line is visible to every user. */
