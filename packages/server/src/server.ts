@@ -199,7 +199,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     nodeId,
     () => slots.refresh(),
     (error) =>
-      log.warn({ err: error }, "the node heartbeat failed: this node's devices expire unless the next one passes"),
+      log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
   )
   const gateway = new Gateway({
     store,

@@ -24,8 +24,8 @@ export interface NodeHeartbeat {
 
 /**
  * Beats every `NODE_HEARTBEAT_MS`: `node:{id}` in Redis (when there is one) with a `NODE_TTL_MS`
- * lifetime, then `onBeat`. A beat that fails is logged by `onError` and the next one tries again; a
- * beat still running when the next is due is not doubled.
+ * lifetime, then `onBeat`. The next beat tries again after a failure, which `onError` hears once
+ * per outage, not every beat; a beat still running when the next is due is not doubled.
  */
 export function startNodeHeartbeat(
   link: RedisLink | undefined,
@@ -34,14 +34,17 @@ export function startNodeHeartbeat(
   onError: (error: unknown) => void,
 ): NodeHeartbeat {
   let running = false
+  let failing = false
   const beat = async () => {
     if (running) return
     running = true
     try {
       await link?.run((r) => r.set(nodeKey(nodeId), String(Date.now()), 'PX', NODE_TTL_MS))
       await onBeat()
+      failing = false
     } catch (error) {
-      onError(error)
+      if (!failing) onError(error)
+      failing = true
     } finally {
       running = false
     }
