@@ -1,6 +1,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { NODE_HEARTBEAT_MS, NODE_TTL_MS, nodeAlive, startNodeHeartbeat } from '../src/bus/nodes.ts'
 import { openRedis } from '../src/bus/redis.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { memoryPresence, type Presence } from '../src/signal/presence.ts'
@@ -150,6 +151,59 @@ describe('presence in Redis, keys and outages', { skip: redis.skip }, () => {
         code: 'CLUSTER_UNAVAILABLE',
       })
     } finally {
+      await link.close()
+    }
+  })
+})
+
+describe('node heartbeats', { skip: redis.skip }, () => {
+  it('a beating node is alive with a lifetime of NODE_TTL_MS; once it stops, nothing refreshes it', async () => {
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const link = scope.open()
+    let beats = 0
+    const errors: unknown[] = []
+    const heartbeat = startNodeHeartbeat(
+      link,
+      'n1',
+      async () => void beats++,
+      (error) => errors.push(error),
+    )
+    try {
+      await sleep(NODE_HEARTBEAT_MS + 300)
+      assert.ok(beats >= 1 && beats <= 2, `${beats} beats: one at once, one a heartbeat later`)
+      assert.equal(await nodeAlive(link, 'n1'), true)
+      assert.equal(await nodeAlive(link, 'n2'), false)
+      const ttl = await link.run((r) => r.pttl('node:n1'))
+      assert.ok(ttl > NODE_TTL_MS - NODE_HEARTBEAT_MS && ttl <= NODE_TTL_MS, `lives ${ttl} ms more`)
+    } finally {
+      heartbeat.stop()
+    }
+    const stoppedAt = beats
+    await sleep(NODE_HEARTBEAT_MS + 300)
+    const ttl = await link.run((r) => r.pttl('node:n1'))
+    assert.ok(ttl > 0 && ttl < NODE_TTL_MS - NODE_HEARTBEAT_MS, `refreshed after stop: lives ${ttl} ms more`)
+    assert.equal(beats, stoppedAt)
+    assert.deepEqual(errors, [])
+  })
+
+  it('a node whose Redis is out of reach reports the failure once, not every beat, and does not beat its presence', async () => {
+    const link = openRedis({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 300 })
+    const errors: unknown[] = []
+    let beats = 0
+    const heartbeat = startNodeHeartbeat(
+      link,
+      'n1',
+      async () => void beats++,
+      (error) => errors.push(error),
+    )
+    try {
+      await sleep(2 * NODE_HEARTBEAT_MS + 500)
+      assert.equal(errors.length, 1)
+      assert.equal((errors[0] as { code?: string }).code, 'CLUSTER_UNAVAILABLE')
+      assert.equal(beats, 0)
+    } finally {
+      heartbeat.stop()
       await link.close()
     }
   })
