@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   INTERNAL: 'The server failed unexpectedly; the request may be retried.',
   CLUSTER_UNAVAILABLE: "The nodes' shared state (Redis) did not answer in time; retry in a moment.",
   REQUEST_TOO_SLOW: 'The HTTP request did not arrive in time (its headers and body: 10 seconds by default).',
+  STORE_UNAVAILABLE: 'The server cannot reach its database (PostgreSQL) at the moment; retry shortly.',
   // Sessions and tokens
   NOT_LOGGED_IN: 'Log in before sending this request.',
   ALREADY_LOGGED_IN: 'This connection is already logged in.',
@@ -26,7 +27,6 @@ export const ERROR_CODES = {
   TOO_MANY_DEVICES: 'This account has as many devices logged in as the server allows; log one out first.',
   TOO_MANY_CONNECTIONS: 'This address holds as many connections as the server allows; close one first.',
   SERVER_DRAINING: 'This server is shutting down and takes no new logins or calls; retry on another server.',
-  STORE_UNAVAILABLE: 'The server cannot reach its database in time; retry later.',
   // REST authentication
   AUTH_MISSING: 'A required header (AppKey, Nonce, CurTime, CheckSum) is missing or malformed.',
   APP_NOT_FOUND: 'No app has this AppKey.',
@@ -75,10 +75,10 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'RATE_LIMITED',
   'INTERNAL',
   'CLUSTER_UNAVAILABLE',
+  'STORE_UNAVAILABLE',
   'NOT_CONNECTED',
   'REQUEST_TIMEOUT',
   'SERVER_DRAINING',
-  'STORE_UNAVAILABLE',
 ])
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -8,7 +8,12 @@ export interface HeldBytes {
   keptSignals: number
 }
 
-/** The server's Prometheus metrics, one registry per server instance. */
+/**
+ * The server's Prometheus metrics, one registry per server instance. Each adds up across nodes: a
+ * call may start on one node and end on another, so calls in progress are the started total less
+ * the ended total, never a gauge that one node raises and another lowers. The gauges here count
+ * what lives in this node alone (its sockets, its sessions, what it holds for them).
+ */
 export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSignals: 0 })) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'ringkit_process_' })
@@ -20,7 +25,6 @@ export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSi
       help: 'Logged-in devices, connected or within grace',
       registers: [registry],
     }),
-    activeCalls: new Gauge({ name: 'ringkit_active_calls', help: 'Calls ringing or connected', registers: [registry] }),
     callsStarted: new Counter({ name: 'ringkit_calls_started_total', help: 'Calls started', registers: [registry] }),
     callsEnded: new Counter({
       name: 'ringkit_calls_ended_total',

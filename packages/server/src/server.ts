@@ -27,12 +27,18 @@ import { Gateway } from './signal/Gateway.ts'
 import { DeviceSlots, memoryPresence } from './signal/presence.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
+import { openPostgresStore } from './store/postgres.ts'
 import { openSqliteStore } from './store/sqlite.ts'
-import type { App, Store } from './store/types.ts'
+import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
 
 export interface ServerOptions {
-  /** Where the embedded SQLite database lives. */
+  /** Where the embedded SQLite database lives (and the demo's, when mounted). */
   dataDir: string
+  /**
+   * Keep everything in PostgreSQL instead of SQLite: the schema (default `ringkit`) is created
+   * and migrated on start. Nodes that share one database also share their live state through Redis.
+   */
+  postgres?: { url: string; schema?: string | undefined } | undefined
   port?: number
   host?: string
   /** Fix the default app's credentials instead of generating them on first start. */
@@ -113,7 +119,6 @@ export interface RingKitServer {
 export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, drainTimeoutMs: 25_000 }
 /** How long /readyz waits for the store to answer before calling the node not ready. */
 const READY_CHECK_MS = 2_000
-const ALIVE_SETTING = 'aliveAt'
 const ALIVE_EVERY_MS = 5_000
 /**
  * 429, not 503: the refusal is about this client's share, not the server's health, and a 503 would
@@ -132,7 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Before anything is opened: a refused configuration leaves nothing behind.
   if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
-  const store = openSqliteStore(options.dataDir)
+  const store = await openStore(options, log)
   const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
   const registry = new SessionRegistry()
   const limits = resolveLimits(options.limits)
@@ -162,7 +167,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     delivery: registry,
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
-      metrics.activeCalls.dec()
     },
     onError: (error, callId) => log.error({ err: error, callId }, 'call timer failed'),
     iceServers: iceForCall,
@@ -174,11 +178,14 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const recovered = await engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined)
   if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
-  metrics.activeCalls.set(0)
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
-  const markAlive = () => void store.putSetting(ALIVE_SETTING, String(Date.now()))
-  markAlive()
-  const aliveTimer = setInterval(markAlive, ALIVE_EVERY_MS)
+  const markAlive = () =>
+    store.putSetting(ALIVE_SETTING, String(Date.now())).catch((error: unknown) => {
+      // The database is away for now; the next beat tries again.
+      log.warn({ err: error }, 'could not note that this node is alive')
+    })
+  await markAlive()
+  const aliveTimer = setInterval(() => void markAlive(), ALIVE_EVERY_MS)
   aliveTimer.unref()
 
   const defaultApp = await ensureDefaultApp(store, options)
@@ -298,7 +305,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     async close() {
       closing = true
       clearInterval(aliveTimer)
-      markAlive()
+      await markAlive()
       // Without a drain the node leaves as a dead one does: its devices' slots expire, unfreed.
       heartbeat.stop()
       slots.close()
@@ -344,6 +351,14 @@ function redisEvents(log: Logger) {
       log.error({ err: error }, 'Redis is unreachable: new calls and REST requests fail until it is back'),
     onUp: () => log.info('Redis is reachable again'),
   }
+}
+
+async function openStore(options: ServerOptions, log: Logger): Promise<Store> {
+  if (!options.postgres) return openSqliteStore(options.dataDir)
+  return openPostgresStore({
+    ...options.postgres,
+    onError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; the pool opens another'),
+  })
 }
 
 async function ensureDefaultApp(store: Store, o: ServerOptions): Promise<App & { created: boolean }> {

@@ -6,18 +6,21 @@ import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createToken, type ServerOptions } from '../src/index.ts'
 import { freePort } from './services.ts'
+import { testPostgres } from './postgres.ts'
 import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import { signedHeaders, startTestServer, testDataDir, TestDevice, waitFor, type TestServer } from './support.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 
 const redis = await testRedis()
+const postgres = await testPostgres()
 const servers: TestServer[] = []
 const scopes: RedisScope[] = []
 afterEach(() => TestDevice.closeAll())
 after(async () => {
   await Promise.all(servers.map((s) => s.close()))
   await Promise.all(scopes.map((s) => s.drop()))
+  if (!('skip' in postgres)) await postgres.dropSchemas()
 })
 
 /**
@@ -90,49 +93,56 @@ describe('guards across two nodes sharing Redis', { skip: redis.skip }, () => {
   })
 })
 
-describe('ringkit serve --redis', { skip: redis.skip }, () => {
-  it('counts in the Redis and under the prefix it is given', async () => {
-    const scope = redisScope(redis.url)
-    scopes.push(scope)
-    const app = { appKey: 'cli-redis', appSecret: randomBytes(24).toString('hex') }
-    const dataDir = testDataDir()
-    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo']
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args, '--redis', redis.url, '--redis-prefix', scope.prefix],
-      {
-        env: {
-          ...process.env,
-          RINGKIT_LOG_LEVEL: 'warn',
-          RINGKIT_APP_KEY: app.appKey,
-          RINGKIT_APP_SECRET: app.appSecret,
+describe(
+  'ringkit serve --postgres --redis',
+  { skip: redis.skip || ('skip' in postgres ? postgres.skip : false) },
+  () => {
+    it('counts in the Redis and under the prefix it is given', async () => {
+      const scope = redisScope(redis.url)
+      scopes.push(scope)
+      const app = { appKey: 'cli-redis', appSecret: randomBytes(24).toString('hex') }
+      const dataDir = testDataDir()
+      if ('skip' in postgres) throw new Error(postgres.skip)
+      // The two URLs go together, as the contract has them.
+      const store = ['--postgres', postgres.url, '--schema', postgres.schema()]
+      const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo', ...store]
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, ...args, '--redis', redis.url, '--redis-prefix', scope.prefix],
+        {
+          env: {
+            ...process.env,
+            RINGKIT_LOG_LEVEL: 'warn',
+            RINGKIT_APP_KEY: app.appKey,
+            RINGKIT_APP_SECRET: app.appSecret,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
         },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    try {
-      let out = ''
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-      await waitFor('the CLI serving', () => /^RingKit is serving at /m.test(out), 30_000)
-      const url = /^RingKit is serving at (\S+)/m.exec(out)![1]!
-      assert.match(
-        out,
-        new RegExp(`^Nonces and limits shared through Redis at redis://.* \\(prefix ${scope.prefix}\\)$`, 'm'),
       )
-      assert.equal((await fetch(`${url}/metrics`, { headers: signedHeaders(app) })).status, 200)
-      const keys = await scope.keys()
-      assert.ok(
-        keys.some((k) => k.startsWith(`${scope.prefix}spent:nonce`)),
-        keys.join(', '),
-      )
-    } finally {
-      child.kill('SIGTERM')
-      await exited
-      rmSync(dataDir, { recursive: true, force: true })
-    }
-  })
-})
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      try {
+        let out = ''
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+        await waitFor('the CLI serving', () => /^RingKit is serving at /m.test(out), 30_000)
+        const url = /^RingKit is serving at (\S+)/m.exec(out)![1]!
+        assert.match(
+          out,
+          new RegExp(`^Nonces and limits shared through Redis at redis://.* \\(prefix ${scope.prefix}\\)$`, 'm'),
+        )
+        assert.equal((await fetch(`${url}/metrics`, { headers: signedHeaders(app) })).status, 200)
+        const keys = await scope.keys()
+        assert.ok(
+          keys.some((k) => k.startsWith(`${scope.prefix}spent:nonce`)),
+          keys.join(', '),
+        )
+      } finally {
+        child.kill('SIGTERM')
+        await exited
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+  },
+)
 
 describe('a node whose Redis cannot be reached', () => {
   it('answers REST with 503 CLUSTER_UNAVAILABLE and refuses new logins with it, at once', async () => {

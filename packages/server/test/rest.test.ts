@@ -119,7 +119,8 @@ describe('REST authentication', () => {
     assert.deepEqual(outcome(await get('/metrics', signed({ secret: 'wrong' }))), [401, 'CHECKSUM_INVALID'])
     const res = await get('/metrics', signed())
     assert.equal(res.status, 200)
-    assert.match(res.text, /^# TYPE ringkit_active_calls gauge$/m)
+    assert.match(res.text, /^# TYPE ringkit_calls_started_total counter$/m)
+    assert.doesNotMatch(res.text, /ringkit_active_calls/, 'a gauge two nodes would each move half of')
     assert.match(res.text, /^ringkit_sessions \d+$/m)
     // The refusals above were counted.
     assert.match(res.text, /^ringkit_http_errors_total\{code="CHECKSUM_INVALID"\} [1-9]\d*$/m)

@@ -1,11 +1,14 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import { after } from 'node:test'
+import pg from 'pg'
 import { pino } from 'pino'
 import WebSocket from 'ws'
 import { RingKit, type RingKitEvents, type WebSocketConstructor } from '@ringkit/client'
 import { computeCheckSum, startServer, type App, type RingKitServer, type ServerOptions } from '../src/index.ts'
+import { TEST_POSTGRES_URL } from './postgres.ts'
 
 export interface TestServer extends RingKitServer {
   dataDir: string
@@ -27,7 +30,35 @@ export function testDataDir(): string {
   return mkdtempSync(join(base, 'ringkit-test-'))
 }
 
-/** A real server on an ephemeral port with SQLite in a fresh temp dir. */
+/**
+ * With RINGKIT_TEST_STORE=postgres, test servers keep their data in PostgreSQL
+ * (RINGKIT_TEST_POSTGRES_URL), a schema per data dir: a server started again on the same data dir
+ * finds its data, as with SQLite. The schemas are dropped when the test file ends.
+ */
+const onPostgres = process.env.RINGKIT_TEST_STORE === 'postgres'
+const testSchemas = new Set<string>()
+if (onPostgres) after(dropTestSchemas)
+
+function testStore(dataDir: string): Pick<ServerOptions, 'postgres'> {
+  if (!onPostgres) return {}
+  const schema = `ringkit_test_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`
+  testSchemas.add(schema)
+  return { postgres: { url: TEST_POSTGRES_URL, schema } }
+}
+
+async function dropTestSchemas(): Promise<void> {
+  if (testSchemas.size === 0) return
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL })
+  await client.connect()
+  try {
+    for (const schema of testSchemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    testSchemas.clear()
+  } finally {
+    await client.end()
+  }
+}
+
+/** A real server on an ephemeral port with SQLite in a fresh temp dir (or PostgreSQL, see `testStore`). */
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? testDataDir()
   const server = await startServer({
@@ -36,6 +67,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     logger: pino({ level: process.env.RINGKIT_TEST_LOG ?? 'silent' }),
     heartbeatMs: 1000,
     resumeGraceMs: 1500,
+    ...testStore(dataDir),
     ...options,
   })
   const app = server.defaultApp

@@ -3,15 +3,20 @@ import { MAX_GROUP_MEMBERS, MAX_MESH_MEMBERS } from '@ringkit/protocol'
 import { resolve } from 'node:path'
 import { DEFAULT_REDIS_PREFIX } from '../bus/redis.ts'
 import { makePrivateDir } from '../store/private-files.ts'
+import { DEFAULT_PG_SCHEMA } from '../store/pg-pool.ts'
+import { openPostgresStore } from '../store/postgres.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
+import { migrateFromSqlite } from './migrate.ts'
+import { chooseStore } from './stores.ts'
 import { createApp, startServer, type RingKitServer, type ServerOptions } from '../server.ts'
 
 const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
   ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
-                [--redis URL [--redis-prefix P] [--node-id NAME]]
-  ringkit app create [--name NAME] [--single-device] [--data-dir DIR]
+  ringkit serve --postgres URL --redis URL [--schema NAME] [--redis-prefix P] [--node-id NAME] [...]
+  ringkit app create [--name NAME] [--single-device] [--data-dir DIR | --postgres URL [--schema NAME]]
+  ringkit migrate --from-sqlite DATA_DIR --postgres URL [--schema NAME]
   ringkit --help
 
 Options (environment variable in brackets):
@@ -19,6 +24,13 @@ Options (environment variable in brackets):
   --host ADDR       address to bind (RINGKIT_HOST, default 0.0.0.0)
   --data-dir DIR    where the SQLite database lives (RINGKIT_DATA_DIR, default ./.ringkit); a dir
                     of RingKit's own, made readable by this user only
+  --postgres URL    keep everything in PostgreSQL instead of SQLite, e.g. postgres://user@host/db
+                    (RINGKIT_POSTGRES_URL). For several nodes on one database: serve needs --redis
+                    too (RINGKIT_REDIS_URL). Without both, one node keeps its data in SQLite
+  --schema NAME     the PostgreSQL schema (RINGKIT_PG_SCHEMA, default ringkit): lowercase letters,
+                    digits and _; created and migrated on start. Nodes of one cluster share it
+  --from-sqlite DIR migrate: the data dir of a stopped SQLite server, whose apps, settings, accounts
+                    and call records are copied into PostgreSQL; running it again copies nothing twice
   --stun URLS       comma-separated STUN URLs for devices (RINGKIT_STUN_URLS)
   --turn URLS       comma-separated TURN URLs, e.g. turn:turn.example.com:3478 (RINGKIT_TURN_URLS)
   --turn-secret S   coturn static-auth-secret: the parties of a call get TURN credentials for it
@@ -31,8 +43,8 @@ Options (environment variable in brackets):
   --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET; prefer
                     the variable, as for --turn-secret). The shipped placeholder is refused
   --redis URL       the Redis the nodes of a cluster share, e.g. redis://127.0.0.1:6379
-                    (RINGKIT_REDIS_URL): nonces, rate limits and decline cooldowns count across
-                    every node given the same Redis and prefix
+                    (RINGKIT_REDIS_URL): nonces, rate limits, decline cooldowns and device caps
+                    count across every node given the same Redis and prefix
   --redis-prefix P  put before every key (RINGKIT_REDIS_PREFIX, default ringkit:)
   --node-id NAME    this node's name in the cluster, unique among its nodes (RINGKIT_NODE_ID;
                     letters, digits, . _ -; default the host name and a random suffix)
@@ -70,6 +82,9 @@ async function main(argv: string[]): Promise<number> {
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
       'node-id': { type: 'string' },
+      postgres: { type: 'string' },
+      schema: { type: 'string' },
+      'from-sqlite': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -83,7 +98,10 @@ async function main(argv: string[]): Promise<number> {
   // Everything this process writes (the databases, the demo's too, and their logs) holds secrets
   // or records: files 0600 and dirs 0700, whoever creates them.
   process.umask(0o077)
+  const postgres = values.postgres ?? env.RINGKIT_POSTGRES_URL
+  const schema = values.schema ?? env.RINGKIT_PG_SCHEMA
   if (command === 'serve') {
+    const stores = chooseStore({ postgres, redis: values.redis ?? env.RINGKIT_REDIS_URL, schema })
     const port = Number(values.port ?? env.RINGKIT_PORT ?? 3000)
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port must be 0 to 65535, got ${values.port}`)
@@ -105,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     let demoServed = false
     const server = await startServer({
       dataDir,
+      ...stores,
       port,
       host: values.host ?? env.RINGKIT_HOST ?? '0.0.0.0',
       appKey: env.RINGKIT_APP_KEY,
@@ -122,7 +141,8 @@ async function main(argv: string[]): Promise<number> {
       ...(nodeId ? { nodeId } : {}),
       ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
-    const lines = [`RingKit is serving at ${server.url} (data in ${dataDir})`]
+    const where = stores.postgres ? `PostgreSQL schema "${stores.postgres.schema ?? DEFAULT_PG_SCHEMA}"` : dataDir
+    const lines = [`RingKit is serving at ${server.url} (data in ${where})`]
     if (demoServed) lines.push(`Demo app: ${server.url}/`)
     lines.push(
       janusUrls.length > 0
@@ -150,10 +170,15 @@ async function main(argv: string[]): Promise<number> {
     return -1
   }
   if (command === 'app' && sub === 'create') {
-    const store = openSqliteStore(dataDir)
+    const store = postgres ? await openPostgresStore({ url: postgres, schema }) : openSqliteStore(dataDir)
     const app = await createApp(store, { name: values.name ?? 'app', multiDevice: !values['single-device'] })
     await store.close()
     process.stdout.write(`AppKey:    ${app.appKey}\nAppSecret: ${app.appSecret}\nmultiDevice: ${app.multiDevice}\n`)
+    return 0
+  }
+  if (command === 'migrate') {
+    const fromSqlite = values['from-sqlite']
+    process.stdout.write(await migrateFromSqlite({ fromSqlite, postgres, schema }))
     return 0
   }
   process.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${HELP}`)
@@ -271,7 +296,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code
   },
   (error: unknown) => {
-    process.stderr.write(`ringkit: ${error instanceof Error ? error.message : String(error)}\n`)
+    // A RingKit error's message is for API users; the operator here also wants what lies under it.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : ''
+    process.stderr.write(`ringkit: ${error instanceof Error ? error.message : String(error)}${cause}\n`)
     process.exitCode = 1
   },
 )

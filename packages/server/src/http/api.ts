@@ -142,7 +142,7 @@ export const API_ROUTES = {
     auth: 'none',
     responses: {
       200: json('the node takes traffic', readySchema),
-      503: json('SERVER_DRAINING or STORE_UNAVAILABLE', notReadySchema),
+      503: json('SERVER_DRAINING, STORE_UNAVAILABLE or CLUSTER_UNAVAILABLE', notReadySchema),
     },
   },
   metrics: {

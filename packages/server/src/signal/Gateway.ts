@@ -255,7 +255,6 @@ export class Gateway {
         { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs, group: msg.group },
         (callId, iceServers, media) => {
           this.#o.metrics.callsStarted.inc()
-          this.#o.metrics.activeCalls.inc()
           session.reply(msg.id, { callId, iceServers, media })
         },
       )

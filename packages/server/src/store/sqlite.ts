@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { RingKitError, type CallRecord } from '@ringkit/protocol'
+import type { CallRecord } from '@ringkit/protocol'
 import { checkpointInBackground } from './checkpoints.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
 import { makePrivateDir, makePrivateFile } from './private-files.ts'
 import type { CallState } from '../calls/types.ts'
 import type { Account, AccountPatch, App, RecordPage, Store } from './types.ts'
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS call_parties (
   PRIMARY KEY (app_key, accid, ended_at, call_id)) WITHOUT ROWID;
 `
 
-const DATABASE_FILE = 'ringkit.db'
+export const DATABASE_FILE = 'ringkit.db'
 /** How many existing accounts `hasAccount` remembers. */
 const KNOWN_ACCOUNTS_CACHE = 100_000
 
@@ -233,16 +234,4 @@ function afterHolds(holding: () => Promise<void> | undefined, store: Store): Sto
     },
   ])
   return Object.fromEntries(gated) as unknown as Store
-}
-
-export function encodeCursor(endedAt: number, callId: string): string {
-  return Buffer.from(`${endedAt}:${callId}`).toString('base64url')
-}
-
-export function decodeCursor(cursor: string): { endedAt: number; callId: string } {
-  const text = Buffer.from(cursor, 'base64url').toString()
-  const colon = text.indexOf(':')
-  const endedAt = Number(text.slice(0, colon))
-  if (colon < 1 || !Number.isSafeInteger(endedAt)) throw new RingKitError('INVALID_PARAMS', 'cursor is not valid')
-  return { endedAt, callId: text.slice(colon + 1) }
 }

@@ -25,6 +25,12 @@ export interface AccountPatch {
   avatar?: string | undefined
 }
 
+/**
+ * The setting where a node notes, every few seconds, that it is up: what a crash recovery dates
+ * the calls it ends to. It belongs to the node that wrote it, so it is never copied elsewhere.
+ */
+export const ALIVE_SETTING = 'aliveAt'
+
 export interface AppStore {
   getApp(appKey: string): Promise<App | undefined>
   /** Creates the app, or replaces the secret and settings of one with the same key. */

@@ -1,0 +1,14 @@
+import { initial } from './001-initial.ts'
+
+/**
+ * One step of the PostgreSQL schema. Steps are applied in `version` order, each once, and never
+ * change after they shipped: a change to the schema is a new step at the end of `MIGRATIONS`.
+ */
+export interface Migration {
+  version: number
+  name: string
+  /** The statements, given the schema name already quoted. */
+  up: (schema: string) => string
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial]
