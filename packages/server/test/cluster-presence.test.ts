@@ -3,9 +3,12 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
+import { connect, createServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { ServerOptions } from '../src/index.ts'
 import { NODE_HEARTBEAT_MS } from '../src/bus/nodes.ts'
+import { redisPresence } from '../src/bus/redis-presence.ts'
+import { RawSocket } from './raw-socket.ts'
 import { testPostgres } from './postgres.ts'
 import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import { startTestServer, testDataDir, tokenFor, TestDevice, waitFor, type TestServer } from './support.ts'
@@ -117,6 +120,67 @@ describe('the device cap across two nodes sharing Redis', { skip: redis.skip }, 
     a1.kit.simulateNetworkDrop()
     await a1.next('reconnected')
     assert.deepEqual((await a1.kit.getCallHistory({ limit: 1 })).records, [], 'logged in, and answered')
+  })
+})
+
+/** A TCP hop to Redis that holds every chunk `delayMs` each way, in order: a slow link, not a cut one. */
+async function slowRedis(delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(redis.url)
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname)
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from)
+      from.on('error', () => {})
+      from.on('close', () => to.destroy())
+      from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs))
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async close() {
+      const closed = new Promise((resolve) => server.close(resolve))
+      for (const socket of sockets) socket.destroy()
+      await closed
+    },
+  }
+}
+
+describe('a revoke while a login waits on its device slot', { skip: redis.skip }, () => {
+  it('refuses the login with TOKEN_REVOKED and gives its slot back', async (t) => {
+    // Each Redis round trip takes 2 × 200 ms. The revoke spends two (nonce, REST budget) before it
+    // writes and kicks; a login sent one and a half round trips after it has read the account by
+    // then, and is waiting on its claim when the kick comes.
+    const roundTripMs = 400
+    const hop = await slowRedis(roundTripMs / 2)
+    t.after(() => hop.close())
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const server = await startTestServer({ redis: { url: hop.url, prefix: scope.prefix } })
+    servers.push(server)
+    const token = await tokenFor(server, 'alice')
+    const socket = await RawSocket.open(server)
+    t.after(() => socket.close())
+
+    const revoked = server.rest('POST', '/v1/accounts/alice/revoke')
+    await new Promise((resolve) => setTimeout(resolve, 1.5 * roundTripMs))
+    socket.send({ type: 'login', id: 'login', appKey: server.app.appKey, accid: 'alice', token, deviceId: 'd1' })
+    assert.equal((await revoked).status, 200)
+    const answer = await socket.answer('login')
+    assert.equal(answer?.error?.code, 'TOKEN_REVOKED', JSON.stringify(answer))
+
+    const presence = redisPresence(scope.open(), { lifetimeMs: 60_000 })
+    let held = await presence.devices(server.app.appKey, 'alice')
+    for (let tries = 0; held.length > 0 && tries < 20; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      held = await presence.devices(server.app.appKey, 'alice')
+    }
+    assert.deepEqual(held, [], 'the refused login holds no slot')
   })
 })
 
