@@ -342,7 +342,8 @@ function deviceSlots(o: {
 }): DeviceSlots {
   const lifetimeMs = 3 * NODE_HEARTBEAT_MS + o.resumeGraceMs
   const presence = o.redis ? redisPresence(o.redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
-  return new DeviceSlots({ ...o, presence, node: o.nodeId })
+  const { registry, log, devicesPerAccount } = o
+  return new DeviceSlots({ presence, node: o.nodeId, registry, log, devicesPerAccount })
 }
 
 function redisEvents(log: Logger) {
