@@ -6,9 +6,11 @@ import { WebSocketServer } from 'ws'
 import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
+import { defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
 import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
+import { redisPresence } from './bus/redis-presence.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
@@ -23,6 +25,7 @@ import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { drainNode } from './signal/drain.ts'
 import { Gateway } from './signal/Gateway.ts'
+import { DeviceSlots, memoryPresence } from './signal/presence.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
@@ -72,6 +75,11 @@ export interface ServerOptions {
    * prefix, and calls' live state and busy accounts live there.
    */
   redis?: RedisConfig
+  /**
+   * This node's name in the cluster, unique among its nodes; default the host name and a random
+   * suffix, new on every start.
+   */
+  nodeId?: string
   logger?: Logger
   /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
   now?: () => number
@@ -93,6 +101,8 @@ export interface RingKitServer {
   /** `http://host:port` */
   url: string
   port: number
+  /** This node's name in the cluster (`nodeId`, or the one made up for this start). */
+  nodeId: string
   /** The default app, and whether this start created it. */
   defaultApp: App & { created: boolean }
   store: Store
@@ -190,6 +200,23 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
 
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
+  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs
+  const nodeId = options.nodeId ?? defaultNodeId()
+  const slots = deviceSlots({
+    redis,
+    nodeId,
+    registry,
+    log,
+    resumeGraceMs,
+    devicesPerAccount: limits.devicesPerAccount,
+  })
+  const heartbeat = startNodeHeartbeat(
+    redis,
+    nodeId,
+    () => slots.refresh(),
+    (error) =>
+      log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
+  )
   const gateway = new Gateway({
     store,
     engine,
@@ -197,11 +224,12 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     log,
     metrics,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
-    resumeGraceMs: options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs,
+    resumeGraceMs,
     limits,
     guards: new AccountGuards({ limits, rates, cooldowns }),
     sessionIceServers: sessionIceServers(ice),
     callIceServers: iceForCall,
+    slots,
   })
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
@@ -256,6 +284,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
   } catch (error) {
     // A connection that keeps reconnecting would keep a process that failed to start alive.
+    heartbeat.stop()
     await redis?.close()
     throw error
   }
@@ -270,6 +299,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   return {
     url,
     port,
+    nodeId,
     defaultApp,
     store,
     createApp: (input = {}) => createApp(store, input),
@@ -285,6 +315,9 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       closing = true
       clearInterval(aliveTimer)
       await markAlive()
+      // Without a drain the node leaves as a dead one does: its devices' slots expire, unfreed.
+      heartbeat.stop()
+      slots.close()
       gateway.close()
       engine.close()
       await sfu?.shutdown()
@@ -301,6 +334,25 @@ function guardPorts(redis: RedisLink | undefined) {
   return redis
     ? { nonces: redisNonceStore(redis), rates: redisRateLimiter(redis), cooldowns: redisCooldowns(redis) }
     : { nonces: memoryNonceStore(), rates: memoryRateLimiter(), cooldowns: memoryCooldowns() }
+}
+
+/**
+ * The device cap, counted in Redis for the cluster or in memory for one node. A slot outlives its
+ * node's last heartbeat by about three heartbeats and the resume grace: a device of a node that
+ * died keeps its slot while it resumes elsewhere, and frees it if it does not.
+ */
+function deviceSlots(o: {
+  redis: RedisLink | undefined
+  nodeId: string
+  registry: SessionRegistry
+  log: Logger
+  resumeGraceMs: number
+  devicesPerAccount: number
+}): DeviceSlots {
+  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + o.resumeGraceMs
+  const presence = o.redis ? redisPresence(o.redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
+  const { registry, log, devicesPerAccount } = o
+  return new DeviceSlots({ presence, node: o.nodeId, registry, log, devicesPerAccount })
 }
 
 function redisEvents(log: Logger) {

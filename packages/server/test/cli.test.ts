@@ -116,6 +116,14 @@ describe('ringkit serve', () => {
     assert.equal(existsSync(dataDir), false)
   })
 
+  it('refuses a --node-id that is not a plain name, before creating anything', async () => {
+    const dataDir = join(scratch, 'node-id')
+    const server = run([...serveArgs(dataDir), '--node-id', 'web 1:{a}'])
+    assert.equal(await server.exited, 1)
+    assert.match(server.stderr(), /--node-id takes 1 to 64 letters, digits, dots, dashes and underscores/)
+    assert.equal(existsSync(dataDir), false)
+  })
+
   it('still takes --janus-secret on the command line, warning that process lists show it', async () => {
     const server = run([
       ...serveArgs(join(scratch, 'flag')),

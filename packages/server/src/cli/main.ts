@@ -14,7 +14,7 @@ const HELP = `ringkit — self-hosted audio/video calling server
 
 Usage:
   ringkit serve [--port N] [--host ADDR] [--data-dir DIR] [--janus URLS] [--no-demo] [--drain-seconds N]
-  ringkit serve --postgres URL --redis URL [--schema NAME] [--redis-prefix P] [...]
+  ringkit serve --postgres URL --redis URL [--schema NAME] [--redis-prefix P] [--node-id NAME] [...]
   ringkit app create [--name NAME] [--single-device] [--data-dir DIR | --postgres URL [--schema NAME]]
   ringkit migrate --from-sqlite DATA_DIR --postgres URL [--schema NAME]
   ringkit --help
@@ -43,9 +43,11 @@ Options (environment variable in brackets):
   --janus-secret S  the api_secret in the Janus servers' janus.jcfg (RINGKIT_JANUS_SECRET; prefer
                     the variable, as for --turn-secret). The shipped placeholder is refused
   --redis URL       the Redis the nodes of a cluster share, e.g. redis://127.0.0.1:6379
-                    (RINGKIT_REDIS_URL): nonces, rate limits and decline cooldowns count across
-                    every node given the same Redis and prefix
+                    (RINGKIT_REDIS_URL): nonces, rate limits, decline cooldowns and device caps
+                    count across every node given the same Redis and prefix
   --redis-prefix P  put before every key (RINGKIT_REDIS_PREFIX, default ringkit:)
+  --node-id NAME    this node's name in the cluster, unique among its nodes (RINGKIT_NODE_ID;
+                    letters, digits, . _ -; default the host name and a random suffix)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       'drain-seconds': { type: 'string' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
+      'node-id': { type: 'string' },
       postgres: { type: 'string' },
       schema: { type: 'string' },
       'from-sqlite': { type: 'string' },
@@ -116,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
     }
     const redis = redisOption(values.redis, values['redis-prefix'])
+    const nodeId = nodeIdOption(values['node-id'] ?? env.RINGKIT_NODE_ID)
     let demoServed = false
     const server = await startServer({
       dataDir,
@@ -134,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
       drainTimeoutMs: drainSeconds * 1000,
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(redis ? { redis } : {}),
+      ...(nodeId ? { nodeId } : {}),
       ...(demo ? { mount: mountDemo(dataDir, () => (demoServed = true)) } : {}),
     })
     const where = stores.postgres ? `PostgreSQL schema "${stores.postgres.schema ?? DEFAULT_PG_SCHEMA}"` : dataDir
@@ -145,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
         : `Group calls of up to ${MAX_MESH_MEMBERS} people run peer to peer (--janus for up to ${MAX_GROUP_MEMBERS})`,
     )
     if (redis) lines.push(`Nonces and limits shared through Redis at ${redact(redis.url)} (prefix ${redis.prefix})`)
+    if (redis) lines.push(`This node is ${server.nodeId} in the cluster; device caps count across its nodes`)
     if (server.defaultApp.created && env.RINGKIT_APP_SECRET) {
       // A secret the operator chose is theirs already; printing it only puts it in logs.
       lines.push(
@@ -242,6 +248,16 @@ function mountDemo(dataDir: string, onMounted: () => void): ServerOptions['mount
     demo.registerDemo(app, { dataDir, ringkitUrl: url, appKey: demoApp.appKey, appSecret: demoApp.appSecret })
     onMounted()
   }
+}
+
+/** A name that sits in Redis keys and logs as it is. */
+function nodeIdOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value))
+    throw new Error(
+      `--node-id takes 1 to 64 letters, digits, dots, dashes and underscores, got ${JSON.stringify(value)}`,
+    )
+  return value
 }
 
 /** `--redis` / `--redis-prefix`, or the variables; a password on the command line is visible to every user. */

@@ -24,7 +24,9 @@ import type { AccountGuards } from '../guards/AccountGuards.ts'
 import type { Limits } from '../limits.ts'
 import type { Metrics } from '../metrics.ts'
 import { LoginGate } from './LoginGate.ts'
+import type { DeviceSlots } from './presence.ts'
 import { verifyLogin } from './verify-login.ts'
+import { nestedDeeperThan } from './frame-depth.ts'
 import { sendFrame } from './outbound.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   sessionIceServers: IceServer[]
   /** A party's ICE servers with fresh TURN credentials, for accept and join replies. */
   callIceServers: (accid: string) => IceServer[]
+  /** The per-account device cap, counted across every node. */
+  slots: DeviceSlots
 }
 
 interface Connection {
@@ -235,6 +239,8 @@ export class Gateway {
       return { expiresAt: verified.expiresAt }
     },
     logout: async (conn, session) => {
+      // The slot is free before the reply, so that a login the device makes next, on any node, fits.
+      await this.#o.slots.release(session.appKey, session.accid, session.deviceId)
       // Reply first, then close: the device hears that its logout went through.
       setImmediate(() => this.#endSession(session, 'logout', CLOSE_LOGGED_OUT))
       conn.session = undefined
@@ -303,19 +309,29 @@ export class Gateway {
   }
 
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
-    const { registry, engine } = this.#o
+    const { registry, engine, slots } = this.#o
     const ticket = this.#logins.enter(msg.appKey, msg.accid)
     let app: App, verified: VerifiedToken
+    let added = false
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
+      // Still holding the ticket, so a revoke during the claim marks it. A device with a session
+      // here (a resume, a login again) holds its slot already and needs no round trip.
+      if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
+        added = await slots.claim(app, msg.accid, msg.deviceId)
+      }
     } finally {
       // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
       // run between leaving the gate and registering.
       this.#logins.leave(ticket)
     }
     // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
-    if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
-    if (conn.session || conn.socket.readyState !== conn.socket.OPEN) return
+    const gone = conn.session !== undefined || conn.socket.readyState !== conn.socket.OPEN
+    if (ticket.revoked || gone) {
+      if (added) slots.abandon(app.appKey, msg.accid, msg.deviceId)
+      if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
+      return
+    }
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
     if (existing && msg.resume && existing.sessionId === msg.resume.sessionId) {
@@ -331,15 +347,11 @@ export class Gateway {
       }
     }
     // A draining node still resumes its sessions (a device in a call keeps it), but opens no new ones.
-    if (this.#draining) throw new RingKitError('SERVER_DRAINING')
-    // A device logging in again replaces itself and does not count twice; the old devices stay.
-    if (
-      !existing &&
-      app.multiDevice &&
-      registry.deviceCount(app.appKey, msg.accid) >= this.#o.limits.devicesPerAccount
-    ) {
-      throw new RingKitError('TOO_MANY_DEVICES', `at most ${this.#o.limits.devicesPerAccount} devices per account`)
+    if (this.#draining) {
+      if (added) slots.abandon(app.appKey, msg.accid, msg.deviceId)
+      throw new RingKitError('SERVER_DRAINING')
     }
+    // A device logging in again replaces itself and keeps its slot; the old devices stay.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
     if (!app.multiDevice) this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
 
@@ -412,6 +424,8 @@ export class Gateway {
     clearTimeout(session.tokenTimer)
     if (!this.#o.registry.remove(session)) return
     this.#o.metrics.sessions.set(this.#o.registry.size)
+    // A session replaced by its own device hands its slot on to the new one.
+    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const socket = session.socket
     session.socket = undefined
     if (socket) this.#detach(socket, closeCode)
@@ -467,19 +481,6 @@ export class Gateway {
 
 function deviceOf(session: Session): DeviceRef {
   return { accid: session.accid, deviceId: session.deviceId }
-}
-
-/** Whether objects and arrays nest deeper than `limit`, `value` itself being level 1. Not recursive. */
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [object, number][] = typeof value === 'object' && value !== null ? [[value, 1]] : []
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const [node, depth] = top
-    if (depth > limit) return true
-    for (const child of Object.values(node)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
-    }
-  }
-  return false
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, ...keys: K[]): Partial<Pick<T, K>> {

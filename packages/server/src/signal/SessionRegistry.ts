@@ -37,14 +37,6 @@ export class SessionRegistry implements EventDelivery {
     return [...(this.#byAccount.get(key(appKey, accid))?.values() ?? [])]
   }
 
-  /**
-   * How many devices of the account are logged in, resumable ones included. Synchronous, so that
-   * on one node a login's check and its add are one step; a cluster answers from shared presence.
-   */
-  deviceCount(appKey: string, accid: string): number {
-    return this.#byAccount.get(key(appKey, accid))?.size ?? 0
-  }
-
   /** What every session's outbox keeps, in bytes. */
   get heldBytes(): number {
     let bytes = 0
@@ -67,6 +59,10 @@ export class SessionRegistry implements EventDelivery {
     }
   }
 
+  /**
+   * This node's devices only, on purpose for now: events do not cross nodes yet, so a device on
+   * another node could not be rung. Cluster-wide presence (`Presence.devices`) is what replaces it.
+   */
   async onlineDevices(appKey: string, accid: string): Promise<DeviceRef[]> {
     return this.devicesOf(appKey, accid).map((s) => ({ accid: s.accid, deviceId: s.deviceId }))
   }

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { RedisLink } from './redis.ts'
+
+/** How often a node tells the cluster it is alive, and refreshes its devices' presence. */
+export const NODE_HEARTBEAT_MS = 1_500
+/** A node silent this long is dead: about three missed heartbeats. */
+export const NODE_TTL_MS = 5_000
+
+/** Unique per process unless given: two nodes started with one name would share their devices' slots. */
+export function defaultNodeId(): string {
+  return `${hostname()}-${randomBytes(4).toString('hex')}`
+}
+
+/** Whether the node's heartbeat is live. */
+export async function nodeAlive(link: RedisLink, nodeId: string): Promise<boolean> {
+  return (await link.run((r) => r.exists(nodeKey(nodeId)))) === 1
+}
+
+export interface NodeHeartbeat {
+  /** Stops beating without removing the node's key: it expires, as a dead node's does. */
+  stop(): void
+}
+
+/**
+ * Beats every `NODE_HEARTBEAT_MS`: `node:{id}` in Redis (when there is one) with a `NODE_TTL_MS`
+ * lifetime, then `onBeat`. The next beat tries again after a failure, which `onError` hears once
+ * per outage, not every beat; a beat still running when the next is due is not doubled.
+ */
+export function startNodeHeartbeat(
+  link: RedisLink | undefined,
+  nodeId: string,
+  onBeat: () => Promise<void>,
+  onError: (error: unknown) => void,
+): NodeHeartbeat {
+  let running = false
+  let failing = false
+  const beat = async () => {
+    if (running) return
+    running = true
+    try {
+      await link?.run((r) => r.set(nodeKey(nodeId), String(Date.now()), 'PX', NODE_TTL_MS))
+      await onBeat()
+      failing = false
+    } catch (error) {
+      if (!failing) onError(error)
+      failing = true
+    } finally {
+      running = false
+    }
+  }
+  void beat()
+  const timer = setInterval(() => void beat(), NODE_HEARTBEAT_MS)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}
+
+const nodeKey = (nodeId: string) => `node:${nodeId}`
