@@ -191,7 +191,7 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     const devices = await loginAll('ws', 6)
     const open = await stats()
     for (const name of NODES) assert.equal(open.get(name)?.sessions, 2, `${name}'s signaling sockets`)
-    await Promise.all(devices.map((device) => device.close()))
+    await logOut(devices)
   })
 
   it('SIGTERM: HAProxy marks the draining node down within seconds, its idle devices log in again elsewhere, new logins succeed, it exits', async () => {
@@ -220,7 +220,7 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     const exitMs = Date.now() - signaled
     assert.ok(exitMs < 30_000, `exited after ${exitMs} ms`)
     console.log(`drain: node2 marked down after ${downMs} ms, exited after ${exitMs} ms, ${moved.length} devices moved`)
-    await Promise.all([...devices, ...newcomers].map((device) => device.close()))
+    await logOut([...devices, ...newcomers])
   })
 
   it('kill -9: HAProxy marks the dead node down, its devices and new logins land on the node left', async () => {
@@ -239,7 +239,7 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     assert.equal(await sessions('node1'), devices.length + newcomers.length)
     assert.equal((await rest(proxyUrl, app)('GET', '/v1/accounts/kill-0')).status, 200, 'REST through HAProxy')
     console.log(`kill -9: node3 marked down after ${downMs} ms, ${dropped.length} devices moved to node1`)
-    await Promise.all([...devices, ...newcomers].map((device) => device.close()))
+    await logOut([...devices, ...newcomers])
   })
 })
 
@@ -248,4 +248,16 @@ async function loginAll(prefix: string, count: number): Promise<TestDevice[]> {
   const devices: TestDevice[] = []
   for (let i = 0; i < count; i++) devices.push(await TestDevice.online(target, `${prefix}-${i}`))
   return devices
+}
+
+/** Logs the devices out and waits until HAProxy holds no tunnel to any node, so the next test counts from zero. */
+async function logOut(devices: TestDevice[]): Promise<void> {
+  await Promise.all(devices.map((device) => device.close()))
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const open = [...(await stats()).values()].reduce((sum, server) => sum + server.sessions, 0)
+    if (open === 0) return
+    if (Date.now() > deadline) throw new Error(`${open} tunnels still open 5 s after every device logged out`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }
