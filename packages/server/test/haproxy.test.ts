@@ -194,32 +194,52 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     await logOut(devices)
   })
 
-  it('SIGTERM: HAProxy marks the draining node down within seconds, its idle devices log in again elsewhere, new logins succeed, it exits', async () => {
-    const devices = await loginAll('drain', 6)
+  it('SIGTERM: HAProxy marks the draining node down but leaves its sockets, so a call goes on; idle devices and new logins land elsewhere; it exits', async () => {
+    const devices = await loginAll('drain', 9)
+    const onNode2 = devices.filter((device) => placed.get(device) === 'node2')
+    assert.equal(onNode2.length, 3)
+    const [caller, callee, idle] = onNode2 as [TestDevice, TestDevice, TestDevice]
+    const call = await caller.kit.call({ to: callee.accid, type: 'audio' })
+    await (await callee.next('invited')).call.accept()
+    await caller.next('userAccept')
+
     const node = nodes.get('node2')!
-    const held = await sessions('node2')
-    assert.equal(held, 2)
     const signaled = Date.now()
     node.child.kill('SIGTERM')
     const downMs = await until('node2', /^DOWN/, 5000)
+    assert.match((await idle.next('disconnect')).reason, /moving to another/)
+    assert.equal((await idle.next('reconnected', undefined, 10_000)).resumed, false, 'a new session elsewhere')
+    await idle.kit.getCallHistory({ limit: 1 })
     const moved = devices.filter((device) => device.names().includes('disconnect'))
-    assert.equal(moved.length, held, 'the devices of node2, and only those, were asked to move')
-    for (const device of moved) {
-      assert.match((await device.next('disconnect')).reason, /moving to another/)
-      assert.equal((await device.next('reconnected', undefined, 10_000)).resumed, false, 'a new session elsewhere')
-      await device.kit.getCallHistory({ limit: 1 })
-    }
+    assert.deepEqual(moved, [idle], 'only the idle device of node2 was asked to move')
+
+    // Marked down, yet its tunnels stay: the call's two devices still talk to node2.
     const newcomers = await loginAll('after-drain', 4)
+    assert.equal(await sessions('node2'), 2, 'the call keeps its sockets on the node marked down')
+    assert.ok(
+      newcomers.every((device) => placed.get(device) !== 'node2'),
+      'no new login on the drained node',
+    )
+    assert.equal(node.child.exitCode, null, 'still draining while the call goes on')
+    assert.equal(await caller.quiet('disconnect'), true)
+    assert.equal(await callee.quiet('disconnect'), true)
+
+    await call.hangup()
+    await callee.next('record')
+    for (const device of [caller, callee]) {
+      assert.match((await device.next('disconnect')).reason, /moving to another/)
+      assert.equal((await device.next('reconnected', undefined, 10_000)).resumed, false)
+    }
+    assert.equal(await node.exited, 0)
+    const exitMs = Date.now() - signaled
+    assert.ok(exitMs < 30_000, `exited after ${exitMs} ms`)
     const open = await stats()
-    assert.equal(open.get('node2')?.sessions, 0, 'nothing went to the drained node')
+    assert.equal(open.get('node2')?.sessions, 0)
     assert.equal(
       (open.get('node1')?.sessions ?? 0) + (open.get('node3')?.sessions ?? 0),
       devices.length + newcomers.length,
     )
-    assert.equal(await node.exited, 0)
-    const exitMs = Date.now() - signaled
-    assert.ok(exitMs < 30_000, `exited after ${exitMs} ms`)
-    console.log(`drain: node2 marked down after ${downMs} ms, exited after ${exitMs} ms, ${moved.length} devices moved`)
+    console.log(`drain: node2 marked down after ${downMs} ms, exited after ${exitMs} ms`)
     await logOut([...devices, ...newcomers])
   })
 
@@ -246,9 +266,19 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
 /** Devices logged in one after another through HAProxy, so that round robin deals them out in turn. */
 async function loginAll(prefix: string, count: number): Promise<TestDevice[]> {
   const devices: TestDevice[] = []
-  for (let i = 0; i < count; i++) devices.push(await TestDevice.online(target, `${prefix}-${i}`))
+  for (let i = 0; i < count; i++) {
+    const before = await stats()
+    const device = await TestDevice.online(target, `${prefix}-${i}`)
+    const after = await stats()
+    const node = NODES.find((name) => (after.get(name)?.sessions ?? 0) > (before.get(name)?.sessions ?? 0))
+    if (node) placed.set(device, node)
+    devices.push(device)
+  }
   return devices
 }
+
+/** The node each device's signaling socket went to, from HAProxy's counts around its login. */
+const placed = new WeakMap<TestDevice, string>()
 
 /** Logs the devices out and waits until HAProxy holds no tunnel to any node, so the next test counts from zero. */
 async function logOut(devices: TestDevice[]): Promise<void> {
