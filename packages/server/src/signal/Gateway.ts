@@ -48,6 +48,8 @@ export interface GatewayOptions {
   callIceServers: (accid: string) => IceServer[]
   /** The per-account device cap, counted across every node. */
   slots: DeviceSlots
+  /** In a cluster: kicks the account's devices on the other nodes (`kickAccount` kicks this node's). */
+  kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => void
 }
 
 interface Connection {
@@ -123,7 +125,7 @@ export class Gateway {
     socket.on('close', () => this.#onClose(conn))
   }
 
-  /** Logs every device of the account out, telling each why. */
+  /** Logs every device of the account on this node out, telling each why. */
   kickAccount(appKey: string, accid: string, reason: 'revoked' | 'otherLogin', exceptDeviceId?: string): void {
     if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
@@ -353,7 +355,10 @@ export class Gateway {
     }
     // A device logging in again replaces itself and keeps its slot; the old devices stay.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
-    if (!app.multiDevice) this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+    if (!app.multiDevice) {
+      this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+      this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+    }
 
     const session = new Session({
       sessionId: randomUUID(),

@@ -1,0 +1,131 @@
+import { after, afterEach, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
+import { skipUnless, testPostgres } from './postgres.ts'
+import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { startTestServer, TestDevice, type TestServer } from './support.ts'
+
+const redis = await testRedis()
+const postgres = await testPostgres()
+const servers: TestServer[] = []
+const scopes: RedisScope[] = []
+afterEach(() => TestDevice.closeAll())
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()))
+  await Promise.all(scopes.map((s) => s.drop()))
+  if (!('skip' in postgres)) await postgres.dropSchemas()
+})
+
+/** Two nodes of one cluster: one PostgreSQL schema, one Redis prefix, so one default app. */
+async function twoNodes(): Promise<{ a: TestServer; b: TestServer }> {
+  if ('skip' in postgres) throw new Error(postgres.skip)
+  const scope = redisScope(redis.url)
+  scopes.push(scope)
+  const shared = {
+    postgres: { url: postgres.url, schema: postgres.schema() },
+    redis: { url: redis.url, prefix: scope.prefix },
+  }
+  // One after the other: the first makes the schema and the default app, the second finds them.
+  const a = await startTestServer({ ...shared, nodeId: 'node-a' })
+  const b = await startTestServer({ ...shared, nodeId: 'node-b' })
+  servers.push(a, b)
+  return { a, b }
+}
+
+const skip = redis.skip ? { skip: redis.skip } : skipUnless(postgres)
+
+function assertOneToOne(record: CallRecord, status: number, caller: string, callee: string) {
+  assert.equal(record.status, status)
+  assert.equal(record.caller, caller)
+  assert.deepEqual(record.callees, [callee])
+}
+
+describe('calls whose parties sit on different nodes', skip, () => {
+  it('alice on A calls bob on B: it rings, is answered, both hang up, and each side gets one record with status 1', async () => {
+    const { a, b } = await twoNodes()
+    const alice = await TestDevice.online(a, 'alice')
+    const bob = await TestDevice.online(b, 'bob')
+    const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+    const invited = await bob.next('invited')
+    assert.equal(invited.call.callId, call.callId)
+    await invited.call.accept()
+    await alice.next('userAccept', (e) => e.accid === 'bob')
+    await Promise.all([call.hangup(), invited.call.hangup().catch(() => {})])
+    await Promise.all([alice.next('callEnd'), bob.next('callEnd')])
+    const [ra, rb] = await Promise.all([alice.next('record'), bob.next('record')])
+    assertOneToOne(ra, RECORD_STATUS.completed, 'alice', 'bob')
+    assert.deepEqual(rb, ra)
+    assert.ok(await alice.quiet('record'), 'alice got exactly one record')
+    assert.ok(await bob.quiet('record'), 'bob got exactly one record')
+    const stored = await b.rest('GET', `/v1/calls/${call.callId}`)
+    assert.deepEqual(stored.body, ra, 'node B reads the record node A or B wrote')
+  })
+
+  it('bob on B rejects: both sides get one record with status 3', async () => {
+    const { a, b } = await twoNodes()
+    const alice = await TestDevice.online(a, 'alice')
+    const bob = await TestDevice.online(b, 'bob')
+    await alice.kit.call({ to: 'bob', type: 'video' })
+    const { call } = await bob.next('invited')
+    await call.reject()
+    await alice.next('userReject', (e) => e.accid === 'bob')
+    const [ra, rb] = await Promise.all([alice.next('record'), bob.next('record')])
+    assertOneToOne(ra, RECORD_STATUS.rejected, 'alice', 'bob')
+    assert.deepEqual(rb, ra)
+    assert.ok(await alice.quiet('record'), 'exactly one record')
+  })
+
+  it('one account on both nodes: a call rings its device on each, and answering on one stops the other', async () => {
+    const { a, b } = await twoNodes()
+    const alice = await TestDevice.online(a, 'alice')
+    const bobA = await TestDevice.online(a, 'bob', { deviceId: 'bob-a' })
+    const bobB = await TestDevice.online(b, 'bob', { deviceId: 'bob-b' })
+    const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+    const [onA, onB] = await Promise.all([bobA.next('invited'), bobB.next('invited')])
+    assert.equal(onA.call.callId, call.callId)
+    assert.equal(onB.call.callId, call.callId)
+    await onB.call.accept()
+    await bobA.next('otherClientAccept')
+    await call.hangup()
+    await Promise.all([alice.next('record'), bobA.next('record'), bobB.next('record')])
+  })
+
+  it('a group call with members on both nodes (mesh) rings everyone, and records once', async () => {
+    const { a, b } = await twoNodes()
+    const ann = await TestDevice.online(a, 'ann')
+    const bob = await TestDevice.online(b, 'bob')
+    const cat = await TestDevice.online(a, 'cat')
+    const dan = await TestDevice.online(b, 'dan')
+    const call = await ann.kit.groupCall({ to: ['bob', 'cat', 'dan'], type: 'audio' })
+    const rung = await Promise.all([bob, cat, dan].map((d) => d.next('invited')))
+    for (const invited of rung) assert.equal(invited.call.callId, call.callId)
+    for (const invited of rung) await invited.call.accept()
+    await ann.next('userAccept', (e) => e.accid === 'dan')
+    await bob.next('userAccept', (e) => e.accid === 'cat')
+    for (const invited of rung) await invited.call.hangup()
+    const records = await Promise.all([ann, bob, cat, dan].map((d) => d.next('record')))
+    for (const r of records) assert.deepEqual(r, records[0])
+    assert.equal(records[0]!.isGroup, true)
+    const stored = await a.rest('GET', `/v1/calls/${call.callId}`)
+    assert.deepEqual(stored.body, records[0])
+    for (const d of [ann, bob, cat, dan]) assert.ok(await d.quiet('record'), `${d.accid}: exactly one record`)
+  })
+
+  it("a revoke through node A's REST kicks bob's device on node B", async () => {
+    const { a, b } = await twoNodes()
+    const bob = await TestDevice.online(b, 'bob')
+    const res = await a.rest('POST', '/v1/accounts/bob/revoke')
+    assert.equal(res.status, 200)
+    assert.deepEqual(await bob.next('kickedOffline'), { reason: 'revoked' })
+    assert.equal(bob.kit.online, false)
+  })
+
+  it('a single-device app: logging in on node B kicks the device on node A', async () => {
+    const { a, b } = await twoNodes()
+    const app = await a.createApp({ name: 'single', multiDevice: false })
+    const old = await TestDevice.online(a, 'bob', { deviceId: 'old', app })
+    const fresh = await TestDevice.online(b, 'bob', { deviceId: 'new', app })
+    assert.deepEqual(await old.next('kickedOffline'), { reason: 'otherLogin' })
+    assert.equal(fresh.kit.online, true)
+  })
+})
