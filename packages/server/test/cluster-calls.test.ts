@@ -2,7 +2,7 @@ import { after, afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
 import { skipUnless, testPostgres } from './postgres.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import { startTestServer, TestDevice, type TestServer } from './support.ts'
 
 const redis = await testRedis()
@@ -17,17 +17,15 @@ after(async () => {
 })
 
 /** Two nodes of one cluster: one PostgreSQL schema, one Redis prefix, so one default app. */
-async function twoNodes(): Promise<{ a: TestServer; b: TestServer }> {
+async function twoNodes(redisOfB = redis.url): Promise<{ a: TestServer; b: TestServer }> {
   if ('skip' in postgres) throw new Error(postgres.skip)
   const scope = redisScope(redis.url)
   scopes.push(scope)
-  const shared = {
-    postgres: { url: postgres.url, schema: postgres.schema() },
-    redis: { url: redis.url, prefix: scope.prefix },
-  }
+  const pg = { url: postgres.url, schema: postgres.schema() }
+  const redisOf = (url: string) => ({ url, prefix: scope.prefix, commandTimeoutMs: 500 })
   // One after the other: the first makes the schema and the default app, the second finds them.
-  const a = await startTestServer({ ...shared, nodeId: 'node-a' })
-  const b = await startTestServer({ ...shared, nodeId: 'node-b' })
+  const a = await startTestServer({ postgres: pg, redis: redisOf(redis.url), nodeId: 'node-a' })
+  const b = await startTestServer({ postgres: pg, redis: redisOf(redisOfB), nodeId: 'node-b' })
   servers.push(a, b)
   return { a, b }
 }
@@ -127,5 +125,29 @@ describe('calls whose parties sit on different nodes', skip, () => {
     const fresh = await TestDevice.online(b, 'bob', { deviceId: 'new', app })
     assert.deepEqual(await old.next('kickedOffline'), { reason: 'otherLogin' })
     assert.equal(fresh.kit.online, true)
+  })
+
+  it("node B's Redis connection blinks while alice rings bob: B reads its inbox on from where it was, and bob rings", async () => {
+    const hop = await redisHop(new URL(redis.url))
+    try {
+      const { a, b } = await twoNodes(hop.url)
+      const alice = await TestDevice.online(a, 'alice')
+      const bob = await TestDevice.online(b, 'bob')
+      await hop.cut()
+      const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      assert.ok(!bob.names().includes('invited'), 'node B cannot read its inbox meanwhile')
+      await hop.restore()
+      const invited = await bob.next('invited')
+      assert.equal(invited.call.callId, call.callId)
+      await invited.call.accept()
+      await alice.next('userAccept')
+      await call.hangup()
+      const [ra, rb] = await Promise.all([alice.next('record'), bob.next('record')])
+      assert.deepEqual(rb, ra)
+      assert.equal(bob.names().filter((n) => n === 'invited').length, 1, 'rung once')
+    } finally {
+      await hop.cut()
+    }
   })
 })

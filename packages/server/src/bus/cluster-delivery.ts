@@ -15,8 +15,10 @@ import type { RedisLink } from './redis.ts'
  */
 export const INBOX_MAX_ENTRIES = 10_000
 export const INBOX_TTL_MS = 10 * 60_000
-/** Below the link's command timeout, so a blocking read is never taken for a Redis that is gone. */
+/** At most half the link's command timeout, so a blocking read is never taken for a Redis that is gone. */
 const READ_BLOCK_MS = 1_000
+/** How long a node's heartbeat, once seen, counts as alive without asking again: well below its TTL. */
+const ALIVE_CACHE_MS = 1_000
 const READ_COUNT = 500
 const RETRY_MS = 500
 
@@ -48,6 +50,8 @@ export interface ClusterDeliveryOptions {
 export class ClusterDelivery implements EventDelivery {
   readonly #o: ClusterDeliveryOptions
   readonly #chains = new Map<string, Promise<void>>()
+  /** Other nodes seen alive, and until when that is believed. */
+  readonly #alive = new Map<string, number>()
   #onKick: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void = () => {}
   #reader: Redis | undefined
   #closed = false
@@ -63,8 +67,9 @@ export class ClusterDelivery implements EventDelivery {
 
   send(appKey: string, to: Audience, event: ServerEvent): void {
     this.#o.registry.send(appKey, to, event)
-    // A device with a session here has just been given the event; it is on no other node.
-    if ('device' in to && this.#o.registry.get(appKey, to.device.accid, to.device.deviceId)) return
+    // A device connected here has just been given the event. One whose session here waits for a
+    // resume may have moved on: presence says where it is now.
+    if ('device' in to && this.#o.registry.get(appKey, to.device.accid, to.device.deviceId)?.socket) return
     const accid = 'device' in to ? to.device.accid : to.account
     this.#chain(appKey, accid, async () => {
       const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId)
@@ -95,7 +100,9 @@ export class ClusterDelivery implements EventDelivery {
     const { link, nodeId } = this.#o
     const last = await link.run((r) => r.xrevrange(inboxKey(nodeId), '+', '-', 'COUNT', 1))
     this.#reader = link.duplicate()
-    void this.#read(last[0]?.[0] ?? '0-0')
+    const timeout = this.#reader.options.commandTimeout
+    const blockMs = timeout ? Math.max(10, Math.min(READ_BLOCK_MS, Math.floor(timeout / 2))) : READ_BLOCK_MS
+    void this.#read(last[0]?.[0] ?? '0-0', blockMs)
   }
 
   /** Waits for the hops still on their way (with the link's deadline each), and stops reading. */
@@ -105,13 +112,13 @@ export class ClusterDelivery implements EventDelivery {
     this.#reader?.disconnect()
   }
 
-  async #read(from: string): Promise<void> {
+  async #read(from: string, blockMs: number): Promise<void> {
     let last = from
     let failing = false
     while (!this.#closed && this.#reader) {
       try {
         const key = inboxKey(this.#o.nodeId)
-        const batch = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', key, last)
+        const batch = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, last)
         failing = false
         for (const [id, fields] of batch?.[0]?.[1] ?? []) {
           last = id
@@ -142,12 +149,20 @@ export class ClusterDelivery implements EventDelivery {
     const devices = await this.#o.presence.devices(appKey, accid)
     const nodes = [...new Set(devices.map((d) => d.node))]
     const alive = new Set<string>()
-    await Promise.all(
-      nodes.map(async (node) => {
-        if (node === this.#o.nodeId || (await nodeAlive(this.#o.link, node))) alive.add(node)
-      }),
-    )
+    await Promise.all(nodes.map(async (node) => (await this.#isAlive(node)) && alive.add(node)))
     return devices.filter((d) => alive.has(d.node))
+  }
+
+  async #isAlive(node: string): Promise<boolean> {
+    if (node === this.#o.nodeId) return true
+    const now = Date.now()
+    if ((this.#alive.get(node) ?? 0) > now) return true
+    if (!(await nodeAlive(this.#o.link, node))) {
+      this.#alive.delete(node)
+      return false
+    }
+    this.#alive.set(node, now + ALIVE_CACHE_MS)
+    return true
   }
 
   async #append(node: string, entry: InboxEntry): Promise<void> {
