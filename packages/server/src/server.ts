@@ -251,9 +251,9 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     rates,
     restRate: limits.rest,
-    kickAccount: (appKey, accid) => {
+    kickAccount: async (appKey, accid) => {
       gateway.kickAccount(appKey, accid, 'revoked')
-      cluster?.kickElsewhere(appKey, accid, 'revoked')
+      await cluster?.kickElsewhere(appKey, accid, 'revoked')
     },
     node: {
       draining: () => gateway.draining,

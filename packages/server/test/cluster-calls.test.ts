@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
 import { skipUnless, testPostgres } from './postgres.ts'
 import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
-import { startTestServer, TestDevice, type TestServer } from './support.ts'
+import type { ServerOptions } from '../src/index.ts'
+import { RawSocket } from './raw-socket.ts'
+import { signedHeaders, startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
 
 const redis = await testRedis()
 const postgres = await testPostgres()
@@ -17,20 +19,29 @@ after(async () => {
 })
 
 /** Two nodes of one cluster: one PostgreSQL schema, one Redis prefix, so one default app. */
-async function twoNodes(redisOfB = redis.url): Promise<{ a: TestServer; b: TestServer }> {
+async function twoNodes(
+  redisOfB = redis.url,
+  options: Partial<ServerOptions> = {},
+): Promise<{ a: TestServer; b: TestServer }> {
   if ('skip' in postgres) throw new Error(postgres.skip)
   const scope = redisScope(redis.url)
   scopes.push(scope)
   const pg = { url: postgres.url, schema: postgres.schema() }
   const redisOf = (url: string) => ({ url, prefix: scope.prefix, commandTimeoutMs: 500 })
   // One after the other: the first makes the schema and the default app, the second finds them.
-  const a = await startTestServer({ postgres: pg, redis: redisOf(redis.url), nodeId: 'node-a' })
-  const b = await startTestServer({ postgres: pg, redis: redisOf(redisOfB), nodeId: 'node-b' })
+  const a = await startTestServer({ ...options, postgres: pg, redis: redisOf(redis.url), nodeId: 'node-a' })
+  const b = await startTestServer({ ...options, postgres: pg, redis: redisOf(redisOfB), nodeId: 'node-b' })
   servers.push(a, b)
   return { a, b }
 }
 
 const skip = redis.skip ? { skip: redis.skip } : skipUnless(postgres)
+
+/** Logged-in devices a node holds now, as its /metrics says. */
+async function sessionsOn(server: TestServer): Promise<number> {
+  const res = await fetch(`${server.url}/metrics`, { headers: signedHeaders(server.app) })
+  return Number(/^ringkit_sessions (\d+)$/m.exec(await res.text())?.[1])
+}
 
 function assertOneToOne(record: CallRecord, status: number, caller: string, callee: string) {
   assert.equal(record.status, status)
@@ -149,5 +160,34 @@ describe('calls whose parties sit on different nodes', skip, () => {
     } finally {
       await hop.cut()
     }
+  })
+
+  it('logins on node B racing a revoke through node A: each that got in is kicked, none is left logged in', async () => {
+    const { a, b } = await twoNodes(redis.url, { limits: { connectionsPerIp: 1000, devicesPerAccount: 1000 } })
+    const accid = 'race-victim'
+    const token = await tokenFor(a, accid)
+    const racers = await Promise.all(Array.from({ length: 60 }, async () => RawSocket.open(b)))
+    const login = (i: number) =>
+      racers[i]!.send({ type: 'login', id: 'login', appKey: b.app.appKey, accid, token, deviceId: `racer-${i}` })
+    let sent = 0
+    let revoke: Promise<{ status: number }> | undefined
+    while (sent < racers.length) {
+      for (const end = Math.min(sent + 3, racers.length); sent < end; sent++) login(sent)
+      if (!revoke && racers.some((socket) => socket.frames.some((f) => f.id === 'login'))) {
+        revoke = a.rest('POST', `/v1/accounts/${accid}/revoke`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    assert.equal((await revoke)?.status, 200)
+    const logins = await Promise.all(racers.map(async (socket) => socket.answer('login')))
+    const outcomes = logins.map((l) => (l?.type === 'reply' ? 'logged in' : (l?.error?.code ?? 'no answer')))
+    assert.ok(outcomes.includes('logged in'), 'some logins went through before the revoke')
+    assert.deepEqual([...new Set(outcomes)].sort(), ['TOKEN_REVOKED', 'logged in'])
+    // Node B hears the kick through its inbox, a moment after A answered.
+    await waitFor('every device on node B kicked', () =>
+      racers.every((socket, i) => logins[i]?.type !== 'reply' || socket.events.includes('kickedOffline')),
+    )
+    assert.equal(await sessionsOn(b), 0, 'no device of the account is left on node B')
+    for (const socket of racers) socket.close()
   })
 })

@@ -71,7 +71,7 @@ export class ClusterDelivery implements EventDelivery {
     // resume may have moved on: presence says where it is now.
     if ('device' in to && this.#o.registry.get(appKey, to.device.accid, to.device.deviceId)?.socket) return
     const accid = 'device' in to ? to.device.accid : to.account
-    this.#chain(appKey, accid, async () => {
+    void this.#chain(appKey, accid, async () => {
       const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId)
       await Promise.all([...nodes].map((node) => this.#append(node, { kind: 'event', appKey, to, event })))
     })
@@ -82,9 +82,12 @@ export class ClusterDelivery implements EventDelivery {
     return (await this.#placed(appKey, accid)).map(({ deviceId }) => ({ accid, deviceId }))
   }
 
-  /** Kicks the account's devices on the other nodes (this node's are the caller's to kick). */
-  kickElsewhere(appKey: string, accid: string, reason: KickReason, exceptDevice?: string): void {
-    this.#chain(appKey, accid, async () => {
+  /**
+   * Kicks the account's devices on the other nodes (this node's are the caller's to kick). Resolves
+   * once the kick is in their inboxes, or its failure logged; never rejects.
+   */
+  kickElsewhere(appKey: string, accid: string, reason: KickReason, exceptDevice?: string): Promise<void> {
+    return this.#chain(appKey, accid, async () => {
       const nodes = new Set((await this.#placed(appKey, accid)).map((d) => d.node))
       nodes.delete(this.#o.nodeId)
       const entry: InboxEntry = { kind: 'kick', appKey, accid, reason, ...(exceptDevice ? { exceptDevice } : {}) }
@@ -181,7 +184,7 @@ export class ClusterDelivery implements EventDelivery {
    * without one slow account holding up the rest. A failure is logged and counted; the device
    * learns what it missed when it resumes or reconnects.
    */
-  #chain(appKey: string, accid: string, hop: () => Promise<void>): void {
+  #chain(appKey: string, accid: string, hop: () => Promise<void>): Promise<void> {
     const k = `${appKey}\u0000${accid}`
     const next = (this.#chains.get(k) ?? Promise.resolve()).then(hop).catch((error: unknown) => {
       this.#o.onLost?.()
@@ -191,6 +194,7 @@ export class ClusterDelivery implements EventDelivery {
     void next.then(() => {
       if (this.#chains.get(k) === next) this.#chains.delete(k)
     })
+    return next
   }
 }
 

@@ -49,7 +49,7 @@ export interface GatewayOptions {
   /** The per-account device cap, counted across every node. */
   slots: DeviceSlots
   /** In a cluster: kicks the account's devices on the other nodes (`kickAccount` kicks this node's). */
-  kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => void
+  kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => Promise<void>
 }
 
 interface Connection {
@@ -321,6 +321,7 @@ export class Gateway {
       // here (a resume, a login again) holds its slot already and needs no round trip.
       if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
         added = await slots.claim(app, msg.accid, msg.deviceId)
+        if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
     } finally {
       // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
@@ -357,7 +358,7 @@ export class Gateway {
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
     if (!app.multiDevice) {
       this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
-      this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+      void this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
     }
 
     const session = new Session({
@@ -375,6 +376,27 @@ export class Gateway {
     session.reply(msg.id, this.#loginResult(session, false))
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  /**
+   * In a cluster, a revoke on another node kicks the nodes that presence names, and this device is
+   * named there only from its claim on. Reading the account again after the claim closes the gap:
+   * either this read sees the revoke, or the revoke (stored before it looked) finds the device.
+   */
+  async #revokedMeanwhile(
+    appKey: string,
+    { accid, deviceId }: { accid: string; deviceId: string },
+    issuedAtMs: number,
+    added: boolean,
+  ): Promise<boolean> {
+    if (!this.#o.kickElsewhere) return false
+    try {
+      const account = await this.#o.store.getAccount(appKey, accid)
+      return !account || issuedAtMs < account.tokensValidAfter
+    } catch (error) {
+      if (added) this.#o.slots.abandon(appKey, accid, deviceId)
+      throw error
+    }
   }
 
   #loginResult(session: Session, resumed: boolean): ReplyResults['login'] {
