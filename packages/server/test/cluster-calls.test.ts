@@ -99,6 +99,21 @@ describe('calls whose parties sit on different nodes', skip, () => {
     await Promise.all([alice.next('record'), bobA.next('record'), bobB.next('record')])
   })
 
+  it('a device of bob logging in on node B while a call from node A rings him is rung too', async () => {
+    const { a, b } = await twoNodes()
+    const alice = await TestDevice.online(a, 'alice')
+    const first = await TestDevice.online(a, 'bob', { deviceId: 'bob-a' })
+    const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+    await first.next('invited')
+    const late = await TestDevice.online(b, 'bob', { deviceId: 'bob-b' })
+    const invited = await late.next('invited')
+    assert.equal(invited.call.callId, call.callId)
+    await invited.call.accept()
+    await Promise.all([alice.next('userAccept'), first.next('otherClientAccept')])
+    await call.hangup()
+    await Promise.all([alice.next('record'), first.next('record'), late.next('record')])
+  })
+
   it('a group call with members on both nodes (mesh) rings everyone, and records once', async () => {
     const { a, b } = await twoNodes()
     const ann = await TestDevice.online(a, 'ann')
