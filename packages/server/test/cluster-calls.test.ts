@@ -4,6 +4,7 @@ import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
 import { skipUnless, testPostgres } from './postgres.ts'
 import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
 import type { ServerOptions } from '../src/index.ts'
+import { redisPresence } from '../src/bus/redis-presence.ts'
 import { RawSocket } from './raw-socket.ts'
 import { signedHeaders, startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
 
@@ -22,7 +23,7 @@ after(async () => {
 async function twoNodes(
   redisOfB = redis.url,
   options: Partial<ServerOptions> = {},
-): Promise<{ a: TestServer; b: TestServer }> {
+): Promise<{ a: TestServer; b: TestServer; scope: RedisScope }> {
   if ('skip' in postgres) throw new Error(postgres.skip)
   const scope = redisScope(redis.url)
   scopes.push(scope)
@@ -32,7 +33,7 @@ async function twoNodes(
   const a = await startTestServer({ ...options, postgres: pg, redis: redisOf(redis.url), nodeId: 'node-a' })
   const b = await startTestServer({ ...options, postgres: pg, redis: redisOf(redisOfB), nodeId: 'node-b' })
   servers.push(a, b)
-  return { a, b }
+  return { a, b, scope }
 }
 
 const skip = redis.skip ? { skip: redis.skip } : skipUnless(postgres)
@@ -112,6 +113,25 @@ describe('calls whose parties sit on different nodes', skip, () => {
     await Promise.all([alice.next('userAccept'), first.next('otherClientAccept')])
     await call.hangup()
     await Promise.all([alice.next('record'), first.next('record'), late.next('record')])
+  })
+
+  it("a device whose node's heartbeat stopped is not online: calling its account fails with CALLEE_OFFLINE", async () => {
+    const { a, scope } = await twoNodes()
+    const link = scope.open()
+    // A slot that outlives its node, as one of a node that was killed a moment ago does.
+    await redisPresence(link, { lifetimeMs: 60_000 }).claim(a.app.appKey, 'bob', 'ghost', 'node-dead', undefined)
+    await a.rest('POST', '/v1/accounts', { accid: 'bob', name: 'bob' })
+    const alice = await TestDevice.online(a, 'alice')
+    await assert.rejects(alice.kit.call({ to: 'bob', type: 'audio' }), { code: 'CALLEE_OFFLINE' })
+    // The same slot counts while its node beats.
+    await link.run((r) => r.set('node:node-dead', '1', 'PX', 5000))
+    const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+    assert.ok(call.callId)
+    assert.ok(
+      (await scope.keys()).includes(`${scope.prefix}inbox:{node-dead}`),
+      'its invite waits in that node\u2019s inbox',
+    )
+    await call.cancel()
   })
 
   it('a group call with members on both nodes (mesh) rings everyone, and records once', async () => {
