@@ -60,6 +60,11 @@ export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSi
         for (const [what, bytes] of Object.entries(held())) this.set({ what }, bytes)
       },
     }),
+    clusterHopsLost: new Counter({
+      name: 'ringkit_cluster_hops_lost_total',
+      help: 'Events or kicks for devices on other nodes that could not be handed to their node (Redis out of reach)',
+      registers: [registry],
+    }),
     httpErrors: new Counter({
       name: 'ringkit_http_errors_total',
       help: 'REST requests refused, by error code',

@@ -6,13 +6,14 @@ import { WebSocketServer } from 'ws'
 import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
+import { ClusterDelivery } from './bus/cluster-delivery.ts'
 import { defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
 import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { redisPresence } from './bus/redis-presence.ts'
 import { CallEngine } from './calls/CallEngine.ts'
-import { memoryCallStateStore } from './calls/ports.ts'
+import { memoryCallStateStore, type EventDelivery } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
 import { memoryCooldowns } from './guards/cooldowns.ts'
 import { clientAddress, IpConnections, proxySet } from './guards/ip-connections.ts'
@@ -25,7 +26,7 @@ import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { drainNode } from './signal/drain.ts'
 import { Gateway } from './signal/Gateway.ts'
-import { DeviceSlots, memoryPresence } from './signal/presence.ts'
+import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
@@ -152,7 +153,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       ? new SfuCalls({
           ...janus,
           send: (appKey, callId, device, data) =>
-            registry.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
+            delivery.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
           observe: (on, seconds) => metrics.sfuWait.observe({ on }, seconds),
           onCallLost: (appKey, callId) => {
             log.error({ callId }, 'the Janus carrying a group call went away: ending the call')
@@ -172,10 +173,25 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     })
   // In Redis, every node reads and writes one call's state, each write fenced by its version.
   const calls = redis ? redisCallStateStore(redis) : memoryCallStateStore()
+  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs
+  const nodeId = options.nodeId ?? defaultNodeId()
+  const presence = presenceOf(redis, resumeGraceMs)
+  // With Redis, events reach a party's devices on whichever node they are.
+  const cluster = redis
+    ? new ClusterDelivery({
+        link: redis,
+        nodeId,
+        registry,
+        presence,
+        log,
+        onLost: () => metrics.clusterHopsLost.inc(),
+      })
+    : undefined
+  const delivery: EventDelivery = cluster ?? registry
   const engine = new CallEngine({
     store,
     calls,
-    delivery: registry,
+    delivery,
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
     },
@@ -200,16 +216,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
 
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
-  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs
-  const nodeId = options.nodeId ?? defaultNodeId()
-  const slots = deviceSlots({
-    redis,
-    nodeId,
-    registry,
-    log,
-    resumeGraceMs,
-    devicesPerAccount: limits.devicesPerAccount,
-  })
+  const slots = new DeviceSlots({ presence, node: nodeId, registry, log, devicesPerAccount: limits.devicesPerAccount })
   const heartbeat = startNodeHeartbeat(
     redis,
     nodeId,
@@ -230,7 +237,9 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     sessionIceServers: sessionIceServers(ice),
     callIceServers: iceForCall,
     slots,
+    ...(cluster ? { kickElsewhere: cluster.kickElsewhere.bind(cluster) } : {}),
   })
+  cluster?.onKick((appKey, accid, reason, except) => gateway.kickAccount(appKey, accid, reason, except))
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
@@ -242,7 +251,10 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     rates,
     restRate: limits.rest,
-    kickAccount: (appKey, accid) => gateway.kickAccount(appKey, accid, 'revoked'),
+    kickAccount: async (appKey, accid) => {
+      gateway.kickAccount(appKey, accid, 'revoked')
+      await cluster?.kickElsewhere(appKey, accid, 'revoked')
+    },
     node: {
       draining: () => gateway.draining,
       // Cheap reads with a deadline: a node whose store or Redis hangs takes no traffic.
@@ -281,6 +293,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       defaultApp,
       ownApp: (name) => ensureNamedApp(store, name),
     })
+    await cluster?.start()
     await http.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' })
   } catch (error) {
     // A connection that keeps reconnecting would keep a process that failed to start alive.
@@ -323,6 +336,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       await sfu?.shutdown()
       wss.close()
       await http.close()
+      await cluster?.close()
       await store.close()
       await redis?.close()
     },
@@ -341,18 +355,9 @@ function guardPorts(redis: RedisLink | undefined) {
  * node's last heartbeat by about three heartbeats and the resume grace: a device of a node that
  * died keeps its slot while it resumes elsewhere, and frees it if it does not.
  */
-function deviceSlots(o: {
-  redis: RedisLink | undefined
-  nodeId: string
-  registry: SessionRegistry
-  log: Logger
-  resumeGraceMs: number
-  devicesPerAccount: number
-}): DeviceSlots {
-  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + o.resumeGraceMs
-  const presence = o.redis ? redisPresence(o.redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
-  const { registry, log, devicesPerAccount } = o
-  return new DeviceSlots({ presence, node: o.nodeId, registry, log, devicesPerAccount })
+function presenceOf(redis: RedisLink | undefined, resumeGraceMs: number): Presence {
+  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + resumeGraceMs
+  return redis ? redisPresence(redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
 }
 
 function redisEvents(log: Logger) {

@@ -15,10 +15,12 @@ export interface TestServer extends RingKitServer {
   dataDir: string
   app: App
   rest: Rest
+  /** In a test cluster (RINGKIT_TEST_CLUSTER=1): the URLs of its other nodes, which devices alternate with. */
+  peers?: string[]
 }
 
 /** What devices and app backends need of a server, in this process or another. */
-export type ServerTarget = Pick<TestServer, 'url' | 'app' | 'rest'>
+export type ServerTarget = Pick<TestServer, 'url' | 'app' | 'rest'> & { peers?: string[] | undefined }
 
 /**
  * A fresh data dir for a test server, in memory where the system has a tmpfs
@@ -36,7 +38,13 @@ export function testDataDir(): string {
  * (RINGKIT_TEST_POSTGRES_URL), a schema per data dir: a server started again on the same data dir
  * finds its data, as with SQLite. The schemas are dropped when the test file ends.
  */
-const onPostgres = process.env.RINGKIT_TEST_STORE === 'postgres'
+/**
+ * With RINGKIT_TEST_CLUSTER=1, each test server is two nodes of one cluster (one PostgreSQL schema,
+ * one Redis prefix), and the devices of a test log in to them in turn: the parties of a call sit on
+ * different nodes. REST and the server's other parts are the first node's.
+ */
+const asCluster = process.env.RINGKIT_TEST_CLUSTER === '1'
+const onPostgres = process.env.RINGKIT_TEST_STORE === 'postgres' || asCluster
 const testSchemas = new Set<string>()
 if (onPostgres) after(dropTestSchemas)
 
@@ -66,32 +74,49 @@ async function dropTestSchemas(): Promise<void> {
  */
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? testDataDir()
+  const cluster = asCluster && !options.redis && !options.postgres && !options.nodeId
   const scope: RedisScope | undefined =
-    process.env.RINGKIT_TEST_REDIS_STATE === '1' && !options.redis
+    (process.env.RINGKIT_TEST_REDIS_STATE === '1' || cluster) && !options.redis
       ? redisScope(process.env.RINGKIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
       : undefined
-  const server = await startServer({
-    dataDir,
-    port: 0,
-    logger: pino({ level: process.env.RINGKIT_TEST_LOG ?? 'silent' }),
-    heartbeatMs: 1000,
-    resumeGraceMs: 1500,
-    ...testStore(dataDir),
-    ...(scope ? { redis: { url: scope.url, prefix: scope.prefix } } : {}),
-    ...options,
-  })
+  const node = (nodeId?: string) =>
+    startServer({
+      dataDir,
+      port: 0,
+      logger: pino({ level: process.env.RINGKIT_TEST_LOG ?? 'silent' }),
+      heartbeatMs: 1000,
+      resumeGraceMs: 1500,
+      ...testStore(dataDir),
+      ...(scope ? { redis: { url: scope.url, prefix: scope.prefix } } : {}),
+      ...(nodeId ? { nodeId } : {}),
+      ...options,
+    })
+  // One after the other: the first makes the schema and the default app, the second finds them.
+  const server = await node(cluster ? 'node-a' : undefined)
+  const peer = cluster ? await node('node-b') : undefined
   const app = server.defaultApp
   return {
     ...server,
     dataDir,
     app,
     rest: rest(server.url, app),
+    ...(peer ? { peers: [peer.url] } : {}),
     async close() {
-      await server.close()
+      await Promise.all([server.close(), peer?.close()])
       await scope?.drop()
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** Devices made so far per server: in a test cluster, each logs in to the next node in turn. */
+const devicesMade = new Map<string, number>()
+
+function nodeFor(server: ServerTarget): string {
+  if (!server.peers?.length) return server.url
+  const made = devicesMade.get(server.url) ?? 0
+  devicesMade.set(server.url, made + 1)
+  return [server.url, ...server.peers][made % (server.peers.length + 1)]!
 }
 
 export type Rest = (
@@ -169,7 +194,7 @@ export class TestDevice {
     live.add(this)
     this.accid = accid
     this.kit = new RingKit({
-      server: options.servers ?? server.url,
+      server: options.servers ?? nodeFor(server),
       appKey: (options.app ?? server.app).appKey,
       media: false,
       WebSocket: WebSocket as unknown as WebSocketConstructor,

@@ -16,8 +16,8 @@ export interface RestOptions {
   rates: RateLimiter
   /** Requests per app, counted once the CheckSum passed: an AppKey is public, a budget anyone could spend is not. */
   restRate: Rate
-  /** Logs an account's devices out after its tokens are revoked. */
-  kickAccount: (appKey: string, accid: string) => void
+  /** Logs an account's devices out after its tokens are revoked; in a cluster, resolves once every node was told. */
+  kickAccount: (appKey: string, accid: string) => void | Promise<void>
   /** What /healthz and /readyz tell load balancers about this node. */
   node: {
     draining: () => boolean
@@ -165,7 +165,7 @@ function routeHandlers(o: RestOptions): Handlers {
       const app = appOf(request)
       // Issued-at has millisecond precision: a token made in this same millisecond stays revoked too.
       if (!(await store.revokeTokens(app.appKey, accid, Date.now() + 1))) notFound(accid)
-      o.kickAccount(app.appKey, accid)
+      await o.kickAccount(app.appKey, accid)
       return { accid, revoked: true }
     },
     listCalls: async ({ params: { accid }, query, request }) => {

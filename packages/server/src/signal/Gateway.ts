@@ -48,6 +48,8 @@ export interface GatewayOptions {
   callIceServers: (accid: string) => IceServer[]
   /** The per-account device cap, counted across every node. */
   slots: DeviceSlots
+  /** In a cluster: kicks the account's devices on the other nodes (`kickAccount` kicks this node's). */
+  kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => Promise<void>
 }
 
 interface Connection {
@@ -123,7 +125,7 @@ export class Gateway {
     socket.on('close', () => this.#onClose(conn))
   }
 
-  /** Logs every device of the account out, telling each why. */
+  /** Logs every device of the account on this node out, telling each why. */
   kickAccount(appKey: string, accid: string, reason: 'revoked' | 'otherLogin', exceptDeviceId?: string): void {
     if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
@@ -319,6 +321,7 @@ export class Gateway {
       // here (a resume, a login again) holds its slot already and needs no round trip.
       if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
         added = await slots.claim(app, msg.accid, msg.deviceId)
+        if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
     } finally {
       // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
@@ -353,7 +356,10 @@ export class Gateway {
     }
     // A device logging in again replaces itself and keeps its slot; the old devices stay.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
-    if (!app.multiDevice) this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+    if (!app.multiDevice) {
+      this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+      void this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
+    }
 
     const session = new Session({
       sessionId: randomUUID(),
@@ -370,6 +376,27 @@ export class Gateway {
     session.reply(msg.id, this.#loginResult(session, false))
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  /**
+   * In a cluster, a revoke on another node kicks the nodes that presence names, and this device is
+   * named there only from its claim on. Reading the account again after the claim closes the gap:
+   * either this read sees the revoke, or the revoke (stored before it looked) finds the device.
+   */
+  async #revokedMeanwhile(
+    appKey: string,
+    { accid, deviceId }: { accid: string; deviceId: string },
+    issuedAtMs: number,
+    added: boolean,
+  ): Promise<boolean> {
+    if (!this.#o.kickElsewhere) return false
+    try {
+      const account = await this.#o.store.getAccount(appKey, accid)
+      return !account || issuedAtMs < account.tokensValidAfter
+    } catch (error) {
+      if (added) this.#o.slots.abandon(appKey, accid, deviceId)
+      throw error
+    }
   }
 
   #loginResult(session: Session, resumed: boolean): ReplyResults['login'] {

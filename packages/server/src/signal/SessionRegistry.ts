@@ -4,8 +4,9 @@ import type { Audience } from '../calls/types.ts'
 import type { Session } from './Session.ts'
 
 /**
- * The devices logged in to this node, by account. It is the engine's `EventDelivery` for one node:
- * an event for an account reaches each of its devices.
+ * The devices logged in to this node, by account. It is the engine's `EventDelivery` for one node
+ * (an event for an account reaches each of its devices), and what `ClusterDelivery` hands this
+ * node's share of an event to.
  */
 export class SessionRegistry implements EventDelivery {
   readonly #byAccount = new Map<string, Map<string, Session>>()
@@ -60,8 +61,8 @@ export class SessionRegistry implements EventDelivery {
   }
 
   /**
-   * This node's devices only, on purpose for now: events do not cross nodes yet, so a device on
-   * another node could not be rung. Cluster-wide presence (`Presence.devices`) is what replaces it.
+   * This node's devices: right for one node alone. A cluster asks presence instead
+   * (`ClusterDelivery`), since no device here does not mean none anywhere.
    */
   async onlineDevices(appKey: string, accid: string): Promise<DeviceRef[]> {
     return this.devicesOf(appKey, accid).map((s) => ({ accid: s.accid, deviceId: s.deviceId }))

@@ -1,0 +1,211 @@
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
+import type { EventDelivery } from '../calls/ports.ts'
+import type { Audience } from '../calls/types.ts'
+import type { Presence, PresentDevice } from '../signal/presence.ts'
+import type { SessionRegistry } from '../signal/SessionRegistry.ts'
+import { nodeAlive } from './nodes.ts'
+import type { RedisLink } from './redis.ts'
+
+/**
+ * Events for devices on other nodes ride a Redis stream per node, `inbox:{nodeId}`: one ordered log
+ * that its node reads from the last position it read, so a blink of its connection loses nothing.
+ * Bounded and expiring, so that the inbox of a node that died neither grows nor stays forever.
+ */
+export const INBOX_MAX_ENTRIES = 10_000
+export const INBOX_TTL_MS = 10 * 60_000
+/** At most half the link's command timeout, so a blocking read is never taken for a Redis that is gone. */
+const READ_BLOCK_MS = 1_000
+/** How long a node's heartbeat, once seen, counts as alive without asking again: well below its TTL. */
+const ALIVE_CACHE_MS = 1_000
+const READ_COUNT = 500
+const RETRY_MS = 500
+
+export type KickReason = 'revoked' | 'otherLogin'
+
+/** What one node hands another: an event for some of its devices, or a kick of an account's devices. */
+type InboxEntry =
+  | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent }
+  | { kind: 'kick'; appKey: string; accid: string; reason: KickReason; exceptDevice?: string }
+
+export interface ClusterDeliveryOptions {
+  link: RedisLink
+  nodeId: string
+  registry: SessionRegistry
+  presence: Presence
+  log: Logger
+  /** A hop to another node's inbox failed: the event is not delivered there. */
+  onLost?: () => void
+}
+
+/**
+ * The engine's `EventDelivery` for a cluster. Devices on this node get events at once; a device on
+ * another node gets them through that node's inbox. Which node holds a device is read from
+ * presence, never inferred from this node's sessions: no device here is not "offline".
+ *
+ * `send` is synchronous for the engine; the hops run in a chain per account, so that events from
+ * this node to one device leave (and, one stream per target node, arrive) in the order sent.
+ */
+export class ClusterDelivery implements EventDelivery {
+  readonly #o: ClusterDeliveryOptions
+  readonly #chains = new Map<string, Promise<void>>()
+  /** Other nodes seen alive, and until when that is believed. */
+  readonly #alive = new Map<string, number>()
+  #onKick: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void = () => {}
+  #reader: Redis | undefined
+  #closed = false
+
+  constructor(options: ClusterDeliveryOptions) {
+    this.#o = options
+  }
+
+  /** Where kicks that other nodes send land: the gateway's local `kickAccount`. */
+  onKick(handler: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void): void {
+    this.#onKick = handler
+  }
+
+  send(appKey: string, to: Audience, event: ServerEvent): void {
+    this.#o.registry.send(appKey, to, event)
+    // A device connected here has just been given the event. One whose session here waits for a
+    // resume may have moved on: presence says where it is now.
+    if ('device' in to && this.#o.registry.get(appKey, to.device.accid, to.device.deviceId)?.socket) return
+    const accid = 'device' in to ? to.device.accid : to.account
+    void this.#chain(appKey, accid, async () => {
+      const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId)
+      await Promise.all([...nodes].map((node) => this.#append(node, { kind: 'event', appKey, to, event })))
+    })
+  }
+
+  /** The account's devices on every node whose heartbeat is alive. */
+  async onlineDevices(appKey: string, accid: string): Promise<DeviceRef[]> {
+    return (await this.#placed(appKey, accid)).map(({ deviceId }) => ({ accid, deviceId }))
+  }
+
+  /**
+   * Kicks the account's devices on the other nodes (this node's are the caller's to kick). Resolves
+   * once the kick is in their inboxes, or its failure logged; never rejects.
+   */
+  kickElsewhere(appKey: string, accid: string, reason: KickReason, exceptDevice?: string): Promise<void> {
+    return this.#chain(appKey, accid, async () => {
+      const nodes = new Set((await this.#placed(appKey, accid)).map((d) => d.node))
+      nodes.delete(this.#o.nodeId)
+      const entry: InboxEntry = { kind: 'kick', appKey, accid, reason, ...(exceptDevice ? { exceptDevice } : {}) }
+      await Promise.all([...nodes].map((node) => this.#append(node, entry)))
+    })
+  }
+
+  /**
+   * Starts reading this node's inbox, from its current end: what was left there by an earlier run
+   * under the same name was for sessions that are gone.
+   */
+  async start(): Promise<void> {
+    const { link, nodeId } = this.#o
+    const last = await link.run((r) => r.xrevrange(inboxKey(nodeId), '+', '-', 'COUNT', 1))
+    this.#reader = link.duplicate()
+    const timeout = this.#reader.options.commandTimeout
+    const blockMs = timeout ? Math.max(10, Math.min(READ_BLOCK_MS, Math.floor(timeout / 2))) : READ_BLOCK_MS
+    void this.#read(last[0]?.[0] ?? '0-0', blockMs)
+  }
+
+  /** Waits for the hops still on their way (with the link's deadline each), and stops reading. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#chains.values())
+    this.#reader?.disconnect()
+  }
+
+  async #read(from: string, blockMs: number): Promise<void> {
+    let last = from
+    let failing = false
+    while (!this.#closed && this.#reader) {
+      try {
+        const key = inboxKey(this.#o.nodeId)
+        const batch = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, last)
+        failing = false
+        for (const [id, fields] of batch?.[0]?.[1] ?? []) {
+          last = id
+          this.#receive(fields)
+        }
+      } catch (error) {
+        if (this.#closed) return
+        if (!failing) this.#o.log.warn({ err: error }, 'reading this node\u2019s inbox failed: retrying')
+        failing = true
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref())
+      }
+    }
+  }
+
+  #receive(fields: string[]): void {
+    let entry: InboxEntry
+    try {
+      entry = JSON.parse(fields[1] ?? '') as InboxEntry
+    } catch (error) {
+      this.#o.log.error({ err: error }, 'an inbox entry is not JSON: skipped')
+      return
+    }
+    if (entry.kind === 'event') this.#o.registry.send(entry.appKey, entry.to, entry.event)
+    else if (entry.kind === 'kick') this.#onKick(entry.appKey, entry.accid, entry.reason, entry.exceptDevice)
+  }
+
+  async #placed(appKey: string, accid: string): Promise<PresentDevice[]> {
+    const devices = await this.#o.presence.devices(appKey, accid)
+    const nodes = [...new Set(devices.map((d) => d.node))]
+    const alive = new Set<string>()
+    await Promise.all(nodes.map(async (node) => (await this.#isAlive(node)) && alive.add(node)))
+    return devices.filter((d) => alive.has(d.node))
+  }
+
+  async #isAlive(node: string): Promise<boolean> {
+    if (node === this.#o.nodeId) return true
+    const now = Date.now()
+    if ((this.#alive.get(node) ?? 0) > now) return true
+    if (!(await nodeAlive(this.#o.link, node))) {
+      this.#alive.delete(node)
+      return false
+    }
+    this.#alive.set(node, now + ALIVE_CACHE_MS)
+    return true
+  }
+
+  async #append(node: string, entry: InboxEntry): Promise<void> {
+    const key = inboxKey(node)
+    await this.#o.link.run((r) =>
+      r
+        .multi()
+        .xadd(key, 'MAXLEN', '~', INBOX_MAX_ENTRIES, '*', 'e', JSON.stringify(entry))
+        .pexpire(key, INBOX_TTL_MS)
+        .exec(),
+    )
+  }
+
+  /**
+   * Runs `hop` after the account's previous hops: one chain per account keeps its events in order
+   * without one slow account holding up the rest. A failure is logged and counted; the device
+   * learns what it missed when it resumes or reconnects.
+   */
+  #chain(appKey: string, accid: string, hop: () => Promise<void>): Promise<void> {
+    const k = `${appKey}\u0000${accid}`
+    const next = (this.#chains.get(k) ?? Promise.resolve()).then(hop).catch((error: unknown) => {
+      this.#o.onLost?.()
+      this.#o.log.warn({ err: error, accid }, 'an event for a device on another node was not delivered')
+    })
+    this.#chains.set(k, next)
+    void next.then(() => {
+      if (this.#chains.get(k) === next) this.#chains.delete(k)
+    })
+    return next
+  }
+}
+
+/** The nodes other than this one that hold a device of the audience. */
+function remoteNodes(devices: PresentDevice[], to: Audience, self: string): Set<string> {
+  const nodes = new Set<string>()
+  for (const d of devices) {
+    if (d.node === self) continue
+    if ('device' in to ? d.deviceId === to.device.deviceId : d.deviceId !== to.exceptDevice) nodes.add(d.node)
+  }
+  return nodes
+}
+
+const inboxKey = (nodeId: string) => `inbox:{${nodeId}}`
