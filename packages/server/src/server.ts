@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws'
 import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
-import { defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
+import { clusterNode, defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
 import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
@@ -25,7 +25,7 @@ import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
 import { drainNode } from './signal/drain.ts'
 import { Gateway } from './signal/Gateway.ts'
-import { DeviceSlots, memoryPresence } from './signal/presence.ts'
+import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
@@ -172,6 +172,9 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     })
   // In Redis, every node reads and writes one call's state, each write fenced by its version.
   const calls = redis ? redisCallStateStore(redis) : memoryCallStateStore()
+  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs
+  const nodeId = options.nodeId ?? defaultNodeId()
+  const presence = devicePresence(redis, resumeGraceMs)
   const engine = new CallEngine({
     store,
     calls,
@@ -185,9 +188,16 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
     keptSignals: limits.keptSignals,
+    // With Redis, ringing deadlines and calls of dead nodes are every node's business.
+    ...(redis ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
   })
   const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
-  if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
+  if (recovered > 0) {
+    log.warn(
+      { calls: recovered },
+      redis ? 'took over the calls of nodes that died' : 'ended calls interrupted by the last shutdown',
+    )
+  }
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
   const markAlive = () =>
     store.putSetting(ALIVE_SETTING, String(Date.now())).catch((error: unknown) => {
@@ -200,16 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
 
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
-  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_SETTINGS.resumeGraceMs
-  const nodeId = options.nodeId ?? defaultNodeId()
-  const slots = deviceSlots({
-    redis,
-    nodeId,
-    registry,
-    log,
-    resumeGraceMs,
-    devicesPerAccount: limits.devicesPerAccount,
-  })
+  const slots = new DeviceSlots({ presence, node: nodeId, registry, log, devicesPerAccount: limits.devicesPerAccount })
   const heartbeat = startNodeHeartbeat(
     redis,
     nodeId,
@@ -337,22 +338,14 @@ function guardPorts(redis: RedisLink | undefined) {
 }
 
 /**
- * The device cap, counted in Redis for the cluster or in memory for one node. A slot outlives its
- * node's last heartbeat by about three heartbeats and the resume grace: a device of a node that
- * died keeps its slot while it resumes elsewhere, and frees it if it does not.
+ * Where devices are (and the device cap is counted): in Redis for the cluster or in memory for one
+ * node. A slot outlives its node's last heartbeat by about three heartbeats and the resume grace:
+ * a device of a node that died keeps its slot while it resumes elsewhere, and frees it if it does
+ * not, which is also when a call taken over from that node ends for want of it.
  */
-function deviceSlots(o: {
-  redis: RedisLink | undefined
-  nodeId: string
-  registry: SessionRegistry
-  log: Logger
-  resumeGraceMs: number
-  devicesPerAccount: number
-}): DeviceSlots {
-  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + o.resumeGraceMs
-  const presence = o.redis ? redisPresence(o.redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
-  const { registry, log, devicesPerAccount } = o
-  return new DeviceSlots({ presence, node: o.nodeId, registry, log, devicesPerAccount })
+function devicePresence(redis: RedisLink | undefined, resumeGraceMs: number): Presence {
+  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + resumeGraceMs
+  return redis ? redisPresence(redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
 }
 
 function redisEvents(log: Logger) {
