@@ -188,14 +188,17 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
     keptSignals: limits.keptSignals,
-    // With Redis, ringing deadlines and calls of dead nodes are every node's business.
-    ...(redis ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
+    // Several nodes (PostgreSQL and Redis): ringing deadlines and calls of dead nodes are every
+    // node's business. SQLite is one node: its journal is all its own, ended on start as ever.
+    ...(redis && options.postgres ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
   })
   const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
   if (recovered > 0) {
     log.warn(
       { calls: recovered },
-      redis ? 'took over the calls of nodes that died' : 'ended calls interrupted by the last shutdown',
+      redis && options.postgres
+        ? 'took over the calls of nodes that died'
+        : 'ended calls interrupted by the last shutdown',
     )
   }
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
