@@ -93,7 +93,8 @@ describe('a node killed with SIGKILL', { skip: redis.skip || skipUnless(pgTarget
         postgres: { url: pgTarget.url, schema },
         redis: { url: redis.url, prefix: scope.prefix },
         nodeId: 'node-b',
-        ...app,
+        appKey: app.appKey,
+        appSecret: app.appSecret,
       })
     const sockets: RawSocket[] = []
     let b: TestServer | undefined
