@@ -86,6 +86,11 @@ const TIMER_RETRY_MS = 1000
 
 /** How often a node of a cluster looks for ringing deadlines due, whichever node set them. */
 const DEADLINE_POLL_MS = 300
+/**
+ * How long a due deadline is left to the node that set it (its own timer fires on time) before any
+ * node fires it: the devices of the call are most likely on that node.
+ */
+const DEADLINE_LEEWAY_MS = 500
 /** How many due deadlines one look fires at most; the rest wait for the next. */
 const DUE_BATCH = 100
 /** How often a node of a cluster looks for calls whose node's lease expired, and for their devices. */
@@ -470,8 +475,11 @@ export class CallEngine {
     const cluster = this.#o.cluster
     if (!cluster) return 0
     let taken = 0
+    // One lease read per owner per look, however many calls it keeps.
+    const alive = new Map<string, Promise<boolean>>()
+    const isAlive = (owner: string) => alive.get(owner) ?? alive.set(owner, cluster.alive(owner)).get(owner)!
     for (const { state, owner } of await this.#o.store.listJournal()) {
-      if (owner === cluster.id ? !atStart : owner !== undefined && (await cluster.alive(owner))) continue
+      if (owner === cluster.id ? !atStart : owner !== undefined && (await isAlive(owner))) continue
       if (!(await cluster.lock(`adopt:${state.callId}`, ADOPT_LOCK_MS))) continue
       await this.#queue.run(state.callId, () => this.#adopt(state))
       taken++
@@ -518,7 +526,7 @@ export class CallEngine {
 
   /** Cluster: fires the ringing deadlines due in the shared state, whichever node set them. */
   async #fireDue(): Promise<void> {
-    const due = (await this.#o.calls.dueCalls?.(this.#now(), DUE_BATCH)) ?? []
+    const due = (await this.#o.calls.dueCalls?.(this.#now() - DEADLINE_LEEWAY_MS, DUE_BATCH)) ?? []
     for (const callId of due) {
       const kept = await this.#o.calls.get(callId)
       const at = kept && nextDeadline(kept.state)
