@@ -167,6 +167,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // A connection that keeps reconnecting would keep a process that failed to start alive.
   const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
     step.catch(async (error: unknown) => {
+      // The engine's cluster duties would go on polling a closed connection.
+      engine.close()
       await redis?.close()
       throw error
     })
@@ -289,6 +291,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   } catch (error) {
     // A connection that keeps reconnecting would keep a process that failed to start alive.
     heartbeat.stop()
+    engine.close()
     await redis?.close()
     throw error
   }
