@@ -7,7 +7,7 @@ import { RingKitError } from '@ringkit/protocol'
 import { callIceServers, checkIceConfig, sessionIceServers, type IceConfig } from './auth/turn.ts'
 import { memoryNonceStore } from './auth/checksum.ts'
 import { ClusterDelivery } from './bus/cluster-delivery.ts'
-import { defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
+import { clusterNode, defaultNodeId, NODE_HEARTBEAT_MS, startNodeHeartbeat } from './bus/nodes.ts'
 import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
@@ -168,6 +168,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // A connection that keeps reconnecting would keep a process that failed to start alive.
   const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
     step.catch(async (error: unknown) => {
+      // The engine's cluster duties would go on polling a closed connection.
+      engine.close()
       await redis?.close()
       throw error
     })
@@ -201,9 +203,19 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
     keptSignals: limits.keptSignals,
+    // Several nodes (PostgreSQL and Redis): ringing deadlines and calls of dead nodes are every
+    // node's business. SQLite is one node: its journal is all its own, ended on start as ever.
+    ...(redis && options.postgres ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
   })
   const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
-  if (recovered > 0) log.warn({ calls: recovered }, 'ended calls interrupted by the last shutdown')
+  if (recovered > 0) {
+    log.warn(
+      { calls: recovered },
+      redis && options.postgres
+        ? 'took over the calls of nodes that died'
+        : 'ended calls interrupted by the last shutdown',
+    )
+  }
   // When this run was last known to be up: what a crash recovery dates interrupted calls to.
   const markAlive = () =>
     store.putSetting(ALIVE_SETTING, String(Date.now())).catch((error: unknown) => {
@@ -298,6 +310,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   } catch (error) {
     // A connection that keeps reconnecting would keep a process that failed to start alive.
     heartbeat.stop()
+    engine.close()
     await redis?.close()
     throw error
   }
@@ -351,9 +364,10 @@ function guardPorts(redis: RedisLink | undefined) {
 }
 
 /**
- * The device cap, counted in Redis for the cluster or in memory for one node. A slot outlives its
- * node's last heartbeat by about three heartbeats and the resume grace: a device of a node that
- * died keeps its slot while it resumes elsewhere, and frees it if it does not.
+ * Where devices are (and the device cap is counted): in Redis for the cluster or in memory for one
+ * node. A slot outlives its node's last heartbeat by about three heartbeats and the resume grace:
+ * a device of a node that died keeps its slot while it resumes elsewhere, and frees it if it does
+ * not, which is also when a call taken over from that node ends for want of it.
  */
 function presenceOf(redis: RedisLink | undefined, resumeGraceMs: number): Presence {
   const lifetimeMs = 3 * NODE_HEARTBEAT_MS + resumeGraceMs

@@ -5,7 +5,7 @@ import { migrate } from '../src/store/pg-migrate.ts'
 import { db, openPool } from '../src/store/pg-pool.ts'
 import { openPostgresStore } from '../src/store/postgres.ts'
 import { pgOutage, skipUnless, testPostgres } from './postgres.ts'
-import { record, storeContract } from './store-contract.ts'
+import { callState, record, storeContract } from './store-contract.ts'
 
 const target = await testPostgres()
 after(() => ('skip' in target ? undefined : target.dropSchemas()))
@@ -38,6 +38,35 @@ describe('PostgreSQL store', skipUnless(target), () => {
     }
     const store = await openPostgresStore({ url, schema })
     await store.close()
+  })
+
+  it('the journal names the node that wrote each call last; a row from before owners were kept names none', async () => {
+    const schema = target.schema()
+    const pool = openPool({ url })
+    try {
+      await migrate(db(pool), schema, MIGRATIONS.slice(0, 1))
+      await target.query(`INSERT INTO "${schema}".call_journal (call_id, state) VALUES ($1, $2)`, [
+        'old',
+        JSON.stringify(callState('old', 'app', 1000)),
+      ])
+    } finally {
+      await pool.end()
+    }
+    const store = await openPostgresStore({ url, schema })
+    try {
+      const owners = async () =>
+        Object.fromEntries((await store.listJournal()).map((j) => [j.state.callId, j.owner ?? null]))
+      assert.deepEqual(await owners(), { old: null })
+      await store.journalCall(callState('c1', 'app', 1000), 'node-1')
+      assert.deepEqual(await owners(), { old: null, c1: 'node-1' })
+      await store.journalCall(callState('c1', 'app', 1000), 'node-2')
+      await store.journalCall(callState('old', 'app', 1000), 'node-2')
+      assert.deepEqual(await owners(), { old: 'node-2', c1: 'node-2' })
+      assert.equal(await store.finishCall('app', record('c1', 2000)), true)
+      assert.deepEqual(await owners(), { old: 'node-2' })
+    } finally {
+      await store.close()
+    }
   })
 
   it("call ids compare bytewise whatever the database collation, as in SQLite: pages end where SQLite's do", async () => {

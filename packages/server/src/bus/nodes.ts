@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import type { ClusterNode } from '../calls/ports.ts'
+import type { Presence } from '../signal/presence.ts'
 import type { RedisLink } from './redis.ts'
 
 /** How often a node tells the cluster it is alive, and refreshes its devices' presence. */
@@ -56,3 +58,17 @@ export function startNodeHeartbeat(
 }
 
 const nodeKey = (nodeId: string) => `node:${nodeId}`
+
+/** This node in a cluster on Redis: leases are the heartbeats, presence says where devices are. */
+export function clusterNode(link: RedisLink, nodeId: string, presence: Presence): ClusterNode {
+  return {
+    id: nodeId,
+    alive: (other) => nodeAlive(link, other),
+    async lock(name, ms) {
+      return (await link.run((r) => r.set(`lock:${name}`, nodeId, 'PX', ms, 'NX'))) === 'OK'
+    },
+    async devices(appKey, accid) {
+      return (await presence.devices(appKey, accid)).map((d) => d.deviceId)
+    },
+  }
+}

@@ -14,6 +14,7 @@ import type { AccountStore, CallStore } from '../store/types.ts'
 import {
   realScheduler,
   type CallStateStore,
+  type ClusterNode,
   type KeptCall,
   type EventDelivery,
   type GroupMediaServer,
@@ -30,6 +31,7 @@ import {
   holders,
   isPresent,
   isRinging,
+  nextDeadline,
   presentDevices,
   ringsUntil,
   sameDevice,
@@ -57,6 +59,11 @@ export interface CallEngineOptions {
   maxGroupCallees?: number
   /** Bounds what a ringing call keeps of the caller's negotiation for late devices. */
   keptSignals?: { count: number; bytes: number }
+  /**
+   * This node in a cluster: the engine then fires the deadlines due in the shared state whichever
+   * node set them, and takes over the calls of nodes whose lease expired (never of live ones).
+   */
+  cluster?: ClusterNode
 }
 
 export interface StartCall {
@@ -76,6 +83,20 @@ const WRITE_ATTEMPTS = 5
 
 /** How soon a ringing deadline that failed to apply (its state out of reach) is tried again. */
 const TIMER_RETRY_MS = 1000
+
+/** How often a node of a cluster looks for ringing deadlines due, whichever node set them. */
+const DEADLINE_POLL_MS = 300
+/**
+ * How long a due deadline is left to the node that set it (its own timer fires on time) before any
+ * node fires it: the devices of the call are most likely on that node.
+ */
+const DEADLINE_LEEWAY_MS = 500
+/** How many due deadlines one look fires at most; the rest wait for the next. */
+const DUE_BATCH = 100
+/** How often a node of a cluster looks for calls whose node's lease expired, and for their devices. */
+const ADOPT_EVERY_MS = 2000
+/** How long a node taking over a call keeps others from taking it too. */
+const ADOPT_LOCK_MS = 10_000
 
 /** Another write of the call came first: the action reads it again and decides again. */
 class LostRace extends Error {}
@@ -101,12 +122,22 @@ export class CallEngine {
   readonly #timers = new Map<string, () => void>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
   readonly #ringingSignals: KeptSignals<Effect['event']>
+  /** Calls this node took over from a dead one: their devices are watched, no session of ours holds them. */
+  readonly #adopted = new Set<string>()
+  /** What stops the cluster duties (deadline poll, lease watch). */
+  readonly #duties: (() => void)[] = []
 
   constructor(options: CallEngineOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
     this.#scheduler = options.scheduler ?? realScheduler
     this.#ringingSignals = new KeptSignals(options.keptSignals ?? DEFAULT_LIMITS.keptSignals)
+    if (options.cluster) {
+      // Real time, not the scheduler's: each look reads the engine's `now`, so a test's clock still decides what is due.
+      const onError = (error: unknown) => options.onError?.(error, '')
+      this.#duties.push(every(DEADLINE_POLL_MS, () => this.#fireDue(), onError))
+      this.#duties.push(every(ADOPT_EVERY_MS, () => this.#sweep(false), onError))
+    }
   }
 
   /** Bytes of negotiation ringing calls keep for late devices. */
@@ -199,7 +230,7 @@ export class CallEngine {
     if (version === undefined) throw new RingKitError('INTERNAL', 'a new call found its id taken')
     try {
       if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
-      await store.journalCall(state)
+      await store.journalCall(state, this.#o.cluster?.id)
     } catch (error) {
       // The call never started: a caller left claimed would be refused as busy from now on.
       await calls.release(appKey, caller.accid, callId)
@@ -419,16 +450,90 @@ export class CallEngine {
    * as talk time.
    */
   async recover(lastAliveAt?: number): Promise<number> {
+    // In a cluster the journal holds other nodes' live calls too: only those of dead nodes are touched.
+    if (this.#o.cluster) return this.#sweep(true)
     const journaled = await this.#o.store.listJournaledCalls()
-    for (const s of journaled) {
-      const result: TransitionResult =
-        s.phase === 'ended' ? { ok: true, state: s, effects: [] } : end(s, 'interrupted', this.#endOf(s, lastAliveAt))
-      // Ends the journaled state, and forgets the kept one whatever it says.
-      await this.#retrying(async () =>
-        this.#finish(result, { state: s, version: (await this.#o.calls.get(s.callId))?.version }),
-      )
-    }
+    for (const s of journaled) await this.#interrupt(s, lastAliveAt)
     return journaled.length
+  }
+
+  /** Ends the journaled state with reason `interrupted`, and forgets the kept one whatever it says. */
+  async #interrupt(s: CallState, lastAliveAt: number | undefined): Promise<void> {
+    const result: TransitionResult =
+      s.phase === 'ended' ? { ok: true, state: s, effects: [] } : end(s, 'interrupted', this.#endOf(s, lastAliveAt))
+    await this.#retrying(async () =>
+      this.#finish(result, { state: s, version: (await this.#o.calls.get(s.callId))?.version }),
+    )
+  }
+
+  /**
+   * Cluster: takes over the journaled calls whose owner's lease expired (at start, this node's own
+   * from a previous run too), then watches the devices of the calls it took. Resolves with how
+   * many calls it took over or ended.
+   */
+  async #sweep(atStart: boolean): Promise<number> {
+    const cluster = this.#o.cluster
+    if (!cluster) return 0
+    let taken = 0
+    // One lease read per owner per look, however many calls it keeps.
+    const alive = new Map<string, Promise<boolean>>()
+    const isAlive = (owner: string) => alive.get(owner) ?? alive.set(owner, cluster.alive(owner)).get(owner)!
+    for (const { state, owner } of await this.#o.store.listJournal()) {
+      if (owner === cluster.id ? !atStart : owner !== undefined && (await isAlive(owner))) continue
+      if (!(await cluster.lock(`adopt:${state.callId}`, ADOPT_LOCK_MS))) continue
+      await this.#queue.run(state.callId, () => this.#adopt(state))
+      taken++
+    }
+    await this.#watchAdopted()
+    return taken
+  }
+
+  /**
+   * A call whose node died: its media is peer to peer and goes on, so it is kept under this node
+   * rather than ended; its ringing deadline is in the shared state already. Only a call whose live
+   * state is gone ends, as after a restart.
+   */
+  async #adopt(journaled: CallState): Promise<void> {
+    const kept = await this.#o.calls.get(journaled.callId)
+    if (!kept) return this.#interrupt(journaled, undefined)
+    // Written again over the version read: the old node, if it only paused, finds its next write fenced.
+    if ((await this.#o.calls.put(kept.state, kept.version)) === undefined) return
+    await this.#o.store.journalCall(kept.state, this.#o.cluster?.id)
+    this.#adopted.add(journaled.callId)
+    this.#schedule(kept.state)
+  }
+
+  /**
+   * The devices of a call taken over had their sessions on the dead node, which would have ended
+   * the call once one was gone past the resume grace. Here presence says it: a device that resumed
+   * elsewhere is present again, and one that did not lapses after its node's last beat and the grace.
+   */
+  async #watchAdopted(): Promise<void> {
+    const cluster = this.#o.cluster
+    if (!cluster) return
+    for (const callId of this.#adopted) {
+      const s = (await this.#o.calls.get(callId))?.state
+      if (!s || s.phase === 'ended') {
+        this.#adopted.delete(callId)
+        continue
+      }
+      for (const device of carriers(s)) {
+        if ((await cluster.devices(s.appKey, device.accid)).includes(device.deviceId)) continue
+        await this.act(s.appKey, callId, { kind: 'deviceLost', device, reason: 'disconnected' }).catch(refused)
+      }
+    }
+  }
+
+  /** Cluster: fires the ringing deadlines due in the shared state, whichever node set them. */
+  async #fireDue(): Promise<void> {
+    const due = (await this.#o.calls.dueCalls?.(this.#now() - DEADLINE_LEEWAY_MS, DUE_BATCH)) ?? []
+    for (const callId of due) {
+      const kept = await this.#o.calls.get(callId)
+      const at = kept && nextDeadline(kept.state)
+      // Another node fired it, or the call moved on, since the look.
+      if (!kept || at === undefined || at > this.#now()) continue
+      await this.act(kept.state.appKey, callId, { kind: 'timeout' }).catch(refused)
+    }
   }
 
   /** When an interrupted call ended: when its node was last known up, but not before it began. */
@@ -443,6 +548,7 @@ export class CallEngine {
   }
 
   close(): void {
+    for (const stop of this.#duties.splice(0)) stop()
     for (const cancel of this.#timers.values()) cancel()
     this.#timers.clear()
   }
@@ -482,7 +588,7 @@ export class CallEngine {
       if ((await calls.put(state, before.version)) === undefined) throw new LostRace()
       this.#schedule(state)
       // Live 1:1 calls change little once connected; a group call's members change all along.
-      if (state.phase === 'active' || state.isGroup) await store.journalCall(state)
+      if (state.phase === 'active' || state.isGroup) await store.journalCall(state, this.#o.cluster?.id)
       this.#perform(state.appKey, effects)
       if (state.isGroup) await this.#groupChanged(before.state, state)
       return state
@@ -561,7 +667,7 @@ export class CallEngine {
   #schedule(s: CallState): void {
     this.#timers.get(s.callId)?.()
     this.#timers.delete(s.callId)
-    const at = deadline(s)
+    const at = nextDeadline(s)
     // Ringing is over: forget what late devices would have needed.
     if (at === undefined) return void this.#ringingSignals.drop(s.callId)
     const fire = async () => {
@@ -579,9 +685,33 @@ export class CallEngine {
   }
 }
 
-/** When the call's next ringing gives up: the earliest deadline of a member it still rings. */
-function deadline(s: CallState): number | undefined {
-  if (s.phase === 'ended') return undefined
-  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => ringsUntil(s, m))
-  return ringing.length > 0 ? Math.min(...ringing) : undefined
+/** The devices a call cannot outlive: the caller's while 1:1, the answering one's too once active. */
+function carriers(s: Live): DeviceRef[] {
+  if (s.isGroup) return presentDevices(s)
+  return s.phase === 'active' ? [s.caller, s.answeredBy] : [s.caller]
+}
+
+/** A call refusing an action (it ended or moved on) is no failure of the one who sent it. */
+function refused(error: unknown): void {
+  if (!(error instanceof RingKitError)) throw error
+}
+
+/**
+ * Runs `task` every `ms` (real time, never keeping the process up), never two at once. A failure
+ * is tried again on the next beat: Redis or the store out of reach for a while is expected, and
+ * only what is not a RingKitError (a bug) is told to `onError`.
+ */
+function every(ms: number, task: () => Promise<unknown>, onError: (error: unknown) => void): () => void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    task()
+      .catch((error: unknown) => {
+        if (!(error instanceof RingKitError)) onError(error)
+      })
+      .finally(() => (running = false))
+  }, ms)
+  timer.unref()
+  return () => clearInterval(timer)
 }

@@ -187,3 +187,38 @@ describe('live call state in Redis: keys', { skip: redis.skip }, () => {
     }
   })
 })
+
+describe('live call state in Redis: ringing deadlines', { skip: redis.skip }, () => {
+  it('are written with the state: due once their time comes, gone once nothing rings, and a lost write moves none', async () => {
+    const scope = redisScope(redis.url)
+    try {
+      const link = scope.open()
+      const [a, b] = [redisCallStateStore(link), redisCallStateStore(scope.open())]
+      const s = ringing()
+      const other = ringing()
+      await a.put(s, undefined)
+      await a.put({ ...other, expiresAt: 40_000, members: [{ accid: 'bob', status: 'ringing' }] }, undefined)
+      assert.deepEqual(await b.dueCalls!(30_999, 10), [], 'not before its deadline')
+      assert.deepEqual(await b.dueCalls!(31_000, 10), [s.callId])
+      assert.deepEqual((await b.dueCalls!(50_000, 10)).sort(), [s.callId, other.callId].sort())
+      assert.equal((await b.dueCalls!(50_000, 1)).length, 1, 'at most `limit`')
+
+      assert.equal(await b.put({ ...s, expiresAt: 99_000 }, 7), undefined)
+      assert.deepEqual(await b.dueCalls!(31_000, 10), [s.callId], 'a write that lost moved nothing')
+      const answered: CallState = { ...active(s), members: [{ accid: 'bob', status: 'joined', joinedAt: 2000 }] }
+      assert.equal(await b.put(answered, 1), 2)
+      assert.deepEqual(await b.dueCalls!(50_000, 10), [other.callId], 'an answered call rings no more')
+      assert.equal(await a.delete(other.callId, 1), true)
+      assert.deepEqual(await b.dueCalls!(50_000, 10), [])
+
+      // A ringing call whose state expired (its every node died long ago) is dropped, not polled forever.
+      const lapsed = ringing()
+      await a.put(lapsed, undefined)
+      await link.client.del(`call:${lapsed.callId}`)
+      assert.deepEqual(await b.dueCalls!(50_000, 10), [])
+      assert.equal(await link.client.zscore('deadlines', lapsed.callId), null)
+    } finally {
+      await scope.drop()
+    }
+  })
+})

@@ -31,6 +31,27 @@ export interface CallStateStore {
   release(appKey: string, accid: string, callId: string): Promise<void>
   /** The live call the account is in. */
   callOf(appKey: string, accid: string): Promise<string | undefined>
+  /**
+   * Calls whose next ringing deadline is due by `now`, at most `limit`. A shared store keeps each
+   * call's deadline with its state, in the same write, so that any node fires it, its first node
+   * dead or not. The memory store leaves it out: one node, whose own timers are enough.
+   */
+  dueCalls?(now: number, limit: number): Promise<string[]>
+}
+
+/**
+ * This node among the others of a cluster: what the engine needs to take over the calls of a node
+ * that died, and only of one that did.
+ */
+export interface ClusterNode {
+  /** This node's name: the owner written in the journal rows of the calls it keeps. */
+  readonly id: string
+  /** Whether the node's lease (its heartbeat) is live. */
+  alive(nodeId: string): Promise<boolean>
+  /** Takes the lock `name` for `ms` unless it is held: of two nodes adopting one call, one does. */
+  lock(name: string, ms: number): Promise<boolean>
+  /** The deviceIds of the account logged in anywhere in the cluster. */
+  devices(appKey: string, accid: string): Promise<string[]>
 }
 
 /** How the engine reaches devices, wherever they are connected. */

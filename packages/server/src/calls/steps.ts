@@ -23,6 +23,13 @@ export function ringsUntil(s: CallState, m: Member): number {
   return m.expiresAt ?? s.expiresAt
 }
 
+/** When the call's next ringing gives up: the earliest deadline of a member it still rings. */
+export function nextDeadline(s: CallState): number | undefined {
+  if (s.phase === 'ended') return undefined
+  const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => ringsUntil(s, m))
+  return ringing.length > 0 ? Math.min(...ringing) : undefined
+}
+
 export function isRinging(s: CallState, accid: string): boolean {
   return s.members.some((m) => m.accid === accid && m.status === 'ringing')
 }

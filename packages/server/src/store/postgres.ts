@@ -153,11 +153,12 @@ function accountStore(db: Db, s: string): AccountStore {
 
 function callStore(db: Db, s: string): CallStore {
   return {
-    async journalCall(state: CallState) {
+    async journalCall(state: CallState, owner?: string) {
+      // The last node to write the call keeps it.
       await db.query(
-        `INSERT INTO ${s}.call_journal (call_id, state) VALUES ($1, $2)
-         ON CONFLICT (call_id) DO UPDATE SET state = excluded.state`,
-        [state.callId, JSON.stringify(state)],
+        `INSERT INTO ${s}.call_journal (call_id, state, node_id) VALUES ($1, $2, $3)
+         ON CONFLICT (call_id) DO UPDATE SET state = excluded.state, node_id = excluded.node_id`,
+        [state.callId, JSON.stringify(state), owner ?? null],
       )
     },
     async finishCall(appKey, record) {
@@ -185,6 +186,12 @@ function callStore(db: Db, s: string): CallStore {
     async listJournaledCalls() {
       const { rows } = await db.query<{ state: CallState }>(`SELECT state FROM ${s}.call_journal`)
       return rows.map((r) => r.state)
+    },
+    async listJournal() {
+      const { rows } = await db.query<{ state: CallState; node_id: string | null }>(
+        `SELECT state, node_id FROM ${s}.call_journal`,
+      )
+      return rows.map((r) => ({ state: r.state, owner: r.node_id ?? undefined }))
     },
     async getRecord(appKey, callId) {
       if (!storable(appKey, callId)) return undefined

@@ -202,6 +202,10 @@ export function openSqliteStore(dataDir: string): Store {
     async listJournaledCalls() {
       return q.listJournal.all().map((r) => JSON.parse(r.state) as CallState)
     },
+    // One node: every journaled call is its own, so no owner is kept.
+    async listJournal() {
+      return q.listJournal.all().map((r) => ({ state: JSON.parse(r.state) as CallState, owner: undefined }))
+    },
     async getRecord(appKey, callId) {
       const row = q.getRecord.get(callId, appKey)
       return row && (JSON.parse(row.record) as CallRecord)

@@ -50,6 +50,11 @@ export interface AccountStore {
   revokeTokens(appKey: string, accid: string, now: number): Promise<boolean>
 }
 
+export interface JournaledCall {
+  state: CallState
+  owner: string | undefined
+}
+
 export interface RecordPage {
   records: CallRecord[]
   nextCursor?: string
@@ -61,9 +66,12 @@ export interface RecordPage {
  * transaction and writes nothing when the record exists: a record is written exactly once.
  */
 export interface CallStore {
-  journalCall(state: CallState): Promise<void>
+  /** `owner`: the node that keeps the call, in a cluster (the SQLite store is one node and keeps none). */
+  journalCall(state: CallState, owner?: string): Promise<void>
   finishCall(appKey: string, record: CallRecord): Promise<boolean>
   listJournaledCalls(): Promise<CallState[]>
+  /** The journal with each call's owner (`undefined`: none named). */
+  listJournal(): Promise<JournaledCall[]>
   getRecord(appKey: string, callId: string): Promise<CallRecord | undefined>
   listRecords(appKey: string, accid: string, page: { limit: number; cursor?: string | undefined }): Promise<RecordPage>
 }

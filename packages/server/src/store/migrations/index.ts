@@ -1,4 +1,5 @@
 import { initial } from './001-initial.ts'
+import { journalOwner } from './002-journal-owner.ts'
 
 /**
  * One step of the PostgreSQL schema. Steps are applied in `version` order, each once, and never
@@ -11,4 +12,4 @@ export interface Migration {
   up: (schema: string) => string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial]
+export const MIGRATIONS: readonly Migration[] = [initial, journalOwner]
