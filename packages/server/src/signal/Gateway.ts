@@ -91,6 +91,8 @@ export class Gateway {
   readonly #logins = new LoginGate()
   readonly #heartbeat: NodeJS.Timeout
   #beatQueue: Connection[] = []
+  #beatTick = 0
+  #beatSlice = 0
   #draining = false
 
   constructor(options: GatewayOptions) {
@@ -492,8 +494,14 @@ export class Gateway {
    * thousand sockets at once would stall every call on this node for tens of milliseconds.
    */
   #beat(): void {
-    if (this.#beatQueue.length === 0) this.#beatQueue = [...this.#connections]
-    const slice = this.#beatQueue.splice(0, Math.ceil(this.#connections.size / HEARTBEAT_SLICES))
+    // A round is one heartbeat, whatever the count: refilled early, a queue of a few sockets would
+    // ping each every tick and drop any whose pong took longer than a twentieth of a beat.
+    if (this.#beatTick === 0) {
+      this.#beatQueue = [...this.#connections]
+      this.#beatSlice = Math.ceil(this.#beatQueue.length / HEARTBEAT_SLICES)
+    }
+    this.#beatTick = (this.#beatTick + 1) % HEARTBEAT_SLICES
+    const slice = this.#beatQueue.splice(0, this.#beatSlice)
     for (const conn of slice) {
       if (!this.#connections.has(conn)) continue
       if (!conn.alive) {
