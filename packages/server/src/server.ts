@@ -249,9 +249,12 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     sessionIceServers: sessionIceServers(ice),
     callIceServers: iceForCall,
     slots,
-    ...(cluster ? { kickElsewhere: cluster.kickElsewhere.bind(cluster) } : {}),
+    ...(cluster
+      ? { kickElsewhere: cluster.kickElsewhere.bind(cluster), replaceOn: cluster.replaceOn.bind(cluster) }
+      : {}),
   })
   cluster?.onKick((appKey, accid, reason, except) => gateway.kickAccount(appKey, accid, reason, except))
+  cluster?.onReplace((appKey, accid, deviceId) => gateway.replacedElsewhere(appKey, accid, deviceId))
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,

@@ -28,7 +28,10 @@ async function twoNodes(
   const scope = redisScope(redis.url)
   scopes.push(scope)
   const pg = { url: postgres.url, schema: postgres.schema() }
-  const redisOf = (url: string) => ({ url, prefix: scope.prefix, commandTimeoutMs: 500 })
+  // A short deadline only where a test cuts B's Redis, so that B notices soon; elsewhere the
+  // default, or a loaded machine's slow answer would read as Redis being away.
+  const cutting = redisOfB !== redis.url
+  const redisOf = (url: string) => ({ url, prefix: scope.prefix, ...(cutting ? { commandTimeoutMs: 500 } : {}) })
   // One after the other: the first makes the schema and the default app, the second finds them.
   const a = await startTestServer({ ...options, postgres: pg, redis: redisOf(redis.url), nodeId: 'node-a' })
   const b = await startTestServer({ ...options, postgres: pg, redis: redisOf(redisOfB), nodeId: 'node-b' })
@@ -127,10 +130,11 @@ describe('calls whose parties sit on different nodes', skip, () => {
     await link.run((r) => r.set('node:node-dead', '1', 'PX', 5000))
     const call = await alice.kit.call({ to: 'bob', type: 'audio' })
     assert.ok(call.callId)
-    assert.ok(
-      (await scope.keys()).includes(`${scope.prefix}inbox:{node-dead}`),
-      'its invite waits in that node\u2019s inbox',
-    )
+    // The hop to another node runs after the call's reply: look until it has landed.
+    const inbox = `${scope.prefix}inbox:{node-dead}`
+    const until = Date.now() + 5000
+    while (!(await scope.keys()).includes(inbox) && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    assert.ok((await scope.keys()).includes(inbox), 'its invite waits in that node\u2019s inbox')
     await call.cancel()
   })
 
@@ -173,6 +177,20 @@ describe('calls whose parties sit on different nodes', skip, () => {
     assert.equal(fresh.kit.online, true)
   })
 
+  it('a device logging in again on node B replaces its session on node A: the old one is closed and rings no more', async () => {
+    const { a, b } = await twoNodes()
+    const old = await RawSocket.login(a, 'bob', 'phone')
+    const again = await TestDevice.online(b, 'bob', { deviceId: 'phone' })
+    // 4003: replaced by its own device, as a login again on one node closes it.
+    assert.equal(await old.closed, 4003)
+    assert.equal(await sessionsOn(a), 0, 'node A holds no session of it')
+    const alice = await TestDevice.online(a, 'alice')
+    const call = await alice.kit.call({ to: 'bob', type: 'audio' })
+    assert.equal((await again.next('invited')).call.callId, call.callId)
+    await call.cancel()
+    await again.next('record')
+  })
+
   it("node B's Redis connection blinks while alice rings bob: B reads its inbox on from where it was, and bob rings", async () => {
     const hop = await redisHop(new URL(redis.url))
     try {
@@ -213,7 +231,8 @@ describe('calls whose parties sit on different nodes', skip, () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 1))
     }
-    assert.equal((await revoke)?.status, 200)
+    const revoked = await revoke
+    assert.equal(revoked?.status, 200, JSON.stringify(revoked))
     const logins = await Promise.all(racers.map(async (socket) => socket.answer('login')))
     const outcomes = logins.map((l) => (l?.type === 'reply' ? 'logged in' : (l?.error?.code ?? 'no answer')))
     assert.ok(outcomes.includes('logged in'), 'some logins went through before the revoke')

@@ -28,6 +28,8 @@ export type KickReason = 'revoked' | 'otherLogin'
 type InboxEntry =
   | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent }
   | { kind: 'kick'; appKey: string; accid: string; reason: KickReason; exceptDevice?: string }
+  /** The device logged in on another node: its session on this one is replaced. */
+  | { kind: 'replace'; appKey: string; accid: string; deviceId: string }
 
 export interface ClusterDeliveryOptions {
   link: RedisLink
@@ -53,6 +55,7 @@ export class ClusterDelivery implements EventDelivery {
   /** Other nodes seen alive, and until when that is believed. */
   readonly #alive = new Map<string, number>()
   #onKick: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void = () => {}
+  #onReplace: (appKey: string, accid: string, deviceId: string) => void = () => {}
   #reader: Redis | undefined
   #closed = false
 
@@ -63,6 +66,16 @@ export class ClusterDelivery implements EventDelivery {
   /** Where kicks that other nodes send land: the gateway's local `kickAccount`. */
   onKick(handler: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void): void {
     this.#onKick = handler
+  }
+
+  /** Where replacements that other nodes send land: the gateway's local `replacedElsewhere`. */
+  onReplace(handler: (appKey: string, accid: string, deviceId: string) => void): void {
+    this.#onReplace = handler
+  }
+
+  /** Tells `node` that the device logged in here: in order with the account's events this node sends. */
+  replaceOn(node: string, appKey: string, accid: string, deviceId: string): Promise<void> {
+    return this.#chain(appKey, accid, () => this.#append(node, { kind: 'replace', appKey, accid, deviceId }))
   }
 
   send(appKey: string, to: Audience, event: ServerEvent): void {
@@ -146,6 +159,7 @@ export class ClusterDelivery implements EventDelivery {
     }
     if (entry.kind === 'event') this.#o.registry.send(entry.appKey, entry.to, entry.event)
     else if (entry.kind === 'kick') this.#onKick(entry.appKey, entry.accid, entry.reason, entry.exceptDevice)
+    else if (entry.kind === 'replace') this.#onReplace(entry.appKey, entry.accid, entry.deviceId)
   }
 
   async #placed(appKey: string, accid: string): Promise<PresentDevice[]> {

@@ -50,6 +50,8 @@ export interface GatewayOptions {
   slots: DeviceSlots
   /** In a cluster: kicks the account's devices on the other nodes (`kickAccount` kicks this node's). */
   kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => Promise<void>
+  /** In a cluster: ends the device's session on the node it logged in to before, as a login again here would. */
+  replaceOn?: (node: string, appKey: string, accid: string, deviceId: string) => Promise<void>
 }
 
 interface Connection {
@@ -135,6 +137,12 @@ export class Gateway {
       session.event({ name: 'kickedOffline', data: { reason } })
       this.#endSession(session, 'kicked', CLOSE_KICKED)
     }
+  }
+
+  /** The device logged in again on another node: its session here is over, as if replaced here. */
+  replacedElsewhere(appKey: string, accid: string, deviceId: string): void {
+    const session = this.#o.registry.get(appKey, accid, deviceId)
+    if (session) this.#endSession(session, 'replaced', CLOSE_REPLACED)
   }
 
   get draining(): boolean {
@@ -317,12 +325,13 @@ export class Gateway {
     const ticket = this.#logins.enter(msg.appKey, msg.accid)
     let app: App, verified: VerifiedToken
     let added = false
+    let movedFrom: string | undefined
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
       // here (a resume, a login again) holds its slot already and needs no round trip.
       if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
-        added = await slots.claim(app, msg.accid, msg.deviceId)
+        ;({ added, movedFrom } = await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
     } finally {
@@ -358,6 +367,7 @@ export class Gateway {
     }
     // A device logging in again replaces itself and keeps its slot; the old devices stay.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
+    else if (movedFrom !== undefined) void this.#o.replaceOn?.(movedFrom, app.appKey, msg.accid, msg.deviceId)
     if (!app.multiDevice) {
       this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
       void this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)

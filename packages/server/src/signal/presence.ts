@@ -119,16 +119,19 @@ export class DeviceSlots {
   /**
    * A slot for a device with no session on this node (one with a session here holds its slot
    * already, so a resume needs no round trip). Resolves whether this login added it, so that a
-   * login failing afterwards gives back only what it took. Refuses with TOO_MANY_DEVICES, or
-   * CLUSTER_UNAVAILABLE when the count cannot be read: a cap that cannot count does not let in.
+   * login failing afterwards gives back only what it took, and which other node held the device's
+   * slot until now, so that its session there can be replaced as one here would be. Refuses with
+   * TOO_MANY_DEVICES, or CLUSTER_UNAVAILABLE when the count cannot be read: a cap that cannot
+   * count does not let in.
    */
-  async claim(app: App, accid: string, deviceId: string): Promise<boolean> {
+  async claim(app: App, accid: string, deviceId: string): Promise<{ added: boolean; movedFrom?: string }> {
     const { presence, node, devicesPerAccount } = this.#o
     const max = app.multiDevice ? devicesPerAccount : undefined
+    const before = (await presence.devices(app.appKey, accid)).find((d) => d.deviceId === deviceId)?.node
     const claimed = await presence.claim(app.appKey, accid, deviceId, node, max)
     if (claimed === 'full')
       throw new RingKitError('TOO_MANY_DEVICES', `at most ${devicesPerAccount} devices per account`)
-    return claimed === 'added'
+    return { added: claimed === 'added', ...(before !== undefined && before !== node ? { movedFrom: before } : {}) }
   }
 
   /** A login that claimed and then failed: its slot goes back, unless a session of the device took it meanwhile. */
