@@ -113,12 +113,12 @@ export class ClusterDelivery implements EventDelivery {
    * under the same name was for sessions that are gone.
    */
   async start(): Promise<void> {
-    const { link, nodeId } = this.#o
-    const last = await link.run((r) => r.xrevrange(inboxKey(nodeId), '+', '-', 'COUNT', 1))
-    this.#reader = link.duplicate()
+    this.#reader = this.#o.link.duplicate()
     const timeout = this.#reader.options.commandTimeout
     const blockMs = timeout ? Math.max(10, Math.min(READ_BLOCK_MS, Math.floor(timeout / 2))) : READ_BLOCK_MS
-    void this.#read(last[0]?.[0] ?? '0-0', blockMs)
+    // Where to start is found by the reading loop: a node starting while Redis is away starts all
+    // the same (not ready, /readyz says so) and begins reading once Redis answers.
+    void this.#read(undefined, blockMs)
   }
 
   /** Waits for the hops still on their way (with the link's deadline each), and stops reading. */
@@ -128,12 +128,13 @@ export class ClusterDelivery implements EventDelivery {
     this.#reader?.disconnect()
   }
 
-  async #read(from: string, blockMs: number): Promise<void> {
+  async #read(from: string | undefined, blockMs: number): Promise<void> {
     let last = from
     let failing = false
     while (!this.#closed && this.#reader) {
       try {
         const key = inboxKey(this.#o.nodeId)
+        last ??= (await this.#reader.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'
         const batch = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, last)
         failing = false
         for (const [id, fields] of batch?.[0]?.[1] ?? []) {
