@@ -1,23 +1,15 @@
-import { after, afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
-import { skipUnless, testPostgres } from './postgres.ts'
-import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
+import { skipUnless } from './postgres.ts'
+import { redisHop, redisScope, type RedisScope } from './redis.ts'
 import type { ServerOptions } from '../src/index.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { RawSocket } from './raw-socket.ts'
 import { signedHeaders, startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
+import { clusterSuite } from './cluster.ts'
 
-const redis = await testRedis()
-const postgres = await testPostgres()
-const servers: TestServer[] = []
-const scopes: RedisScope[] = []
-afterEach(() => TestDevice.closeAll())
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()))
-  await Promise.all(scopes.map((s) => s.drop()))
-  if (!('skip' in postgres)) await postgres.dropSchemas()
-})
+const { redis, postgres, servers, scopes } = await clusterSuite()
 
 /** Two nodes of one cluster: one PostgreSQL schema, one Redis prefix, so one default app. */
 async function twoNodes(

@@ -1,4 +1,4 @@
-import { after, afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -6,22 +6,13 @@ import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createToken, type ServerOptions } from '../src/index.ts'
 import { freePort } from './services.ts'
-import { testPostgres } from './postgres.ts'
-import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope } from './redis.ts'
 import { signedHeaders, startTestServer, testDataDir, TestDevice, waitFor, type TestServer } from './support.ts'
+import { clusterSuite } from './cluster.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 
-const redis = await testRedis()
-const postgres = await testPostgres()
-const servers: TestServer[] = []
-const scopes: RedisScope[] = []
-afterEach(() => TestDevice.closeAll())
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()))
-  await Promise.all(scopes.map((s) => s.drop()))
-  if (!('skip' in postgres)) await postgres.dropSchemas()
-})
+const { redis, postgres, servers, scopes } = await clusterSuite()
 
 /**
  * Two nodes as a cluster has them: each its own process state and database here, one app (the

@@ -1,4 +1,4 @@
-import { after, afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -9,22 +9,13 @@ import type { ServerOptions } from '../src/index.ts'
 import { NODE_HEARTBEAT_MS } from '../src/bus/nodes.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { RawSocket } from './raw-socket.ts'
-import { testPostgres } from './postgres.ts'
-import { redisHop, redisScope, testRedis, type RedisScope } from './redis.ts'
+import { redisHop, redisScope } from './redis.ts'
 import { startTestServer, testDataDir, tokenFor, TestDevice, waitFor, type TestServer } from './support.ts'
+import { clusterSuite } from './cluster.ts'
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 
-const redis = await testRedis()
-const postgres = await testPostgres()
-const servers: TestServer[] = []
-const scopes: RedisScope[] = []
-afterEach(() => TestDevice.closeAll())
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()))
-  await Promise.all(scopes.map((s) => s.drop()))
-  if (!('skip' in postgres)) await postgres.dropSchemas()
-})
+const { redis, postgres, servers, scopes } = await clusterSuite()
 
 const RESUME_GRACE_MS = 500
 /** How long a dead node's devices keep their slots, as the server reckons it. */
