@@ -1,16 +1,15 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { PLACEHOLDER_JANUS_SECRET } from '../src/sfu/index.ts'
 import { startServer } from '../src/index.ts'
 import { rest, TestDevice, type ServerTarget } from './support.ts'
+import { runCli, servingUrl, type CliRun as Run } from './cli-process.ts'
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const scratch = mkdtempSync(join(tmpdir(), 'ringkit-cli-'))
 const children = new Set<ChildProcess>()
 process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')))
@@ -20,39 +19,8 @@ after(() => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
-interface Run {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>
-}
-
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, stdout: () => out, stderr: () => err, exited }
-}
-
-/** `ringkit serve` on a free port until it prints its URL, which it returns. */
-async function serving(server: Run): Promise<string> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const match = /^RingKit is serving at (http:\/\/\S+)/m.exec(server.stdout())
-    if (match) return match[1]!
-    if (server.child.exitCode !== null) throw new Error(`exited ${server.child.exitCode}: ${server.stderr()}`)
-    if (Date.now() > deadline) throw new Error(`no URL within 30 s: ${server.stdout()} ${server.stderr()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const run = (args: string[], env: Record<string, string> = {}): Run => runCli(args, env, children)
+const serving = servingUrl
 
 async function stop(server: Run): Promise<void> {
   server.child.kill('SIGTERM')

@@ -1,8 +1,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CallRecord } from '@ringkit/protocol'
 import { nodeAlive } from '../src/bus/nodes.ts'
@@ -11,13 +10,13 @@ import { skipUnless, testPostgres } from './postgres.ts'
 import { RawSocket } from './raw-socket.ts'
 import { redisScope, testRedis } from './redis.ts'
 import { rest, startTestServer, type ServerTarget, type TestServer } from './support.ts'
+import { runCli, servingUrl } from './cli-process.ts'
 
 /**
  * Two nodes of one cluster on the real PostgreSQL and Redis: node A is a `ringkit serve` process,
  * killed with SIGKILL as a crash would; node B is started (and restarted) beside it.
  */
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const pgTarget = await testPostgres()
 const redis = await testRedis()
 const children = new Set<ChildProcess>()
@@ -29,23 +28,8 @@ after(async () => {
 
 /** `ringkit serve` as one node of the cluster, once it prints its URL. */
 async function serveNode(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', ...args], {
-    env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const match = /^RingKit is serving at (http:\/\/\S+)/m.exec(out)
-    if (match) return { url: match[1]!, child }
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${err}`)
-    if (Date.now() > deadline) throw new Error(`no URL within 30 s: ${out} ${err}`)
-    await sleep(50)
-  }
+  const node = runCli(['serve', ...args], env, children)
+  return { url: await servingUrl(node), child: node.child }
 }
 
 async function until<T>(what: string, withinMs: number, read: () => Promise<T | undefined>): Promise<T> {
