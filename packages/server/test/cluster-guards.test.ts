@@ -1,16 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { createToken, type ServerOptions } from '../src/index.ts'
 import { freePort } from './services.ts'
 import { redisHop, redisScope } from './redis.ts'
-import { signedHeaders, startTestServer, testDataDir, TestDevice, waitFor, type TestServer } from './support.ts'
-import { clusterSuite } from './cluster.ts'
-
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
+import { signedHeaders, startTestServer, TestDevice, type TestServer } from './support.ts'
+import { clusterSuite, serveClusterNode } from './cluster.ts'
 
 const { redis, postgres, servers, scopes } = await clusterSuite()
 
@@ -92,44 +87,24 @@ describe(
       const scope = redisScope(redis.url)
       scopes.push(scope)
       const app = { appKey: 'cli-redis', appSecret: randomBytes(24).toString('hex') }
-      const dataDir = testDataDir()
       if ('skip' in postgres) throw new Error(postgres.skip)
-      // The two URLs go together, as the contract has them.
-      const store = ['--postgres', postgres.url, '--schema', postgres.schema()]
-      const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo', ...store]
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', CLI, ...args, '--redis', redis.url, '--redis-prefix', scope.prefix],
-        {
-          env: {
-            ...process.env,
-            RINGKIT_LOG_LEVEL: 'warn',
-            RINGKIT_APP_KEY: app.appKey,
-            RINGKIT_APP_SECRET: app.appSecret,
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      )
-      const exited = new Promise((resolve) => child.once('exit', resolve))
+      const node = await serveClusterNode(postgres, redis.url, scope, {
+        RINGKIT_APP_KEY: app.appKey,
+        RINGKIT_APP_SECRET: app.appSecret,
+      })
       try {
-        let out = ''
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-        await waitFor('the CLI serving', () => /^RingKit is serving at /m.test(out), 30_000)
-        const url = /^RingKit is serving at (\S+)/m.exec(out)![1]!
         assert.match(
-          out,
+          node.run.stdout(),
           new RegExp(`^Nonces and limits shared through Redis at redis://.* \\(prefix ${scope.prefix}\\)$`, 'm'),
         )
-        assert.equal((await fetch(`${url}/metrics`, { headers: signedHeaders(app) })).status, 200)
+        assert.equal((await fetch(`${node.url}/metrics`, { headers: signedHeaders(app) })).status, 200)
         const keys = await scope.keys()
         assert.ok(
           keys.some((k) => k.startsWith(`${scope.prefix}spent:nonce`)),
           keys.join(', '),
         )
       } finally {
-        child.kill('SIGTERM')
-        await exited
-        rmSync(dataDir, { recursive: true, force: true })
+        await node.stop()
       }
     })
   },

@@ -1,19 +1,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import type { ServerOptions } from '../src/index.ts'
 import { NODE_HEARTBEAT_MS } from '../src/bus/nodes.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { RawSocket } from './raw-socket.ts'
 import { redisHop, redisScope } from './redis.ts'
-import { startTestServer, testDataDir, tokenFor, TestDevice, waitFor, type TestServer } from './support.ts'
-import { clusterSuite } from './cluster.ts'
-
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
+import { startTestServer, tokenFor, TestDevice, type TestServer } from './support.ts'
+import { clusterSuite, serveClusterNode } from './cluster.ts'
 
 const { redis, postgres, servers, scopes } = await clusterSuite()
 
@@ -179,24 +174,10 @@ describe('ringkit serve --node-id', { skip: redis.skip || ('skip' in postgres ? 
   it('names the node in the cluster: its heartbeat key carries the name, and it says so on start', async () => {
     const scope = redisScope(redis.url)
     scopes.push(scope)
-    const dataDir = testDataDir()
     if ('skip' in postgres) throw new Error(postgres.skip)
-    const store = ['--postgres', postgres.url, '--schema', postgres.schema()]
-    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo', ...store]
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args, '--redis', redis.url, '--redis-prefix', scope.prefix],
-      {
-        env: { ...process.env, RINGKIT_LOG_LEVEL: 'warn', RINGKIT_NODE_ID: 'web-1' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    const exited = new Promise((resolve) => child.once('exit', resolve))
+    const node = await serveClusterNode(postgres, redis.url, scope, { RINGKIT_NODE_ID: 'web-1' })
     try {
-      let out = ''
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-      await waitFor('the CLI serving', () => /^RingKit is serving at /m.test(out), 30_000)
-      assert.match(out, /^This node is web-1 in the cluster; device caps count across its nodes$/m)
+      assert.match(node.run.stdout(), /^This node is web-1 in the cluster; device caps count across its nodes$/m)
       // The first beat is under way when the node starts serving.
       let keys: string[] = []
       for (let tries = 0; !keys.includes(`${scope.prefix}node:web-1`) && tries < 20; tries++) {
@@ -205,9 +186,7 @@ describe('ringkit serve --node-id', { skip: redis.skip || ('skip' in postgres ? 
       }
       assert.ok(keys.includes(`${scope.prefix}node:web-1`), keys.join(', '))
     } finally {
-      child.kill('SIGTERM')
-      await exited
-      rmSync(dataDir, { recursive: true, force: true })
+      await node.stop()
     }
   })
 })

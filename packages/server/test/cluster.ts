@@ -1,7 +1,10 @@
 import { after, afterEach } from 'node:test'
-import { testPostgres } from './postgres.ts'
+import type { ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { runCli, servingUrl, type CliRun } from './cli-process.ts'
+import { testPostgres, type TestPostgres } from './postgres.ts'
 import { testRedis, type RedisScope } from './redis.ts'
-import { TestDevice, type TestServer } from './support.ts'
+import { testDataDir, TestDevice, type TestServer } from './support.ts'
 
 /**
  * What a suite of several nodes needs: the test PostgreSQL and Redis (each a skip line where it
@@ -20,4 +23,32 @@ export async function clusterSuite() {
     if (!('skip' in postgres)) await postgres.dropSchemas()
   })
   return { redis, postgres, servers, scopes }
+}
+
+/**
+ * `ringkit serve --postgres --redis` as a node of a fresh cluster (a schema of its own, the
+ * scope's Redis prefix), once it prints its URL. `stop()` sends SIGTERM and waits for the exit.
+ */
+export async function serveClusterNode(
+  postgres: TestPostgres,
+  redisUrl: string,
+  scope: RedisScope,
+  env: Record<string, string> = {},
+): Promise<{ run: CliRun; url: string; stop: () => Promise<void> }> {
+  const dataDir = testDataDir()
+  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo']
+  // The two URLs go together, as the contract has them.
+  const cluster = ['--postgres', postgres.url, '--schema', postgres.schema(), '--redis', redisUrl]
+  const run = runCli([...args, ...cluster, '--redis-prefix', scope.prefix], env, new Set<ChildProcess>())
+  const stop = async () => {
+    run.child.kill('SIGTERM')
+    await run.exited
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  try {
+    return { run, url: await servingUrl(run), stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
 }
