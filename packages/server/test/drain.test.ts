@@ -111,6 +111,27 @@ describe('draining a node', () => {
     assert.equal((await a.store.getRecord(app.appKey, call.callId))?.endReason, 'interrupted')
   })
 
+  it('moves a device whose call just ended only once it has heard callEnd and the record, however slow the write', async () => {
+    const a = await server({ drainTimeoutMs: 5000 })
+    const { alice, bob, call } = await callOn(a, 'liz', 'mo')
+    // The record's write outlasts a few rounds of the drain's look for devices whose calls ended.
+    const finishCall = a.store.finishCall.bind(a.store)
+    a.store.finishCall = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      return finishCall(...args)
+    }
+    const drained = a.drain()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await call.hangup()
+    await drained
+    for (const device of [alice, bob]) {
+      await device.next('disconnect')
+      const heard = device.names()
+      assert.ok(heard.indexOf('record') >= 0 && heard.indexOf('record') < heard.indexOf('disconnect'), heard.join())
+    }
+    assert.ok(bob.names().indexOf('callEnd') < bob.names().indexOf('record'), bob.names().join())
+  })
+
   it('keeps the device that carries a call and moves the other devices of its account at once', async () => {
     const a = await server({ drainTimeoutMs: 5000 })
     const alice = await TestDevice.online(a, 'judy')

@@ -126,6 +126,8 @@ export class CallEngine {
   readonly #adopted = new Set<string>()
   /** What stops the cluster duties (deadline poll, lease watch). */
   readonly #duties: (() => void)[] = []
+  /** Accounts whose call is ending here, until its last events and record are sent (`appKey\0accid`). */
+  readonly #settling = new Map<string, number>()
 
   constructor(options: CallEngineOptions) {
     this.#o = options
@@ -138,6 +140,14 @@ export class CallEngine {
       this.#duties.push(every(DEADLINE_POLL_MS, () => this.#fireDue(), onError))
       this.#duties.push(every(ADOPT_EVERY_MS, () => this.#sweep(false), onError))
     }
+  }
+
+  /**
+   * Whether a call of this account is ending on this node and its `callEnd` or record is not sent
+   * yet: its busy claim may already be gone, but its devices still have events to hear here.
+   */
+  settling(appKey: string, accid: string): boolean {
+    return this.#settling.has(`${appKey}\0${accid}`)
   }
 
   /** Bytes of negotiation ringing calls keep for late devices. */
@@ -593,6 +603,22 @@ export class CallEngine {
       if (state.isGroup) await this.#groupChanged(before.state, state)
       return state
     }
+    const keys = [...new Set([state.caller.accid, ...state.callees])].map((accid) => `${state.appKey}\0${accid}`)
+    for (const key of keys) this.#settling.set(key, (this.#settling.get(key) ?? 0) + 1)
+    try {
+      return await this.#end(state, effects, before)
+    } finally {
+      for (const key of keys) {
+        const left = (this.#settling.get(key) ?? 1) - 1
+        if (left === 0) this.#settling.delete(key)
+        else this.#settling.set(key, left)
+      }
+    }
+  }
+
+  /** Ends the call: forgets it, writes its record, frees its accounts, then tells its devices. */
+  async #end(state: Extract<CallState, { phase: 'ended' }>, effects: Effect[], before: Read): Promise<CallState> {
+    const { calls, store } = this.#o
     // Forgotten first, so that no other node acts on it; a crash before the record leaves it journaled.
     if (before.version !== undefined && !(await calls.delete(state.callId, before.version))) throw new LostRace()
     this.#schedule(state)

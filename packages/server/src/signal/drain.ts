@@ -35,24 +35,30 @@ export async function drainNode(o: DrainOptions): Promise<void> {
   const deadline = Date.now() + o.timeoutMs
   for (;;) {
     if (o.closing()) return
-    const inCalls = await moveIdle(o)
-    if (inCalls.size === 0) return
+    const { inCalls, settling } = await moveIdle(o)
+    if (inCalls.size === 0 && !settling) return
     const left = deadline - Date.now()
     if (left <= 0) return endCalls(o, inCalls)
     await new Promise((resolve) => setTimeout(resolve, Math.min(CHECK_EVERY_MS, left)))
   }
 }
 
-/** Moves every device no call needs away; returns the calls the others are in, by callId. */
-async function moveIdle(o: DrainOptions): Promise<Map<string, string>> {
+/**
+ * Moves every device no call needs away; returns the calls the others are in, by callId, and
+ * whether a device stayed to hear the end of its call.
+ */
+async function moveIdle(o: DrainOptions): Promise<{ inCalls: Map<string, string>; settling: boolean }> {
   const inCalls = new Map<string, string>()
+  let settling = false
   for (const session of o.registry.all()) {
     const callId = await o.calls.callOf(session.appKey, session.accid)
     const state = callId === undefined ? undefined : await o.engine.get(callId)
     if (state && needs(state, session)) inCalls.set(state.callId, session.appKey)
+    // A call that just ended still owes this device its callEnd and record: it moves next round.
+    else if (o.engine.settling(session.appKey, session.accid)) settling = true
     else o.gateway.moveAway(session)
   }
-  return inCalls
+  return { inCalls, settling }
 }
 
 /** Whether the call needs this device where it is: the device carries the call, or the call rings on it. */
