@@ -14,7 +14,10 @@ export interface HeldBytes {
  * the ended total, never a gauge that one node raises and another lowers. The gauges here count
  * what lives in this node alone (its sockets, its sessions, what it holds for them).
  */
-export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSignals: 0 })) {
+export function createMetrics(
+  held: () => HeldBytes = () => ({ outbox: 0, keptSignals: 0 }),
+  spooledRecords: () => number = () => 0,
+) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'ringkit_process_' })
   const metrics = {
@@ -58,6 +61,14 @@ export function createMetrics(held: () => HeldBytes = () => ({ outbox: 0, keptSi
       registers: [registry],
       collect() {
         for (const [what, bytes] of Object.entries(held())) this.set({ what }, bytes)
+      },
+    }),
+    spooledRecords: new Gauge({
+      name: 'ringkit_records_spooled',
+      help: "Call records in this node's spool, kept while PostgreSQL was unreachable and not written yet",
+      registers: [registry],
+      collect() {
+        this.set(spooledRecords())
       },
     }),
     clusterHopsLost: new Counter({

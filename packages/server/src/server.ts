@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -30,6 +31,7 @@ import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
+import { RECORD_SPOOL_DIR, withRecordSpool } from './store/record-spool.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
 
@@ -140,8 +142,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Before anything is opened: a refused configuration leaves nothing behind.
   if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
-  const store = await openStore(options, log)
-  const metrics = createMetrics(() => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }))
+  const { store, spooledRecords } = await openStore(options, log)
+  const metrics = createMetrics(
+    () => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }),
+    spooledRecords,
+  )
   const registry = new SessionRegistry()
   const limits = resolveLimits(options.limits)
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
@@ -385,12 +390,28 @@ function redisEvents(log: Logger) {
   }
 }
 
-async function openStore(options: ServerOptions, log: Logger): Promise<Store> {
-  if (!options.postgres) return openSqliteStore(options.dataDir)
-  return openPostgresStore({
+/**
+ * SQLite, or PostgreSQL with a spool in the data dir for the records due while the database is
+ * unreachable. `spooledRecords`: how many the spool holds (SQLite, in the same process, has none).
+ */
+async function openStore(options: ServerOptions, log: Logger): Promise<{ store: Store; spooledRecords: () => number }> {
+  if (!options.postgres) return { store: openSqliteStore(options.dataDir), spooledRecords: () => 0 }
+  const postgres = await openPostgresStore({
     ...options.postgres,
     onError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; the pool opens another'),
   })
+  try {
+    const store = await withRecordSpool(postgres, {
+      dir: join(options.dataDir, RECORD_SPOOL_DIR),
+      onSpooled: (callId, error) =>
+        log.warn({ err: error, callId }, 'PostgreSQL is unreachable: the call record is spooled until it is back'),
+      onError: (error, callId) => log.error({ err: error, callId }, 'a spooled call record could not be written'),
+    })
+    return { store, spooledRecords: () => store.spooledRecords }
+  } catch (error) {
+    await postgres.close()
+    throw error
+  }
 }
 
 async function ensureDefaultApp(store: Store, o: ServerOptions): Promise<App & { created: boolean }> {

@@ -28,14 +28,17 @@ export async function clusterSuite() {
 /**
  * `ringkit serve --postgres --redis` as a node of a fresh cluster (a schema of its own, the
  * scope's Redis prefix), once it prints its URL. `stop()` sends SIGTERM and waits for the exit.
+ * `dataDir`: the node's data dir, to start it again on; the test removes it (by default the node
+ * gets a fresh one, removed by `stop()`).
  */
 export async function serveClusterNode(
   postgres: TestPostgres,
   redisUrl: string,
   scope: RedisScope,
   env: Record<string, string> = {},
+  place: { dataDir?: string } = {},
 ): Promise<{ run: CliRun; url: string; stop: () => Promise<void> }> {
-  const dataDir = testDataDir()
+  const dataDir = place.dataDir ?? testDataDir()
   const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-demo']
   // The two URLs go together, as the contract has them.
   const cluster = ['--postgres', postgres.url, '--schema', postgres.schema(), '--redis', redisUrl]
@@ -43,7 +46,7 @@ export async function serveClusterNode(
   const stop = async () => {
     run.child.kill('SIGTERM')
     await run.exited
-    rmSync(dataDir, { recursive: true, force: true })
+    if (!place.dataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   try {
     return { run, url: await servingUrl(run), stop }
