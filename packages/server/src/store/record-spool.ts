@@ -52,7 +52,7 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
     if (name.endsWith('.tmp')) await unlink(path).catch(ignoreGone)
     else if (SPOOLED.test(name)) {
       const text = await readFile(path, 'utf8').catch(ignoreGone)
-      if (text !== undefined) held.set(name, JSON.parse(text) as Spooled)
+      if (text !== undefined) held.set(name, parseSpooled(path, text))
     }
   }
   let retryMs = FIRST_RETRY_MS
@@ -85,6 +85,8 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
         schedule()
       })
     }, retryMs)
+    // What keeps the process up is the server; a start that failed leaves the spool for the next one.
+    timer.unref()
   }
 
   // Before the node does anything else: its recovery must find these calls' journal rows ended.
@@ -118,6 +120,17 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
       await store.close()
     },
   }
+}
+
+/** The file is ours and was renamed into place whole: one that does not parse is a damaged disk, said loudly. */
+function parseSpooled(path: string, text: string): Spooled {
+  try {
+    const spooled = JSON.parse(text) as Partial<Spooled>
+    if (typeof spooled.appKey === 'string' && typeof spooled.record?.callId === 'string') return spooled as Spooled
+  } catch {
+    // Said below.
+  }
+  throw new Error(`the spooled call record ${path} is unreadable: move it out of the spool to start`)
 }
 
 /** Another start on the same dir wrote the file out meanwhile. */
