@@ -1,0 +1,250 @@
+/**
+ * Cluster benchmark: invite → `invited` latency and server CPU per call on one node against two
+ * nodes with the caller and the callee on different nodes, the time from `kill -9` of a node to
+ * its devices' next event, and the memory an idle device costs a node in cluster mode. Each node
+ * is a process of its own on the real PostgreSQL and Redis, with a schema and a key prefix of the
+ * run's own, dropped at the end. Run: npx tsx bench/cluster.ts
+ * Options (env): RATES=200,1000  SECONDS=5  PAIRS=600  IDLE=2000  FAILOVER=50
+ */
+import { testPostgres } from '../packages/server/test/postgres.ts'
+import { redisScope, testRedis, type RedisScope } from '../packages/server/test/redis.ts'
+import { pct } from './percentile.ts'
+import {
+  connect,
+  idle,
+  inBatches,
+  load,
+  openSockets,
+  start,
+  type Frame,
+  type LoadResult,
+  type Session,
+  type Target,
+} from './signaling-load.ts'
+
+const RATES = (process.env.RATES ?? '200,1000').split(',').map(Number)
+const SECONDS = Number(process.env.SECONDS ?? 5)
+const PAIRS = Number(process.env.PAIRS ?? 600)
+const IDLE = Number(process.env.IDLE ?? 2000)
+const FAILOVER = Number(process.env.FAILOVER ?? 50)
+/** How long the failover calls ring: long enough for every callee to be rung before the kill. */
+const FAILOVER_RING_MS = 3000
+
+const postgres = await testPostgres()
+const redis = await testRedis()
+if ('skip' in postgres) throw new Error(`bench/cluster needs PostgreSQL: ${postgres.skip}`)
+if (redis.skip) throw new Error(`bench/cluster needs Redis: ${redis.skip}`)
+const scopes: RedisScope[] = []
+
+type Setup = 'sqlite' | 'one node' | 'two nodes'
+const SETUPS: Record<Setup, string> = {
+  sqlite: 'one node, SQLite (embedded default)',
+  'one node': 'one node, cluster mode (PostgreSQL + Redis)',
+  'two nodes': 'two nodes, caller on A, callee on B',
+}
+
+/** Nodes of a fresh cluster (a schema and a prefix of their own), started one after the other. */
+async function startCluster(names: string[]): Promise<Target[]> {
+  if ('skip' in postgres) return []
+  const schema = postgres.schema()
+  const scope = redisScope(redis.url)
+  scopes.push(scope)
+  const nodes: Target[] = []
+  // The first makes the schema and the default app; the others find them.
+  for (const name of names) {
+    nodes.push(
+      await start('ringkit', {
+        BENCH_POSTGRES_URL: postgres.url,
+        BENCH_PG_SCHEMA: schema,
+        BENCH_REDIS_URL: redis.url,
+        BENCH_REDIS_PREFIX: scope.prefix,
+        BENCH_NODE_ID: name,
+      }),
+    )
+  }
+  return nodes
+}
+
+const startSetup = (setup: Setup) =>
+  setup === 'sqlite' ? start('ringkit').then((t) => [t]) : startCluster(setup === 'two nodes' ? ['a', 'b'] : ['a'])
+
+/** Runs every rate against `nodes`: callers on the first node, callees on the last. */
+async function loads(nodes: Target[]): Promise<LoadResult[]> {
+  const results: LoadResult[] = []
+  for (const [n, rate] of RATES.entries()) {
+    await nodes[0]!.rpc('seed', `r${n}c`, PAIRS)
+    await nodes[0]!.rpc('seed', `r${n}e`, PAIRS)
+    const options = { seconds: SECONDS, pairs: PAIRS, callees: nodes.at(-1)! }
+    // A short warm-up lets the JIT settle before the measured run.
+    if (n === 0) await load(nodes[0]!, Math.min(rate, 200), `r${n}`, { ...options, seconds: 2 })
+    results.push(await load(nodes[0]!, rate, `r${n}`, options))
+  }
+  return results
+}
+
+interface Failover {
+  /** kill -9 of node A → each callee (on B) hears its ringing call end, ms. */
+  calleeEnd: number[]
+  /** How late that end came after the call's ring deadline, ms. */
+  lateness: number[]
+  /** kill -9 → each caller (on A) has resumed its session on B, and → heard its call end there, ms. */
+  callerResumed: number[]
+  callerEnd: number[]
+  resumedSessions: number
+  count: number
+}
+
+/**
+ * `count` calls ring from callers on A to callees on B; A is killed with SIGKILL just before their
+ * ring deadlines, so B has to notice A is gone and end them. Each caller's socket closes with A and
+ * resumes its session on B at once, as the SDK does with a list of servers.
+ */
+async function failover(a: Target, b: Target, count: number): Promise<Failover> {
+  await a.rpc('seed', 'fc', count)
+  await a.rpc('seed', 'fe', count)
+  const expiresAt = new Float64Array(count)
+  const calleeEndAt = new Float64Array(count)
+  const callerEndAt = new Float64Array(count)
+  const resumedAt = new Float64Array(count)
+  const lastSeq = new Float64Array(count)
+  let resumedSessions = 0
+  let killedAt = 0
+  const onCallee = (i: number) => (frame: Frame) => {
+    if (frame.type !== 'event') return
+    if (frame.name === 'invited') expiresAt[i] = Number(frame.data?.expiresAt)
+    if (frame.name === 'callEnd' && !calleeEndAt[i]) calleeEndAt[i] = Date.now()
+  }
+  const onCaller = (i: number) => (frame: Frame) => {
+    if (frame.seq) lastSeq[i] = Math.max(lastSeq[i]!, frame.seq)
+    if (frame.type === 'event' && frame.name === 'callEnd' && killedAt && !callerEndAt[i]) callerEndAt[i] = Date.now()
+  }
+  await inBatches(count, 100, (i) => connect(b, `fe${i}`, onCallee(i)))
+  const callers = await inBatches(count, 100, (i) => connect(a, `fc${i}`, onCaller(i)))
+  callers.forEach((socket: Session, i) =>
+    socket.once('close', () => {
+      const resume = { sessionId: socket.login?.sessionId, lastSeq: lastSeq[i] }
+      void connect(b, `fc${i}`, onCaller(i), true, { resume }).then((resumed) => {
+        resumedAt[i] = Date.now()
+        if (resumed.login?.resumed) resumedSessions++
+        openSockets.push(resumed)
+      })
+    }),
+  )
+  for (const [i, socket] of callers.entries())
+    socket.send(
+      JSON.stringify({ type: 'call', id: `f${i}`, to: [`fe${i}`], callType: 'audio', timeoutMs: FAILOVER_RING_MS }),
+    )
+  await until(() => expiresAt.every(Boolean), 5000)
+  await new Promise((r) => setTimeout(r, Math.min(...expiresAt) - 100 - Date.now()))
+  killedAt = Date.now()
+  await a.kill()
+  await until(() => calleeEndAt.every(Boolean) && callerEndAt.every(Boolean), 15_000)
+  const since = (at: Float64Array) => [...at].filter(Boolean).map((t) => t - killedAt)
+  return {
+    calleeEnd: since(calleeEndAt),
+    lateness: [...calleeEndAt].flatMap((t, i) => (t ? [t - expiresAt[i]!] : [])),
+    callerResumed: since(resumedAt),
+    callerEnd: since(callerEndAt),
+    resumedSessions,
+    count,
+  }
+}
+
+async function until(ready: () => boolean, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs
+  while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+}
+
+async function main() {
+  const results = {} as Record<Setup, LoadResult[]>
+  let fail: Failover | undefined
+  const memory: Partial<Record<Setup, Awaited<ReturnType<typeof idle>>>> = {}
+  try {
+    for (const setup of ['sqlite', 'one node', 'two nodes'] as const) {
+      progress(`${SETUPS[setup]}: load`)
+      const nodes = await startSetup(setup)
+      try {
+        results[setup] = await loads(nodes)
+        if (setup === 'two nodes') {
+          progress(`${SETUPS[setup]}: kill -9 of node A`)
+          fail = await failover(nodes[0]!, nodes[1]!, FAILOVER)
+        }
+      } finally {
+        await Promise.all(nodes.map((node) => node.stop()))
+        for (const socket of openSockets.splice(0)) socket.terminate()
+      }
+    }
+    // Idle memory on fresh processes: a heap that no load run shared.
+    for (const setup of ['sqlite', 'one node'] as const) {
+      progress(`${SETUPS[setup]}: idle devices`)
+      const [node] = await startSetup(setup)
+      memory[setup] = await idle(node!, IDLE).finally(() => node!.stop())
+    }
+  } finally {
+    await Promise.all(scopes.map((s) => s.drop()))
+    if (!('skip' in postgres)) await postgres.dropSchemas()
+  }
+  return report(results, fail!, memory as Record<'sqlite' | 'one node', Awaited<ReturnType<typeof idle>>>)
+}
+
+/** Where the run is, on stderr: the table alone goes to stdout. */
+const progress = (line: string) => process.stderr.write(`${line}\n`)
+const ms = (v: number) => v.toFixed(2)
+
+function report(
+  results: Record<Setup, LoadResult[]>,
+  fail: Failover,
+  memory: Record<'sqlite' | 'one node', Awaited<ReturnType<typeof idle>>>,
+): number {
+  console.log(`\n## bench/cluster — ${SECONDS} s per rate, ${PAIRS} caller/callee pairs\n`)
+  console.log(
+    '| offered calls/s | setup | achieved/s | p50 ms | p99 ms | max ms | p99 vs one node (cluster) | server CPU per call | server CPU (cores, per node) | server loop stall max ms (per node) | load generator CPU | skipped | errors |',
+  )
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  let errors = 0
+  for (const [n, rate] of RATES.entries()) {
+    const base = pct(results['one node'][n]!.latencies, 99)
+    for (const setup of ['sqlite', 'one node', 'two nodes'] as const) {
+      const r = results[setup][n]!
+      const l = r.latencies
+      errors += r.errors
+      const cores = r.serverLoops.map((s) => s.cpu)
+      const perCall = (cores.reduce((x, y) => x + y, 0) * r.elapsed * 1000) / l.length
+      console.log(
+        `| ${rate} | ${SETUPS[setup]} | ${r.achieved.toFixed(0)} | ${ms(pct(l, 50))} | ${ms(pct(l, 99))} | ${ms(Math.max(...l))} | ${(pct(l, 99) / base).toFixed(2)}× | ${ms(perCall)} ms | ${cores.map((c) => c.toFixed(2)).join(' + ')} | ${r.serverLoops.map((s) => ms(s.max)).join(' / ')} | ${r.loadCpu.toFixed(2)} | ${r.skipped} | ${r.errors} |`,
+      )
+    }
+  }
+  const dist = (v: number[]) =>
+    `${v.length} | ${v.length ? ms(pct(v, 50)) : '—'} | ${v.length ? ms(Math.max(...v)) : '—'}`
+  console.log(`\n| kill -9 of node A, ${fail.count} calls ringing from A to B | devices | p50 ms | max ms |`)
+  console.log('|---|---|---|---|')
+  console.log(`| kill → callee (on B) hears callEnd | ${dist(fail.calleeEnd)} |`)
+  console.log(`| … after the call's ring deadline | ${dist(fail.lateness)} |`)
+  console.log(
+    `| kill → caller (was on A) resumed on B (${fail.resumedSessions} sessions resumed) | ${dist(fail.callerResumed)} |`,
+  )
+  console.log(`| kill → caller hears callEnd on B | ${dist(fail.callerEnd)} |`)
+  console.log('\n| idle devices | setup | held | server RSS per device | heap per device |')
+  console.log('|---|---|---|---|---|')
+  for (const setup of ['sqlite', 'one node'] as const) {
+    const i = memory[setup]
+    console.log(
+      `| ${IDLE} | ${SETUPS[setup]} | ${i.held} | ${(i.perDevice / 1024).toFixed(1)} KB | ${(i.heapPerDevice / 1024).toFixed(1)} KB |`,
+    )
+  }
+  const top = RATES.length - 1
+  const ratio = pct(results['two nodes'][top]!.latencies, 99) / pct(results['one node'][top]!.latencies, 99)
+  const takeover = Math.max(...fail.calleeEnd, ...fail.callerEnd)
+  const complete = fail.calleeEnd.length === fail.count && fail.callerEnd.length === fail.count
+  const kb = memory['one node'].perDevice / 1024
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL')
+  console.log(
+    `\nTargets: cross-node p99 ≤ 3× one node's at ${RATES[top]} calls/s — ${verdict(ratio <= 3)} (${ratio.toFixed(2)}×); kill -9 → next event ≤ 5 s for every affected device — ${verdict(complete && takeover <= 5000)} (${complete ? `${ms(takeover / 1000)} s` : 'some devices heard nothing'}); cluster mode ≤ 30 KB per idle device — ${verdict(kb <= 30)} (${kb.toFixed(1)} KB)`,
+  )
+  // Errors mean the numbers measured something other than calls: the run fails.
+  if (errors > 0 || !complete) console.log(`\nThe run is not valid: ${errors} errors, failover complete: ${complete}`)
+  return errors > 0 || !complete ? 1 : 0
+}
+
+process.exit(await main())
