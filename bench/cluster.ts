@@ -6,6 +6,7 @@
  * run's own, dropped at the end. Run: npx tsx bench/cluster.ts
  * Options (env): RATES=200,1000  SECONDS=5  PAIRS=600  IDLE=2000  FAILOVER=50
  */
+import { cpus, loadavg } from 'node:os'
 import { testPostgres } from '../packages/server/test/postgres.ts'
 import { redisScope, testRedis, type RedisScope } from '../packages/server/test/redis.ts'
 import { pct } from './percentile.ts'
@@ -170,7 +171,11 @@ interface Run {
   memory: Record<'sqlite' | 'one node', Memory>
 }
 
+/** The machine's load average when the run began: other work shows in every row. */
+let loadAtStart = 0
+
 async function main(): Promise<number> {
+  loadAtStart = loadavg()[0]!
   // Filled in as the run goes; reported only once every part of it is there.
   const run = { loads: {}, memory: {} } as Run
   try {
@@ -210,7 +215,8 @@ const saturated = (r: LoadResult) => r.achieved < 0.9 * r.offered
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL')
 
 function report({ loads, calm, killed, memory }: Run): number {
-  console.log(`\n## bench/cluster — ${SECONDS} s per rate, ${PAIRS} caller/callee pairs\n`)
+  const machine = `${cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end`
+  console.log(`\n## bench/cluster — ${SECONDS} s per rate, ${PAIRS} caller/callee pairs; ${machine}\n`)
   console.log(
     '| offered calls/s | setup | achieved/s | p50 ms | p99 ms | max ms | p99 / one node (cluster) p99 | server CPU per call | server CPU, cores (per node) | server loop stall max ms (per node) | load generator CPU | skipped (pair still busy) | errors |',
   )
