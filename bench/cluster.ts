@@ -4,7 +4,7 @@
  * its devices' next event, and the memory an idle device costs a node in cluster mode. Each node
  * is a process of its own on the real PostgreSQL and Redis, with a schema and a key prefix of the
  * run's own, dropped at the end. Run: npx tsx bench/cluster.ts
- * Options (env): RATES=200,1000  SECONDS=5  PAIRS=600  IDLE=2000  FAILOVER=50
+ * Options (env): RATES=200,1000  SECONDS=5 (one-second slices per setup and rate)  PAIRS=600  IDLE=2000  FAILOVER=50
  */
 import { cpus, loadavg } from 'node:os'
 import { testPostgres } from '../packages/server/test/postgres.ts'
@@ -14,11 +14,12 @@ import {
   connect,
   idle,
   inBatches,
-  load,
   openSockets,
+  rig,
   start,
   type Frame,
   type LoadResult,
+  type Rig,
   type Session,
   type Target,
 } from './signaling-load.ts'
@@ -69,18 +70,62 @@ async function startCluster(names: string[]): Promise<Target[]> {
 const startSetup = (setup: Setup) =>
   setup === 'sqlite' ? start('ringkit').then((t) => [t]) : startCluster(setup === 'two nodes' ? ['a', 'b'] : ['a'])
 
-/** Runs every rate against `nodes`: callers on the first node, callees on the last. */
-async function loads(nodes: Target[]): Promise<LoadResult[]> {
-  const results: LoadResult[] = []
+const ORDER = ['sqlite', 'one node', 'two nodes'] as const
+
+/**
+ * Runs every rate against every setup, all alive at once: callers on a setup's first node, callees
+ * on its last. Each rate's run is cut in one-second slices taken from the setups in turn, so that
+ * the work the machine does meanwhile falls on each setup alike.
+ */
+async function loads(setups: Record<Setup, Target[]>): Promise<Record<Setup, LoadResult[]>> {
+  const results = { sqlite: [], 'one node': [], 'two nodes': [] } as Record<Setup, LoadResult[]>
   for (const [n, rate] of RATES.entries()) {
-    await nodes[0]!.rpc('seed', `r${n}c`, PAIRS)
-    await nodes[0]!.rpc('seed', `r${n}e`, PAIRS)
-    const options = { seconds: SECONDS, pairs: PAIRS, callees: nodes.at(-1)! }
-    // A short warm-up lets the JIT settle before the measured run.
-    if (n === 0) await load(nodes[0]!, Math.min(rate, 200), `r${n}`, { ...options, seconds: 2 })
-    results.push(await load(nodes[0]!, rate, `r${n}`, options))
+    const rigs = {} as Record<Setup, Rig>
+    for (const setup of ORDER) {
+      const nodes = setups[setup]
+      await nodes[0]!.rpc('seed', `r${n}c`, PAIRS)
+      await nodes[0]!.rpc('seed', `r${n}e`, PAIRS)
+      rigs[setup] = await rig(nodes[0]!, `r${n}`, { pairs: PAIRS, callees: nodes.at(-1)! })
+      // A short warm-up lets the JIT settle before the measured runs.
+      if (n === 0) await rigs[setup].run(Math.min(rate, 200), 2)
+    }
+    const slices = { sqlite: [], 'one node': [], 'two nodes': [] } as Record<Setup, LoadResult[]>
+    for (let second = 0; second < SECONDS; second++)
+      for (const setup of ORDER) slices[setup].push(await rigs[setup].run(rate, 1))
+    for (const setup of ORDER) results[setup].push(merge(slices[setup]))
   }
   return results
+}
+
+/** One run made of `slices`: CPU and rates weighted by how long each slice took. */
+function merge(slices: LoadResult[]): LoadResult {
+  const sum = (values: number[]) => values.reduce((x, y) => x + y, 0)
+  const elapsed = sum(slices.map((s) => s.elapsed))
+  const mean = (of: (s: LoadResult) => number) => sum(slices.map((s) => of(s) * s.elapsed)) / elapsed
+  const most = (of: (s: LoadResult) => number) => Math.max(...slices.map(of))
+  const latencies = slices.flatMap((s) => s.latencies)
+  const serverLoops = slices[0]!.serverLoops.map((_, k) => ({
+    p99: most((s) => s.serverLoops[k]!.p99),
+    max: most((s) => s.serverLoops[k]!.max),
+    gc: {
+      count: sum(slices.map((s) => s.serverLoops[k]!.gc.count)),
+      total: sum(slices.map((s) => s.serverLoops[k]!.gc.total)),
+      max: most((s) => s.serverLoops[k]!.gc.max),
+    },
+    cpu: mean((s) => s.serverLoops[k]!.cpu),
+  }))
+  return {
+    offered: slices[0]!.offered,
+    achieved: latencies.length / elapsed,
+    latencies,
+    skipped: sum(slices.map((s) => s.skipped)),
+    errors: sum(slices.map((s) => s.errors)),
+    serverLoop: serverLoops[0]!,
+    serverLoops,
+    elapsed,
+    loadCpu: mean((s) => s.loadCpu),
+    loadLoop: { p99: most((s) => s.loadLoop.p99), max: most((s) => s.loadLoop.max) },
+  }
 }
 
 interface Ringing {
@@ -179,20 +224,18 @@ async function main(): Promise<number> {
   // Filled in as the run goes; reported only once every part of it is there.
   const run = { loads: {}, memory: {} } as Run
   try {
-    for (const setup of ['sqlite', 'one node', 'two nodes'] as const) {
-      progress(`${SETUPS[setup]}: load`)
-      const nodes = await startSetup(setup)
-      try {
-        run.loads[setup] = await loads(nodes)
-        if (setup === 'two nodes') {
-          progress(`${SETUPS[setup]}: ringing calls time out, then kill -9 of node A`)
-          run.calm = await ringing(nodes[0]!, nodes[1]!, FAILOVER, 'fb', false)
-          run.killed = await ringing(nodes[0]!, nodes[1]!, FAILOVER, 'fk', true)
-        }
-      } finally {
-        await Promise.all(nodes.map((node) => node.stop()))
-        for (const socket of openSockets.splice(0)) socket.terminate()
-      }
+    const setups = {} as Record<Setup, Target[]>
+    try {
+      for (const setup of ORDER) setups[setup] = await startSetup(setup)
+      progress(`load: ${RATES.join(', ')} calls/s, ${SECONDS} slices of 1 s per setup`)
+      run.loads = await loads(setups)
+      progress('ringing calls time out from A to B, then again with a kill -9 of node A')
+      const [a, b] = setups['two nodes']
+      run.calm = await ringing(a!, b!, FAILOVER, 'fb', false)
+      run.killed = await ringing(a!, b!, FAILOVER, 'fk', true)
+    } finally {
+      await Promise.all(Object.values(setups).flatMap((nodes) => nodes.map((node) => node.stop())))
+      for (const socket of openSockets.splice(0)) socket.terminate()
     }
     // Idle memory on fresh processes: a heap that no load run shared.
     for (const setup of ['sqlite', 'one node'] as const) {

@@ -172,16 +172,22 @@ export interface LoadOptions {
   callees?: Target
 }
 
+/** `pairs` callers and callees logged in, ready to carry load runs one after the other. */
+export interface Rig {
+  run(rate: number, seconds: number): Promise<LoadResult>
+}
+
 /**
- * Open loop: call k is due at k / rate seconds, whatever happened to the calls before it. Each
- * pair carries one call at a time; the callee rejects (RingKit) or answers (baseline) at once.
+ * Logs the pairs in. Callers stay connected once done: closing them would put their sessions in
+ * their grace period, and their expiry would land in the next run.
  */
-export async function load(target: Target, rate: number, prefix: string, options: LoadOptions): Promise<LoadResult> {
-  const { seconds, pairs, callees: calleeTarget = target } = options
+export async function rig(target: Target, prefix: string, options: Omit<LoadOptions, 'seconds'>): Promise<Rig> {
+  const { pairs, callees: calleeTarget = target } = options
   const servers = calleeTarget === target ? [target] : [target, calleeTarget]
   const sentAt = new Float64Array(pairs)
   const busy = new Uint8Array(pairs)
-  const latencies: number[] = []
+  // Of the run going on: an answer to a call of the run before lands in it, with its true latency.
+  let latencies: number[] = []
   let errors = 0
   const callers = await inBatches(pairs, 100, (i) =>
     connect(target, `${prefix}c${i}`, (frame) => {
@@ -191,6 +197,7 @@ export async function load(target: Target, rate: number, prefix: string, options
       if (ended) busy[i] = 0
     }),
   )
+  openSockets.push(...callers)
   await inBatches(pairs, 100, (i) =>
     connect(calleeTarget, `${prefix}e${i}`, (frame, socket) => {
       if (target.kind === 'ringkit') {
@@ -203,60 +210,71 @@ export async function load(target: Target, rate: number, prefix: string, options
       }
     }),
   )
-  await Promise.all(servers.map((s) => s.rpc('delay')))
-  const clientLoop = monitorEventLoopDelay({ resolution: 1 })
-  clientLoop.enable()
-  const clientCpu = process.cpuUsage()
-  let issued = 0
-  let skipped = 0
   let pair = 0
-  const started = performance.now()
-  const total = rate * seconds
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate))
-      for (; issued < due; issued++) {
-        const i = pair++ % pairs
-        if (busy[i]) {
-          skipped++
-          continue
-        }
-        busy[i] = 1
-        sentAt[i] = performance.now()
-        const frame =
-          target.kind === 'ringkit'
-            ? { type: 'call', id: id(), to: [`${prefix}e${i}`], callType: 'audio' }
-            : { type: 'ring', id: id(), to: `${prefix}e${i}`, from: `${prefix}c${i}` }
-        callers[i]!.send(JSON.stringify(frame))
-      }
-      if (issued >= total) {
-        clearInterval(tick)
-        resolve()
-      }
-    }, 1)
-  })
-  const elapsed = (performance.now() - started) / 1000
-  const serverLoops = await Promise.all(servers.map((s) => s.rpc('delay')))
-  const used = process.cpuUsage(clientCpu)
-  const loadCpu = (used.user + used.system) / 1000 / (elapsed * 1000)
-  clientLoop.disable()
-  const loadLoop = { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 }
-  await new Promise((r) => setTimeout(r, 500))
-  // Callers stay connected: closing them would put 600 sessions in their grace period, and
-  // their expiry would land in the next run.
-  openSockets.push(...callers)
   return {
-    offered: rate,
-    achieved: latencies.length / elapsed,
-    latencies,
-    skipped,
-    errors,
-    serverLoop: serverLoops[0]!,
-    serverLoops,
-    elapsed,
-    loadCpu,
-    loadLoop,
+    async run(rate, seconds) {
+      latencies = []
+      errors = 0
+      await Promise.all(servers.map((s) => s.rpc('delay')))
+      const clientLoop = monitorEventLoopDelay({ resolution: 1 })
+      clientLoop.enable()
+      const clientCpu = process.cpuUsage()
+      let issued = 0
+      let skipped = 0
+      const started = performance.now()
+      const total = rate * seconds
+      await new Promise<void>((resolve) => {
+        const tick = setInterval(() => {
+          const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate))
+          for (; issued < due; issued++) {
+            const i = pair++ % pairs
+            if (busy[i]) {
+              skipped++
+              continue
+            }
+            busy[i] = 1
+            sentAt[i] = performance.now()
+            const frame =
+              target.kind === 'ringkit'
+                ? { type: 'call', id: id(), to: [`${prefix}e${i}`], callType: 'audio' }
+                : { type: 'ring', id: id(), to: `${prefix}e${i}`, from: `${prefix}c${i}` }
+            callers[i]!.send(JSON.stringify(frame))
+          }
+          if (issued >= total) {
+            clearInterval(tick)
+            resolve()
+          }
+        }, 1)
+      })
+      const elapsed = (performance.now() - started) / 1000
+      const serverLoops = await Promise.all(servers.map((s) => s.rpc('delay')))
+      const used = process.cpuUsage(clientCpu)
+      const loadCpu = (used.user + used.system) / 1000 / (elapsed * 1000)
+      clientLoop.disable()
+      const loadLoop = { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 }
+      await new Promise((r) => setTimeout(r, 500))
+      return {
+        offered: rate,
+        achieved: latencies.length / elapsed,
+        latencies,
+        skipped,
+        errors,
+        serverLoop: serverLoops[0]!,
+        serverLoops,
+        elapsed,
+        loadCpu,
+        loadLoop,
+      }
+    },
   }
+}
+
+/**
+ * Open loop: call k is due at k / rate seconds, whatever happened to the calls before it. Each
+ * pair carries one call at a time; the callee rejects (RingKit) or answers (baseline) at once.
+ */
+export async function load(target: Target, rate: number, prefix: string, options: LoadOptions): Promise<LoadResult> {
+  return (await rig(target, prefix, options)).run(rate, options.seconds)
 }
 
 /** Server RSS and heap growth per device, after a forced GC, for `count` sockets logged in and held. */
