@@ -116,7 +116,8 @@ function merge(slices: LoadResult[]): LoadResult {
   }))
   return {
     offered: slices[0]!.offered,
-    achieved: latencies.length / elapsed,
+    achieved: latencies.length / sum(slices.map((s) => s.issuing)),
+    issuing: sum(slices.map((s) => s.issuing)),
     latencies,
     skipped: sum(slices.map((s) => s.skipped)),
     errors: sum(slices.map((s) => s.errors)),

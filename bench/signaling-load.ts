@@ -153,8 +153,10 @@ export interface LoadResult {
   /** The callers' server; `serverLoops` has every server of the run, the callees' too. */
   serverLoop: ServerLoop
   serverLoops: ServerLoop[]
-  /** From the first call to the end of the last, in seconds: what the rates and CPU are over. */
+  /** From the first call to the end of the last, in seconds: what CPU is over. */
   elapsed: number
+  /** How long the calls took to issue, in seconds: what `achieved` is over. */
+  issuing: number
   /** CPU the load generator itself used, in cores, and its own event-loop stalls (ms). */
   loadCpu: number
   loadLoop: { p99: number; max: number }
@@ -249,6 +251,7 @@ export async function rig(target: Target, prefix: string, options: Omit<LoadOpti
           }
         }, 1)
       })
+      const issuing = (performance.now() - started) / 1000
       // Until every call of the run has ended (at most DRAIN_MS more): a server behind on its work
       // does it on this run's clock, not during the next run.
       const drainBy = performance.now() + DRAIN_MS
@@ -261,7 +264,8 @@ export async function rig(target: Target, prefix: string, options: Omit<LoadOpti
       const loadLoop = { p99: clientLoop.percentile(99) / 1e6, max: clientLoop.max / 1e6 }
       return {
         offered: rate,
-        achieved: latencies.length / elapsed,
+        achieved: latencies.length / issuing,
+        issuing,
         latencies,
         skipped,
         errors,
