@@ -134,7 +134,7 @@ interface Ringing {
   calleeEnd: number[]
   /** How late that end came after the call's ring deadline, ms. */
   lateness: number[]
-  /** From the mark → each caller has its socket to B (after the kill: logged in again), ms. */
+  /** After the kill: from the mark → each caller is logged in again on B, ms. */
   callerOnB: number[]
   /** From the mark → each caller hears its call end, ms. */
   callerEnd: number[]
@@ -168,7 +168,7 @@ async function ringing(a: Target, b: Target, count: number, prefix: string, kill
     if (frame.type === 'event' && frame.name === 'callEnd' && !callerEndAt[i]) callerEndAt[i] = Date.now()
   }
   await inBatches(count, 100, (i) => connect(b, `${prefix}e${i}`, onCallee(i)))
-  const callers: Session[] = await inBatches(count, 100, (i) => connect(kill ? a : b, `${prefix}c${i}`, onCaller(i)))
+  const callers: Session[] = await inBatches(count, 100, (i) => connect(a, `${prefix}c${i}`, onCaller(i)))
   openSockets.push(...callers)
   if (kill) {
     callers.forEach((socket, i) =>
@@ -178,7 +178,7 @@ async function ringing(a: Target, b: Target, count: number, prefix: string, kill
           onBAt[i] = Date.now()
           if (again.login?.resumed) resumedSessions++
           openSockets.push(again)
-        })
+        }, progress)
       }),
     )
   }
@@ -190,7 +190,6 @@ async function ringing(a: Target, b: Target, count: number, prefix: string, kill
   await new Promise((r) => setTimeout(r, Math.min(...expiresAt) - 100 - Date.now()))
   const mark = Date.now()
   if (kill) await a.kill()
-  else onBAt.fill(mark)
   await until(() => calleeEndAt.every(Boolean) && callerEndAt.every(Boolean), 15_000)
   const since = (at: Float64Array) => [...at].filter(Boolean).map((t) => t - mark)
   return {
