@@ -121,6 +121,10 @@ function merge(slices: LoadResult[]): LoadResult {
     latencies,
     skipped: sum(slices.map((s) => s.skipped)),
     errors: sum(slices.map((s) => s.errors)),
+    errorCodes: slices.reduce<Record<string, number>>((all, s) => {
+      for (const [code, n] of Object.entries(s.errorCodes)) all[code] = (all[code] ?? 0) + n
+      return all
+    }, {}),
     serverLoop: serverLoops[0]!,
     serverLoops,
     elapsed,
@@ -268,6 +272,7 @@ function report({ loads, calm, killed, memory }: Run): number {
   )
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   let errors = 0
+  const codes: string[] = []
   const ratios: string[] = []
   for (const [n, rate] of RATES.entries()) {
     const single = loads['one node'][n]!
@@ -275,6 +280,8 @@ function report({ loads, calm, killed, memory }: Run): number {
       const r = loads[setup][n]!
       const l = r.latencies
       errors += r.errors
+      for (const [code, count] of Object.entries(r.errorCodes))
+        codes.push(`${count}× ${code} (${SETUPS[setup]}, ${rate}/s)`)
       const cores = r.serverLoops.map((s) => s.cpu)
       const perCall = (cores.reduce((x, y) => x + y, 0) * r.elapsed * 1000) / l.length
       console.log(
@@ -319,7 +326,7 @@ function report({ loads, calm, killed, memory }: Run): number {
   )
   // Errors mean the numbers measured something other than calls: the run fails.
   if (errors > 0 || !complete)
-    console.log(`\nThe run is not valid: ${errors} errors; every ringing call ended: ${complete}`)
+    console.log(`\nThe run is not valid: ${errors} errors (${codes.join(', ')}); every ringing call ended: ${complete}`)
   return errors > 0 || !complete ? 1 : 0
 }
 

@@ -16,6 +16,7 @@ export type Frame = {
   data?: { callId?: string; expiresAt?: number }
   from?: string
   result?: { callId?: string; sessionId?: string; resumed?: boolean }
+  error?: { code?: string }
 }
 
 export interface Target {
@@ -165,6 +166,8 @@ export interface LoadResult {
   latencies: number[]
   skipped: number
   errors: number
+  /** How many of the errors had each code. */
+  errorCodes: Record<string, number>
 }
 
 export interface LoadOptions {
@@ -194,9 +197,14 @@ export async function rig(target: Target, prefix: string, options: Omit<LoadOpti
   // Of the run going on: an answer to a call of the run before lands in it, with its true latency.
   let latencies: number[] = []
   let errors = 0
+  let errorCodes: Record<string, number> = {}
   const callers = await inBatches(pairs, 100, (i) =>
     connect(target, `${prefix}c${i}`, (frame) => {
-      if (frame.type === 'error') errors++
+      if (frame.type === 'error') {
+        errors++
+        const code = frame.error?.code ?? 'unknown'
+        errorCodes[code] = (errorCodes[code] ?? 0) + 1
+      }
       const ended =
         target.kind === 'ringkit' ? frame.type === 'event' && frame.name === 'record' : frame.type === 'done'
       if (ended) busy[i] = 0
@@ -220,6 +228,7 @@ export async function rig(target: Target, prefix: string, options: Omit<LoadOpti
     async run(rate, seconds) {
       latencies = []
       errors = 0
+      errorCodes = {}
       await Promise.all(servers.map((s) => s.rpc('delay')))
       const clientLoop = monitorEventLoopDelay({ resolution: 1 })
       clientLoop.enable()
@@ -269,6 +278,7 @@ export async function rig(target: Target, prefix: string, options: Omit<LoadOpti
         latencies,
         skipped,
         errors,
+        errorCodes,
         serverLoop: serverLoops[0]!,
         serverLoops,
         elapsed,
