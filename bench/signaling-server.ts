@@ -10,7 +10,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { pino } from 'pino'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { MAX_ATTACHMENT_BYTES, type CallRecord } from '../packages/protocol/src/index.ts'
-import { startServer, type RingKitServer } from '../packages/server/src/index.ts'
+import { startServer, type RingKitServer, type ServerOptions } from '../packages/server/src/index.ts'
 
 type Request = { id: number; op: 'memory' | 'delay' | 'seed' | 'records'; prefix?: string; count?: number }
 
@@ -66,6 +66,7 @@ if (kind === 'ringkit') {
     logger: pino({ level: 'warn' }),
     limits: { connectionsPerIp: 100_000, declineCooldownMs: 0 },
     ...(heartbeatMs ? { heartbeatMs } : {}),
+    ...clusterOptions(process.env),
   })
   process.on('message', async (message: Request) => {
     if (message.op === 'memory') return send({ id: message.id, ...memory() })
@@ -130,5 +131,18 @@ async function seedRecords(server: RingKitServer, accid: string, count: number) 
       attachment: { note: 'x'.repeat(MAX_ATTACHMENT_BYTES - '{"note":""}'.length) },
     }
     await server.store.finishCall(appKey, record)
+  }
+}
+
+/**
+ * A node of a cluster when BENCH_POSTGRES_URL and BENCH_REDIS_URL are set, as `ringkit serve
+ * --postgres --schema --redis --redis-prefix --node-id` makes one; SQLite in the data dir otherwise.
+ */
+function clusterOptions(env: NodeJS.ProcessEnv): Partial<ServerOptions> {
+  if (!env.BENCH_POSTGRES_URL || !env.BENCH_REDIS_URL) return {}
+  return {
+    postgres: { url: env.BENCH_POSTGRES_URL, schema: env.BENCH_PG_SCHEMA },
+    redis: { url: env.BENCH_REDIS_URL, prefix: env.BENCH_REDIS_PREFIX ?? 'ringkit:' },
+    ...(env.BENCH_NODE_ID ? { nodeId: env.BENCH_NODE_ID } : {}),
   }
 }
