@@ -30,6 +30,7 @@ import { nestedDeeperThan } from './frame-depth.ts'
 import { sendFrame } from './outbound.ts'
 import { Session } from './Session.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
+import type { SessionHandoff } from './takeover.ts'
 
 export interface GatewayOptions {
   store: Store
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => Promise<void>
   /** In a cluster: ends the device's session on the node it logged in to before, as a login again here would. */
   replaceOn?: (node: string, appKey: string, accid: string, deviceId: string) => Promise<void>
+  /** In a cluster: sessions logged in Redis, so that a device resumes on any node. */
+  handoff?: SessionHandoff
 }
 
 interface Connection {
@@ -134,9 +137,25 @@ export class Gateway {
     if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
       if (session.deviceId === exceptDeviceId) continue
-      session.event({ name: 'kickedOffline', data: { reason } })
+      // A session that moved on is told on its new node, which is kicked too.
+      if (session.movedTo === undefined) session.event({ name: 'kickedOffline', data: { reason } })
       this.#endSession(session, 'kicked', CLOSE_KICKED)
     }
+  }
+
+  /**
+   * The device resumed this session on `node`, which took it over: the copy here lets its socket
+   * go and ends at its grace without ending anything (frames it gets meanwhile go on to `node`).
+   */
+  movedElsewhere(moved: { appKey: string; accid: string; deviceId: string; sessionId: string; node: string }): void {
+    const session = this.#o.registry.get(moved.appKey, moved.accid, moved.deviceId)
+    if (session?.sessionId !== moved.sessionId || session.movedTo !== undefined) return
+    this.#o.handoff?.letGo(session, moved.node)
+    clearTimeout(session.tokenTimer)
+    const socket = session.socket
+    session.socket = undefined
+    if (socket) this.#detach(socket, CLOSE_MOVE)
+    if (!session.graceTimer) this.#awaitResume(session)
   }
 
   /** The device logged in again on another node: its session here is over, as if replaced here. */
@@ -326,12 +345,17 @@ export class Gateway {
     let app: App, verified: VerifiedToken
     let added = false
     let movedFrom: string | undefined
+    let continued: Session | undefined
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
       // here (a resume, a login again) holds its slot already and needs no round trip.
-      if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
-        ;({ added, movedFrom } = await slots.claim(app, msg.accid, msg.deviceId))
+      const held = registry.get(app.appKey, msg.accid, msg.deviceId)
+      if (!this.#draining && (!held || held.movedTo !== undefined)) {
+        // A session another node held: taken over from its log, or else a new one.
+        const taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
+        continued = taken ? taken.session : undefined
+        ;({ added, movedFrom } = taken ? { added: taken.added } : await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
     } finally {
@@ -341,6 +365,12 @@ export class Gateway {
     }
     // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
     const gone = conn.session !== undefined || conn.socket.readyState !== conn.socket.OPEN
+    // A session taken over is this node's now, whatever follows: it ends here, or waits for its device.
+    if (continued) this.#continue(continued)
+    if (continued && (ticket.revoked || gone)) {
+      if (ticket.revoked) this.#endSession(continued, 'kicked')
+      else this.#awaitResume(continued)
+    }
     if (ticket.revoked || gone) {
       if (added) slots.abandon(app.appKey, msg.accid, msg.deviceId)
       if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
@@ -348,12 +378,13 @@ export class Gateway {
     }
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
-    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId) {
+    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId && existing.movedTo === undefined) {
       clearTimeout(existing.graceTimer)
       existing.graceTimer = undefined
       const previous = existing.socket
       if (previous && previous !== conn.socket) this.#detach(previous, CLOSE_REPLACED)
       if (existing.resume(conn.socket, msg.resume.lastSeq)) {
+        if (existing === continued) this.#o.metrics.sessions.set(registry.size)
         conn.session = existing
         this.#armToken(existing, verified.expiresAt)
         existing.reply(msg.id, this.#loginResult(existing, true))
@@ -382,12 +413,24 @@ export class Gateway {
     })
     session.socket = conn.socket
     conn.session = session
+    this.#o.handoff?.opened(session)
     registry.add(session)
     this.#o.metrics.sessions.set(registry.size)
     this.#armToken(session, verified.expiresAt)
     session.reply(msg.id, this.#loginResult(session, false))
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  /** Registers a session taken over from another node, in place of a copy here that had moved on. */
+  #continue(session: Session): void {
+    const copy = this.#o.registry.get(session.appKey, session.accid, session.deviceId)
+    if (copy) {
+      clearTimeout(copy.graceTimer)
+      clearTimeout(copy.tokenTimer)
+      copy.journal?.close(false)
+    }
+    this.#o.registry.add(session)
   }
 
   /**
@@ -449,9 +492,23 @@ export class Gateway {
     session.socket = undefined
     // Nothing to resume: what the device missed is lost, so its session ends now.
     if (!session.resumable) return this.#endSession(session, 'disconnected')
-    // The device may come back: keep its session, and its calls, for the grace period.
-    session.graceTimer = setTimeout(() => this.#endSession(session, 'disconnected'), this.#o.resumeGraceMs)
+    this.#awaitResume(session)
+  }
+
+  /**
+   * The device may come back: keep its session, and its calls, for the grace period. At its end a
+   * device that went on on another node (it resumed or logged in there) ends nothing here.
+   */
+  #awaitResume(session: Session): void {
+    session.graceTimer = setTimeout(() => void this.#graceOver(session), this.#o.resumeGraceMs)
     session.graceTimer.unref()
+  }
+
+  async #graceOver(session: Session): Promise<void> {
+    const elsewhere = session.movedTo ?? (await this.#o.handoff?.nodeOf(session))
+    if (session.socket) return
+    session.movedTo = elsewhere
+    this.#endSession(session, 'disconnected')
   }
 
   #endSession(
@@ -463,11 +520,14 @@ export class Gateway {
     clearTimeout(session.tokenTimer)
     if (!this.#o.registry.remove(session)) return
     this.#o.metrics.sessions.set(this.#o.registry.size)
-    // A session replaced by its own device hands its slot on to the new one.
-    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const socket = session.socket
     session.socket = undefined
     if (socket) this.#detach(socket, closeCode)
+    // Its device goes on on another node, with its slot and its calls.
+    session.journal?.close(session.movedTo === undefined)
+    if (session.movedTo !== undefined) return
+    // A session replaced by its own device hands its slot on to the new one.
+    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const device = deviceOf(session)
     this.#o.engine
       .deviceLost(session.appKey, device, why === 'kicked' ? 'kicked' : 'disconnected')
