@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import {
-  clientMessageSchema,
-  isErrorCode,
-  MAX_FRAME_BYTES,
-  MAX_FRAME_DEPTH,
   RingKitError,
   type ClientMessage,
   type ClientMessageOf,
@@ -26,9 +22,10 @@ import type { Metrics } from '../metrics.ts'
 import { LoginGate } from './LoginGate.ts'
 import type { DeviceSlots } from './presence.ts'
 import { verifyLogin } from './verify-login.ts'
-import { nestedDeeperThan } from './frame-depth.ts'
+import { parseFrame } from './parse-frame.ts'
 import { sendFrame } from './outbound.ts'
 import { Session } from './Session.ts'
+import { SocketHeartbeat } from './socket-heartbeat.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 import type { SessionHandoff } from './takeover.ts'
 
@@ -73,9 +70,6 @@ type Handler<T extends ClientMessageType> = (
 ) => Promise<ReplyResults[T] | typeof REPLIED>
 type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value))
-/** A heartbeat period is cut in this many ticks, each pinging its share of the connections. */
-const HEARTBEAT_SLICES = 20
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
@@ -94,16 +88,12 @@ export class Gateway {
   readonly #o: GatewayOptions
   readonly #connections = new Set<Connection>()
   readonly #logins = new LoginGate()
-  readonly #heartbeat: NodeJS.Timeout
-  #beatQueue: Connection[] = []
-  #beatTick = 0
-  #beatSlice = 0
+  readonly #heartbeat: SocketHeartbeat
   #draining = false
 
   constructor(options: GatewayOptions) {
     this.#o = options
-    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs / HEARTBEAT_SLICES)
-    this.#heartbeat.unref()
+    this.#heartbeat = new SocketHeartbeat(this.#connections, options.heartbeatMs)
   }
 
   get connections(): number {
@@ -179,7 +169,7 @@ export class Gateway {
   }
 
   close(): void {
-    clearInterval(this.#heartbeat)
+    this.#heartbeat.stop()
     for (const session of this.#o.registry.all()) {
       clearTimeout(session.graceTimer)
       clearTimeout(session.tokenTimer)
@@ -188,49 +178,10 @@ export class Gateway {
   }
 
   #onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
-    const { metrics } = this.#o
-    if (data.length > MAX_FRAME_BYTES) {
-      return this.#reject(
-        conn,
-        null,
-        new RingKitError('FRAME_TOO_LARGE', `frames are limited to ${MAX_FRAME_BYTES} bytes`),
-      )
-    }
-    let json: unknown
-    try {
-      if (isBinary) throw new Error('binary frame')
-      json = JSON.parse(data.toString('utf8'))
-    } catch {
-      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'frames are JSON text'))
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'a frame is a JSON object'))
-    }
-    const rawId = (json as { id?: unknown }).id
-    const id = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : null
-    // JSON.parse nests as deep as it is told; JSON.stringify of it again (replies, journal) overflows the stack.
-    if (nestedDeeperThan(json, MAX_FRAME_DEPTH)) {
-      return this.#reject(conn, id, new RingKitError('INVALID_PARAMS', `frames nest at most ${MAX_FRAME_DEPTH} levels`))
-    }
-    const parsed = clientMessageSchema.safeParse(json)
-    if (!parsed.success) {
-      const type = (json as { type?: unknown }).type
-      if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
-        return this.#reject(
-          conn,
-          id,
-          new RingKitError('UNKNOWN_TYPE', `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`),
-        )
-      }
-      const issue = parsed.error.issues[0]
-      const where = issue?.path.join('.') || 'frame'
-      // A check of the protocol's own (say an attachment's size) names the code it refuses with.
-      const code = issue?.code === 'custom' && isErrorCode(issue.params?.code) ? issue.params.code : 'INVALID_PARAMS'
-      return this.#reject(conn, id, new RingKitError(code, `${where}: ${issue?.message ?? 'invalid'}`))
-    }
-    const msg = parsed.data
-    metrics.frames.inc({ type: msg.type })
-    void this.#dispatch(conn, msg, data.length)
+    const parsed = parseFrame(data, isBinary)
+    if ('error' in parsed) return this.#reject(conn, parsed.id, parsed.error)
+    this.#o.metrics.frames.inc({ type: parsed.msg.type })
+    void this.#dispatch(conn, parsed.msg, data.length)
   }
 
   async #dispatch(conn: Connection, msg: ClientMessage, frameBytes: number): Promise<void> {
@@ -557,30 +508,6 @@ export class Gateway {
     if (error instanceof RingKitError) return error
     this.#o.log.error({ err: error }, 'request failed')
     return new RingKitError('INTERNAL', undefined, { cause: error })
-  }
-
-  /**
-   * Pings one slice of the connections per tick, so each is pinged once a heartbeat: pinging ten
-   * thousand sockets at once would stall every call on this node for tens of milliseconds.
-   */
-  #beat(): void {
-    // A round is one heartbeat, whatever the count: refilled early, a queue of a few sockets would
-    // ping each every tick and drop any whose pong took longer than a twentieth of a beat.
-    if (this.#beatTick === 0) {
-      this.#beatQueue = [...this.#connections]
-      this.#beatSlice = Math.ceil(this.#beatQueue.length / HEARTBEAT_SLICES)
-    }
-    this.#beatTick = (this.#beatTick + 1) % HEARTBEAT_SLICES
-    const slice = this.#beatQueue.splice(0, this.#beatSlice)
-    for (const conn of slice) {
-      if (!this.#connections.has(conn)) continue
-      if (!conn.alive) {
-        conn.socket.terminate()
-        continue
-      }
-      conn.alive = false
-      conn.socket.ping()
-    }
   }
 }
 
