@@ -114,6 +114,8 @@ export interface SessionJournal {
   moved(node: string): void
   /** The session ended for good (`drop`) or goes on elsewhere: this node writes no more. */
   close(drop: boolean): void
+  /** Resolves once every write asked for so far has landed or failed. */
+  written(): Promise<void>
 }
 
 export interface SessionLogOptions {
@@ -267,6 +269,10 @@ class Journal implements SessionJournal {
     if (this.#closed) return
     this.#closed = true
     if (drop) this.run(() => this.#log.write('drop', this.#session, []))
+  }
+
+  written(): Promise<void> {
+    return this.#chain
   }
 
   run(write: () => Promise<unknown>): void {
