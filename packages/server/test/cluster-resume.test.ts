@@ -153,6 +153,56 @@ describe('a device resuming its session on another node', skip, () => {
     assert.equal(alice.names().filter((n) => n === 'audioAvailable').length, 1, alice.names().join())
   })
 
+  it('a member of a group call resumes on the other node with the changes it missed, once each, and stays in the call', async () => {
+    const { a, b } = await twoNodes()
+    const carolOnA = await RawSocket.open(a)
+    const login = await carolOnA.request('login', {
+      appKey: a.app.appKey,
+      accid: 'carol',
+      token: await tokenFor(a, 'carol'),
+      deviceId: 'carol-1',
+    })
+    const ann = await TestDevice.online(a, 'ann')
+    const bob = await TestDevice.online(b, 'bob')
+    const call = await ann.kit.groupCall({ to: ['bob', 'carol'], type: 'audio' })
+    await carolOnA.event('invited', (d) => d.callId === call.callId)
+    assert.equal((await carolOnA.request('accept', { callId: call.callId })).type, 'reply')
+    const bobCall = (await bob.next('invited')).call
+    await bobCall.accept()
+    await ann.next('userAccept', (e) => e.accid === 'bob')
+    await carolOnA.event('userAccept', (d) => d.accid === 'bob')
+    const resume = resumeOf(carolOnA, String(login.result?.sessionId))
+    await drop(carolOnA)
+
+    // While carol is away: bob (on B) leaves, ann (on A) mutes.
+    await bobCall.leave()
+    await ann.next('userLeave', (e) => e.accid === 'bob')
+    await call.enableLocalAudio(false)
+    await sleep(200)
+
+    const { socket: carolOnB, answer } = await resumeOn(b, 'carol', 'carol-1', resume)
+    assert.equal(answer.result?.resumed, true)
+    const replayed = carolOnB.frames.slice(0, carolOnB.frames.indexOf(answer))
+    const names = replayed.map((f) => f.name)
+    assert.equal(names.filter((n) => n === 'userLeave').length, 1, names.join())
+    assert.equal(names.filter((n) => n === 'audioAvailable').length, 1, names.join())
+    assert.ok(names.indexOf('userLeave') < names.indexOf('audioAvailable'), names.join())
+    assert.deepEqual(
+      replayed.map(seqOf),
+      replayed.map((_, i) => resume.lastSeq + 1 + i),
+    )
+
+    // A's grace ends; the call goes on with carol in it, and ends once when she leaves ann alone.
+    await sleep(RESUME_GRACE_MS + 500)
+    assert.equal(call.status, 'connected')
+    assert.equal(ann.names().filter((n) => n === 'userLeave').length, 1, 'only bob left')
+    assert.equal((await carolOnB.request('hangup', { callId: call.callId })).type, 'reply')
+    await ann.next('userLeave', (e) => e.accid === 'carol')
+    await carolOnB.event('record', (d) => d.callId === call.callId)
+    assert.equal((await ann.next('record')).callId, call.callId)
+    carolOnB.close()
+  })
+
   it('starts a new session when the log cannot prove continuity: trimmed past the ack, expired, or another device\u2019s', async () => {
     const { a, b, scope } = await twoNodes()
     const dave = await TestDevice.online(a, 'dave')
