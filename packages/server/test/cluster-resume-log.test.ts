@@ -29,7 +29,7 @@ describe('session logs in Redis', { skip: redis.skip }, () => {
   it('a takeover gets every frame after the ack and moves presence; the old owner is fenced off and told who took it', async () => {
     const [a, b] = [nodeLog('node-a'), nodeLog('node-b')]
     const fenced: [string, string][] = []
-    const onA = a.open(session, (_s, owner, text) => fenced.push([owner, text]))
+    const onA = a.journal(session, (_s, owner, text) => fenced.push([owner, text]))
     for (const seq of [1, 2, 3]) onA.framed(seq, frame(seq))
     onA.acked(1)
     await onA.written()
@@ -57,7 +57,7 @@ describe('session logs in Redis', { skip: redis.skip }, () => {
     await waitFor('later frames go straight on', () => fenced.length === 2)
 
     // Node B numbers on from 3; a third node resuming after 3 gets B's frames.
-    const onB = b.adopt(session, () => assert.fail('B owns the session'))
+    const onB = b.journal(session, () => assert.fail('B owns the session'))
     onB.framed(4, frame(40))
     await onB.written()
     const third = await nodeLog('node-c').takeOver(session, 3, undefined)
@@ -68,25 +68,25 @@ describe('session logs in Redis', { skip: redis.skip }, () => {
   it('a frame that does not follow the last one (a write lost) or one past the bound drops the log, and so does the end of the session', async () => {
     const a = nodeLog('node-a')
     const gap = { ...session, sessionId: 'gap' }
-    const onA = a.open(gap, () => assert.fail('nobody took it'))
+    const onA = a.journal(gap, () => assert.fail('nobody took it'))
     onA.framed(1, frame(1))
     onA.framed(3, frame(3))
     await onA.written()
     assert.equal(await nodeLog('node-b').takeOver(gap, 0, undefined), undefined)
 
     const full = { ...session, sessionId: 'full' }
-    const onFull = a.open(full, () => assert.fail('nobody took it'))
+    const onFull = a.journal(full, () => assert.fail('nobody took it'))
     for (let seq = 1; seq <= 9; seq++) onFull.framed(seq, frame(seq))
     await onFull.written()
     assert.equal(await nodeLog('node-b').takeOver(full, 0, undefined), undefined, 'more than 8 frames')
 
     const ended = { ...session, sessionId: 'ended' }
-    const onEnded = a.open(ended, () => assert.fail('nobody took it'))
+    const onEnded = a.journal(ended, () => assert.fail('nobody took it'))
     onEnded.framed(1, frame(1))
     await onEnded.written()
     assert.ok(await nodeLog('node-b').takeOver(ended, 1, undefined), 'resumable while it lives')
     const again = { ...session, sessionId: 'ended-2' }
-    const onAgain = a.open(again, () => assert.fail('nobody took it'))
+    const onAgain = a.journal(again, () => assert.fail('nobody took it'))
     onAgain.framed(1, frame(1))
     onAgain.close(true)
     await onAgain.written()

@@ -11,14 +11,6 @@ import type { RedisLink } from './redis.ts'
  * account's hash tag with its presence, so that a takeover moves both in one script.
  */
 
-/** ARGV: owner, device, lifetime. */
-const OPEN = `
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'device', ARGV[2], 'last', 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-`
-
 /** Refuses a write of a node that does not own the session: {2, owner}; {0} when the log is gone. */
 const OWNED = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
@@ -31,12 +23,17 @@ end
 `
 
 /**
- * ARGV: owner, seq, frame, max frames, lifetime. A frame that does not follow the last one means
- * a write went missing (Redis was out of reach): the log can no longer prove continuity and goes.
+ * ARGV: owner, seq, frame, device, max frames, lifetime. The session's first frame (its login
+ * reply) starts the log. A frame that does not follow the last one means a write went missing
+ * (Redis was out of reach): the log can no longer prove continuity and goes.
  */
-const APPEND = `${OWNED}
+const APPEND = `
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'device', ARGV[4], 'last', 0)
+end
+${OWNED}
 local seq = tonumber(ARGV[2])
-if seq ~= tonumber(redis.call('HGET', KEYS[1], 'last')) + 1 or redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[4]) then
+if seq ~= tonumber(redis.call('HGET', KEYS[1], 'last')) + 1 or redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[5]) then
   redis.call('DEL', KEYS[1], KEYS[2])
   return {0}
 end
@@ -139,28 +136,22 @@ export class SessionLog {
   readonly #append
   readonly #ack
   readonly #drop
-  readonly #open
   readonly #takeOver
 
   constructor(options: SessionLogOptions) {
     this.#o = options
     const { link } = options
-    this.#open = link.script('ringkitOpenSessionLog', OPEN)
     this.#append = link.script('ringkitAppendSessionLog', APPEND)
     this.#ack = link.script('ringkitAckSessionLog', ACK)
     this.#drop = link.script('ringkitDropSessionLog', DROP)
     this.#takeOver = link.script('ringkitTakeOverSessionLog', TAKE_OVER)
   }
 
-  /** A new session's log, empty; frames written to it follow in order. */
-  open(session: LoggedSession, onFenced: OnFenced): SessionJournal {
-    const journal = new Journal(this, session, onFenced)
-    journal.run(() => this.#open(logKeys(session), [this.#o.nodeId, session.deviceId, this.#lifetime]))
-    return journal
-  }
-
-  /** The journal of a session this node just took over, whose log ends at `lastSeq`. */
-  adopt(session: LoggedSession, onFenced: OnFenced): SessionJournal {
+  /**
+   * The journal of a session new on this node (its first frame starts the log), or of one it just
+   * took over (its log goes on from where it ends).
+   */
+  journal(session: LoggedSession, onFenced: OnFenced): SessionJournal {
     return new Journal(this, session, onFenced)
   }
 
@@ -212,7 +203,7 @@ export class SessionLog {
     args: (string | number)[],
   ): Promise<number | string> {
     const script = op === 'append' ? this.#append : op === 'ack' ? this.#ack : this.#drop
-    const tail = op === 'append' ? [this.#o.maxFrames, this.#lifetime] : [this.#lifetime]
+    const tail = op === 'append' ? [session.deviceId, this.#o.maxFrames, this.#lifetime] : [this.#lifetime]
     const [status, owner] = (await script(logKeys(session), [this.#o.nodeId, ...args, ...tail])) as [number, string?]
     return status === 2 ? owner! : status
   }

@@ -37,7 +37,7 @@ export class SessionHandoff {
 
   /** A session new on this node starts its log. */
   opened(session: Session): void {
-    session.journal = this.#o.sessions.open(session, this.#fenced)
+    session.journal = this.#o.sessions.journal(session, this.#fenced)
   }
 
   /**
@@ -63,7 +63,7 @@ export class SessionHandoff {
       const id = requestIdOf(frame.text)
       if (id !== undefined) session.firstSight(id)
     }
-    session.journal = this.#o.sessions.adopt(session, this.#fenced)
+    session.journal = this.#o.sessions.journal(session, this.#fenced)
     if (taken.previousOwner !== this.#o.nodeId) {
       void this.#o.cluster.movedOn(taken.previousOwner, {
         appKey: ref.appKey,
