@@ -305,10 +305,15 @@ export class Gateway {
       if (!this.#draining && (!held || held.movedTo !== undefined)) {
         // A session another node held: taken over from its log, or else a new one.
         const taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
-        continued = taken ? taken.session : undefined
+        // Registered at once: presence names this node now, so the device's events come here.
+        if (taken) this.#continue((continued = taken.session))
         ;({ added, movedFrom } = taken ? { added: taken.added } : await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
+    } catch (error) {
+      // A session taken over is this node's now, whatever follows: it waits for its device.
+      if (continued) this.#awaitResume(continued)
+      throw error
     } finally {
       // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
       // run between leaving the gate and registering.
@@ -316,8 +321,6 @@ export class Gateway {
     }
     // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
     const gone = conn.session !== undefined || conn.socket.readyState !== conn.socket.OPEN
-    // A session taken over is this node's now, whatever follows: it ends here, or waits for its device.
-    if (continued) this.#continue(continued)
     if (continued && (ticket.revoked || gone)) {
       if (ticket.revoked) this.#endSession(continued, 'kicked')
       else this.#awaitResume(continued)
