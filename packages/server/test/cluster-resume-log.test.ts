@@ -1,9 +1,10 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { SessionLog, type LoggedSession } from '../src/bus/session-log.ts'
-import { redisScope, testRedis } from './redis.ts'
+import { redisHop, redisScope, testRedis } from './redis.ts'
 import { waitFor } from './support.ts'
 
 const redis = await testRedis()
@@ -13,9 +14,9 @@ after(() => scope.drop())
 const session: LoggedSession = { appKey: 'app', accid: 'carol', deviceId: 'carol-1', sessionId: 'session-1' }
 
 /** One node's view of the logs: its own connection, as a node would have. */
-function nodeLog(nodeId: string) {
+function nodeLog(nodeId: string, url = redis.url) {
   return new SessionLog({
-    link: scope.open(),
+    link: scope.open(url === redis.url ? {} : { url, commandTimeoutMs: 300 }),
     nodeId,
     lifetimeMs: 60_000,
     maxFrames: 8,
@@ -91,5 +92,37 @@ describe('session logs in Redis', { skip: redis.skip }, () => {
     onAgain.close(true)
     await onAgain.written()
     assert.equal(await nodeLog('node-b').takeOver(again, 1, undefined), undefined, 'gone with its session')
+  })
+
+  it('a write lost while Redis was out of reach takes the log away once Redis is back, even with no frame after it', async () => {
+    const hop = await redisHop(new URL(redis.url))
+    try {
+      const a = nodeLog('node-a', hop.url)
+      const away = { ...session, sessionId: 'away' }
+      const onA = a.journal(away, () => assert.fail('nobody took it'))
+      onA.framed(1, frame(1))
+      await onA.written()
+      assert.ok(await nodeLog('node-b').takeOver(away, 0, undefined), 'resumable before the outage')
+      const stillA = a.journal({ ...session, sessionId: 'away-2' }, () => assert.fail('nobody took it'))
+      stillA.framed(1, frame(1))
+      await stillA.written()
+      await hop.cut()
+      stillA.framed(2, frame(2))
+      await stillA.written()
+      await hop.restore()
+      // Frame 2 never reached the log, and nothing follows it: a heartbeat once the link is back removes it.
+      const logged = async () => (await scope.keys()).some((key) => key.includes(':away-2'))
+      assert.ok(await logged())
+      const deadline = Date.now() + 5000
+      while ((await logged()) && Date.now() < deadline) {
+        assert.equal(stillA.beat(), false, 'a log missing a write is not kept alive')
+        await stillA.written()
+        await sleep(100)
+      }
+      assert.equal(await logged(), false, 'the log went')
+      assert.equal(await nodeLog('node-b').takeOver({ ...session, sessionId: 'away-2' }, 1, undefined), undefined)
+    } finally {
+      await hop.cut()
+    }
   })
 })

@@ -113,6 +113,8 @@ export interface SessionJournal {
   close(drop: boolean): void
   /** Resolves once every write asked for so far has landed or failed. */
   written(): Promise<void>
+  /** Every heartbeat: whether the log is to live on (a log missing a write tries again to go). */
+  beat(): boolean
 }
 
 export interface SessionLogOptions {
@@ -180,7 +182,8 @@ export class SessionLog {
   }
 
   /** Every heartbeat: the logs of this node's sessions live on, as their presence does. */
-  async refresh(sessions: readonly LoggedSession[]): Promise<void> {
+  async refresh(sessions: readonly (LoggedSession & { journal: SessionJournal | undefined })[]): Promise<void> {
+    sessions = sessions.filter((s) => s.journal?.beat())
     for (let i = 0; i < sessions.length; i += REFRESH_BATCH) {
       await this.#o.link.run((r) => {
         const batch = r.pipeline()
@@ -226,6 +229,12 @@ class Journal implements SessionJournal {
   /** The node that took the session over, once a write was refused: later frames go straight on. */
   #movedTo: string | undefined
   #closed = false
+  /**
+   * A write failed: the log misses a frame or an ack. Nothing more is written (which would only
+   * queue up while Redis is away) but the log's removal, until it goes.
+   */
+  #broken = false
+  #dropping = false
 
   constructor(log: SessionLog, session: LoggedSession, onFenced: OnFenced) {
     this.#log = log
@@ -235,8 +244,10 @@ class Journal implements SessionJournal {
 
   framed(seq: number, text: string): void {
     if (this.#closed) return
+    if (this.#broken && this.#movedTo === undefined) return this.#dropBroken()
     this.run(async () => {
       if (this.#movedTo !== undefined) return this.#onFenced(this.#session, this.#movedTo, text)
+      if (this.#broken) return
       const answer = await this.#log.write('append', this.#session, [seq, text])
       if (typeof answer === 'string') {
         this.#movedTo = answer
@@ -252,8 +263,29 @@ class Journal implements SessionJournal {
   }
 
   acked(seq: number): void {
-    if (this.#closed || this.#movedTo !== undefined) return
-    this.run(() => this.#log.write('ack', this.#session, [seq]))
+    if (this.#closed || this.#movedTo !== undefined || this.#broken) return
+    this.run(async () => {
+      if (!this.#broken) await this.#log.write('ack', this.#session, [seq])
+    })
+  }
+
+  beat(): boolean {
+    if (this.#broken) this.#dropBroken()
+    return !this.#closed && !this.#broken && this.#movedTo === undefined
+  }
+
+  /** Once Redis answers again the log goes: a device resuming elsewhere then starts anew. */
+  #dropBroken(): void {
+    if (this.#dropping || this.#closed) return
+    this.#dropping = true
+    this.run(async () => {
+      try {
+        await this.#log.write('drop', this.#session, [])
+        this.#closed = true
+      } finally {
+        this.#dropping = false
+      }
+    })
   }
 
   close(drop: boolean): void {
@@ -270,7 +302,9 @@ class Journal implements SessionJournal {
     this.#chain = this.#chain.then(write).then(
       () => {},
       (error: unknown) => {
-        this.#log.logger.warn({ err: error, accid: this.#session.accid }, 'writing a session log failed')
+        if (!this.#broken)
+          this.#log.logger.warn({ err: error, accid: this.#session.accid }, 'writing a session log failed')
+        this.#broken = true
       },
     )
   }

@@ -99,7 +99,7 @@ export class SessionHandoff {
 
   /** Every heartbeat: the logs of this node's sessions live on. */
   refresh(sessions: readonly Session[]): Promise<void> {
-    return this.#o.sessions.refresh(sessions.filter((s) => s.movedTo === undefined))
+    return this.#o.sessions.refresh(sessions)
   }
 
   /** A frame numbered after another node took the session: an event goes on to the device there. */
