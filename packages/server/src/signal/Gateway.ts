@@ -351,8 +351,11 @@ export class Gateway {
       throw new RingKitError('SERVER_DRAINING')
     }
     // A device logging in again replaces itself and keeps its slot; the old devices stay.
+    // A copy here of a session that moved on is let go; the node holding it now replaces it.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
-    else if (movedFrom !== undefined) void this.#o.replaceOn?.(movedFrom, app.appKey, msg.accid, msg.deviceId)
+    if (movedFrom !== undefined && (!existing || existing.movedTo !== undefined)) {
+      void this.#o.replaceOn?.(movedFrom, app.appKey, msg.accid, msg.deviceId)
+    }
     if (!app.multiDevice) {
       this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
       void this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
