@@ -13,6 +13,7 @@ import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { redisPresence } from './bus/redis-presence.ts'
+import { SessionLog } from './bus/session-log.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore, type EventDelivery } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
@@ -28,6 +29,7 @@ import { createMetrics } from './metrics.ts'
 import { drainNode } from './signal/drain.ts'
 import { Gateway } from './signal/Gateway.ts'
 import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts'
+import { SessionHandoff } from './signal/takeover.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { openPostgresStore } from './store/postgres.ts'
@@ -234,10 +236,33 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
   const slots = new DeviceSlots({ presence, node: nodeId, registry, log, devicesPerAccount: limits.devicesPerAccount })
+  // With Redis, every session is logged there too, so that its device resumes on any node.
+  const handoff =
+    redis && cluster
+      ? new SessionHandoff({
+          sessions: new SessionLog({
+            link: redis,
+            nodeId,
+            lifetimeMs: presenceLifetimeMs(resumeGraceMs),
+            maxFrames: limits.outbox.frames,
+            log,
+          }),
+          cluster,
+          presence,
+          link: redis,
+          nodeId,
+          limits,
+          log,
+          onMoved: (moved) => gateway.movedElsewhere(moved),
+        })
+      : undefined
   const heartbeat = startNodeHeartbeat(
     redis,
     nodeId,
-    () => slots.refresh(),
+    async () => {
+      await slots.refresh()
+      await handoff?.refresh(registry.all())
+    },
     (error) =>
       log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
   )
@@ -257,9 +282,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(cluster
       ? { kickElsewhere: cluster.kickElsewhere.bind(cluster), replaceOn: cluster.replaceOn.bind(cluster) }
       : {}),
+    ...(handoff ? { handoff } : {}),
   })
   cluster?.onKick((appKey, accid, reason, except) => gateway.kickAccount(appKey, accid, reason, except))
   cluster?.onReplace((appKey, accid, deviceId) => gateway.replacedElsewhere(appKey, accid, deviceId))
+  cluster?.onMoved((moved) => gateway.movedElsewhere(moved))
   const http = Fastify({
     loggerInstance: log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
@@ -378,9 +405,12 @@ function guardPorts(redis: RedisLink | undefined) {
  * not, which is also when a call taken over from that node ends for want of it.
  */
 function presenceOf(redis: RedisLink | undefined, resumeGraceMs: number): Presence {
-  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + resumeGraceMs
+  const lifetimeMs = presenceLifetimeMs(resumeGraceMs)
   return redis ? redisPresence(redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
 }
+
+/** How long a device's slot, and its session's log, outlive their node's last heartbeat. */
+const presenceLifetimeMs = (resumeGraceMs: number) => 3 * NODE_HEARTBEAT_MS + resumeGraceMs
 
 function redisEvents(log: Logger) {
   return {

@@ -26,10 +26,13 @@ export type KickReason = 'revoked' | 'otherLogin'
 
 /** What one node hands another: an event for some of its devices, or a kick of an account's devices. */
 type InboxEntry =
-  | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent }
+  /** `devices`: for an account, the devices that presence placed on the node when it was sent. */
+  | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent; devices?: string[] }
   | { kind: 'kick'; appKey: string; accid: string; reason: KickReason; exceptDevice?: string }
   /** The device logged in on another node: its session on this one is replaced. */
   | { kind: 'replace'; appKey: string; accid: string; deviceId: string }
+  /** The device resumed its session on another node, which took it over: nothing ends. */
+  | { kind: 'moved'; appKey: string; accid: string; deviceId: string; sessionId: string; node: string }
 
 export interface ClusterDeliveryOptions {
   link: RedisLink
@@ -56,6 +59,7 @@ export class ClusterDelivery implements EventDelivery {
   readonly #alive = new Map<string, number>()
   #onKick: (appKey: string, accid: string, reason: KickReason, exceptDevice?: string) => void = () => {}
   #onReplace: (appKey: string, accid: string, deviceId: string) => void = () => {}
+  #onMoved: (moved: Moved) => void = () => {}
   #reader: Redis | undefined
   #closed = false
 
@@ -73,20 +77,50 @@ export class ClusterDelivery implements EventDelivery {
     this.#onReplace = handler
   }
 
+  /** Where takeovers that other nodes send land: the gateway's `movedElsewhere`. */
+  onMoved(handler: (moved: Moved) => void): void {
+    this.#onMoved = handler
+  }
+
+  /** Tells the node that held the session that this node took it over. */
+  movedOn(node: string, moved: Omit<Moved, 'node'>): Promise<void> {
+    const entry: InboxEntry = { kind: 'moved', ...moved, node: this.#o.nodeId }
+    return this.#chain(moved.appKey, moved.accid, () => this.#append(node, entry))
+  }
+
+  /**
+   * An event a session here numbered after another node took it over: it goes on to the node
+   * that presence names for the device now, in order with the account's other hops.
+   */
+  forward(appKey: string, device: DeviceRef, event: ServerEvent): void {
+    void this.#chain(appKey, device.accid, async () => {
+      const nodes = remoteNodes(await this.#placed(appKey, device.accid), { device }, this.#o.nodeId, () => false)
+      await Promise.all(
+        [...nodes.keys()].map((node) => this.#append(node, { kind: 'event', appKey, to: { device }, event })),
+      )
+    })
+  }
+
   /** Tells `node` that the device logged in here: in order with the account's events this node sends. */
   replaceOn(node: string, appKey: string, accid: string, deviceId: string): Promise<void> {
     return this.#chain(appKey, accid, () => this.#append(node, { kind: 'replace', appKey, accid, deviceId }))
   }
 
   send(appKey: string, to: Audience, event: ServerEvent): void {
-    this.#o.registry.send(appKey, to, event)
-    // A device connected here has just been given the event. One whose session here waits for a
-    // resume may have moved on: presence says where it is now.
-    if ('device' in to && this.#o.registry.get(appKey, to.device.accid, to.device.deviceId)?.socket) return
+    const { registry } = this.#o
+    registry.send(appKey, to, event)
+    // A device with a session here has just been given the event: connected, or in its session's
+    // log for a resume on any node (and carried on from here if another node took it over).
     const accid = 'device' in to ? to.device.accid : to.account
+    const held = (deviceId: string) => registry.get(appKey, accid, deviceId) !== undefined
+    if ('device' in to && held(to.device.deviceId)) return
     void this.#chain(appKey, accid, async () => {
-      const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId)
-      await Promise.all([...nodes].map((node) => this.#append(node, { kind: 'event', appKey, to, event })))
+      const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId, held)
+      await Promise.all(
+        [...nodes].map(([node, devices]) =>
+          this.#append(node, { kind: 'event', appKey, to, event, ...('device' in to ? {} : { devices }) }),
+        ),
+      )
     })
   }
 
@@ -158,9 +192,20 @@ export class ClusterDelivery implements EventDelivery {
       this.#o.log.error({ err: error }, 'an inbox entry is not JSON: skipped')
       return
     }
-    if (entry.kind === 'event') this.#o.registry.send(entry.appKey, entry.to, entry.event)
+    if (entry.kind === 'event') this.#deliver(entry)
+    else if (entry.kind === 'moved') this.#onMoved(entry)
     else if (entry.kind === 'kick') this.#onKick(entry.appKey, entry.accid, entry.reason, entry.exceptDevice)
     else if (entry.kind === 'replace') this.#onReplace(entry.appKey, entry.accid, entry.deviceId)
+  }
+
+  /**
+   * An account's event goes to the devices it was sent for: one that presence placed elsewhere by
+   * then, but whose session here was not yet let go of, hears it from there alone.
+   */
+  #deliver({ appKey, to, event, devices }: Extract<InboxEntry, { kind: 'event' }>): void {
+    if ('device' in to || !devices) return this.#o.registry.send(appKey, to, event)
+    const data = JSON.stringify(event.data)
+    for (const deviceId of devices) this.#o.registry.get(appKey, to.account, deviceId)?.event(event, data)
   }
 
   async #placed(appKey: string, accid: string): Promise<PresentDevice[]> {
@@ -213,14 +258,34 @@ export class ClusterDelivery implements EventDelivery {
   }
 }
 
-/** The nodes other than this one that hold a device of the audience. */
-function remoteNodes(devices: PresentDevice[], to: Audience, self: string): Set<string> {
-  const nodes = new Set<string>()
+/**
+ * The nodes other than this one that hold a device of the audience, each with those devices; a
+ * device with a session here (`heldHere`) is this node's to give the event to, wherever it resumes.
+ */
+function remoteNodes(
+  devices: PresentDevice[],
+  to: Audience,
+  self: string,
+  heldHere: (deviceId: string) => boolean,
+): Map<string, string[]> {
+  const nodes = new Map<string, string[]>()
   for (const d of devices) {
-    if (d.node === self) continue
-    if ('device' in to ? d.deviceId === to.device.deviceId : d.deviceId !== to.exceptDevice) nodes.add(d.node)
+    if (d.node === self || heldHere(d.deviceId)) continue
+    if ('device' in to ? d.deviceId !== to.device.deviceId : d.deviceId === to.exceptDevice) continue
+    const listed = nodes.get(d.node)
+    if (listed) listed.push(d.deviceId)
+    else nodes.set(d.node, [d.deviceId])
   }
   return nodes
+}
+
+/** A device's session moved from this node to `node`. */
+export interface Moved {
+  appKey: string
+  accid: string
+  deviceId: string
+  sessionId: string
+  node: string
 }
 
 const inboxKey = (nodeId: string) => `inbox:{${nodeId}}`

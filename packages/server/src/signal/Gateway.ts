@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import {
-  clientMessageSchema,
-  isErrorCode,
-  MAX_FRAME_BYTES,
-  MAX_FRAME_DEPTH,
   RingKitError,
   type ClientMessage,
   type ClientMessageOf,
@@ -26,10 +22,12 @@ import type { Metrics } from '../metrics.ts'
 import { LoginGate } from './LoginGate.ts'
 import type { DeviceSlots } from './presence.ts'
 import { verifyLogin } from './verify-login.ts'
-import { nestedDeeperThan } from './frame-depth.ts'
+import { parseFrame } from './parse-frame.ts'
 import { sendFrame } from './outbound.ts'
 import { Session } from './Session.ts'
+import { SocketHeartbeat } from './socket-heartbeat.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
+import type { SessionHandoff } from './takeover.ts'
 
 export interface GatewayOptions {
   store: Store
@@ -52,6 +50,8 @@ export interface GatewayOptions {
   kickElsewhere?: (appKey: string, accid: string, reason: 'otherLogin', exceptDeviceId: string) => Promise<void>
   /** In a cluster: ends the device's session on the node it logged in to before, as a login again here would. */
   replaceOn?: (node: string, appKey: string, accid: string, deviceId: string) => Promise<void>
+  /** In a cluster: sessions logged in Redis, so that a device resumes on any node. */
+  handoff?: SessionHandoff
 }
 
 interface Connection {
@@ -70,9 +70,6 @@ type Handler<T extends ClientMessageType> = (
 ) => Promise<ReplyResults[T] | typeof REPLIED>
 type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(clientMessageSchema.options.map((o) => o.shape.type.value))
-/** A heartbeat period is cut in this many ticks, each pinging its share of the connections. */
-const HEARTBEAT_SLICES = 20
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
@@ -91,16 +88,12 @@ export class Gateway {
   readonly #o: GatewayOptions
   readonly #connections = new Set<Connection>()
   readonly #logins = new LoginGate()
-  readonly #heartbeat: NodeJS.Timeout
-  #beatQueue: Connection[] = []
-  #beatTick = 0
-  #beatSlice = 0
+  readonly #heartbeat: SocketHeartbeat
   #draining = false
 
   constructor(options: GatewayOptions) {
     this.#o = options
-    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs / HEARTBEAT_SLICES)
-    this.#heartbeat.unref()
+    this.#heartbeat = new SocketHeartbeat(this.#connections, options.heartbeatMs)
   }
 
   get connections(): number {
@@ -134,9 +127,25 @@ export class Gateway {
     if (reason === 'revoked') this.#logins.revoke(appKey, accid)
     for (const session of this.#o.registry.devicesOf(appKey, accid)) {
       if (session.deviceId === exceptDeviceId) continue
-      session.event({ name: 'kickedOffline', data: { reason } })
+      // A session that moved on is told on its new node, which is kicked too.
+      if (session.movedTo === undefined) session.event({ name: 'kickedOffline', data: { reason } })
       this.#endSession(session, 'kicked', CLOSE_KICKED)
     }
+  }
+
+  /**
+   * The device resumed this session on `node`, which took it over: the copy here lets its socket
+   * go and ends at its grace without ending anything (frames it gets meanwhile go on to `node`).
+   */
+  movedElsewhere(moved: { appKey: string; accid: string; deviceId: string; sessionId: string; node: string }): void {
+    const session = this.#o.registry.get(moved.appKey, moved.accid, moved.deviceId)
+    if (session?.sessionId !== moved.sessionId || session.movedTo !== undefined) return
+    this.#o.handoff?.letGo(session, moved.node)
+    clearTimeout(session.tokenTimer)
+    const socket = session.socket
+    session.socket = undefined
+    if (socket) this.#detach(socket, CLOSE_MOVE)
+    if (!session.graceTimer) this.#awaitResume(session)
   }
 
   /** The device logged in again on another node: its session here is over, as if replaced here. */
@@ -160,7 +169,7 @@ export class Gateway {
   }
 
   close(): void {
-    clearInterval(this.#heartbeat)
+    this.#heartbeat.stop()
     for (const session of this.#o.registry.all()) {
       clearTimeout(session.graceTimer)
       clearTimeout(session.tokenTimer)
@@ -169,49 +178,10 @@ export class Gateway {
   }
 
   #onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
-    const { metrics } = this.#o
-    if (data.length > MAX_FRAME_BYTES) {
-      return this.#reject(
-        conn,
-        null,
-        new RingKitError('FRAME_TOO_LARGE', `frames are limited to ${MAX_FRAME_BYTES} bytes`),
-      )
-    }
-    let json: unknown
-    try {
-      if (isBinary) throw new Error('binary frame')
-      json = JSON.parse(data.toString('utf8'))
-    } catch {
-      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'frames are JSON text'))
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      return this.#reject(conn, null, new RingKitError('BAD_FRAME', 'a frame is a JSON object'))
-    }
-    const rawId = (json as { id?: unknown }).id
-    const id = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : null
-    // JSON.parse nests as deep as it is told; JSON.stringify of it again (replies, journal) overflows the stack.
-    if (nestedDeeperThan(json, MAX_FRAME_DEPTH)) {
-      return this.#reject(conn, id, new RingKitError('INVALID_PARAMS', `frames nest at most ${MAX_FRAME_DEPTH} levels`))
-    }
-    const parsed = clientMessageSchema.safeParse(json)
-    if (!parsed.success) {
-      const type = (json as { type?: unknown }).type
-      if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
-        return this.#reject(
-          conn,
-          id,
-          new RingKitError('UNKNOWN_TYPE', `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`),
-        )
-      }
-      const issue = parsed.error.issues[0]
-      const where = issue?.path.join('.') || 'frame'
-      // A check of the protocol's own (say an attachment's size) names the code it refuses with.
-      const code = issue?.code === 'custom' && isErrorCode(issue.params?.code) ? issue.params.code : 'INVALID_PARAMS'
-      return this.#reject(conn, id, new RingKitError(code, `${where}: ${issue?.message ?? 'invalid'}`))
-    }
-    const msg = parsed.data
-    metrics.frames.inc({ type: msg.type })
-    void this.#dispatch(conn, msg, data.length)
+    const parsed = parseFrame(data, isBinary)
+    if ('error' in parsed) return this.#reject(conn, parsed.id, parsed.error)
+    this.#o.metrics.frames.inc({ type: parsed.msg.type })
+    void this.#dispatch(conn, parsed.msg, data.length)
   }
 
   async #dispatch(conn: Connection, msg: ClientMessage, frameBytes: number): Promise<void> {
@@ -326,14 +296,24 @@ export class Gateway {
     let app: App, verified: VerifiedToken
     let added = false
     let movedFrom: string | undefined
+    let continued: Session | undefined
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
       // here (a resume, a login again) holds its slot already and needs no round trip.
-      if (!this.#draining && !registry.get(app.appKey, msg.accid, msg.deviceId)) {
-        ;({ added, movedFrom } = await slots.claim(app, msg.accid, msg.deviceId))
+      const held = registry.get(app.appKey, msg.accid, msg.deviceId)
+      if (!this.#draining && (!held || held.movedTo !== undefined)) {
+        // A session another node held: taken over from its log, or else a new one.
+        const taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
+        // Registered at once: presence names this node now, so the device's events come here.
+        if (taken) this.#continue((continued = taken.session))
+        ;({ added, movedFrom } = taken ? { added: taken.added } : await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
+    } catch (error) {
+      // A session taken over is this node's now, whatever follows: it waits for its device.
+      if (continued) this.#awaitResume(continued)
+      throw error
     } finally {
       // Here, in the same turn as the registration below and not inside verifyLogin: nothing may
       // run between leaving the gate and registering.
@@ -341,6 +321,10 @@ export class Gateway {
     }
     // From here to the reply nothing waits: a revoke either marked the ticket or will find the session.
     const gone = conn.session !== undefined || conn.socket.readyState !== conn.socket.OPEN
+    if (continued && (ticket.revoked || gone)) {
+      if (ticket.revoked) this.#endSession(continued, 'kicked')
+      else this.#awaitResume(continued)
+    }
     if (ticket.revoked || gone) {
       if (added) slots.abandon(app.appKey, msg.accid, msg.deviceId)
       if (ticket.revoked) throw new RingKitError('TOKEN_REVOKED')
@@ -348,12 +332,13 @@ export class Gateway {
     }
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
-    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId) {
+    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId && existing.movedTo === undefined) {
       clearTimeout(existing.graceTimer)
       existing.graceTimer = undefined
       const previous = existing.socket
       if (previous && previous !== conn.socket) this.#detach(previous, CLOSE_REPLACED)
       if (existing.resume(conn.socket, msg.resume.lastSeq)) {
+        if (existing === continued) this.#o.metrics.sessions.set(registry.size)
         conn.session = existing
         this.#armToken(existing, verified.expiresAt)
         existing.reply(msg.id, this.#loginResult(existing, true))
@@ -366,8 +351,11 @@ export class Gateway {
       throw new RingKitError('SERVER_DRAINING')
     }
     // A device logging in again replaces itself and keeps its slot; the old devices stay.
+    // A copy here of a session that moved on is let go; the node holding it now replaces it.
     if (existing) this.#endSession(existing, 'replaced', CLOSE_REPLACED)
-    else if (movedFrom !== undefined) void this.#o.replaceOn?.(movedFrom, app.appKey, msg.accid, msg.deviceId)
+    if (movedFrom !== undefined && (!existing || existing.movedTo !== undefined)) {
+      void this.#o.replaceOn?.(movedFrom, app.appKey, msg.accid, msg.deviceId)
+    }
     if (!app.multiDevice) {
       this.kickAccount(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
       void this.#o.kickElsewhere?.(app.appKey, msg.accid, 'otherLogin', msg.deviceId)
@@ -382,12 +370,24 @@ export class Gateway {
     })
     session.socket = conn.socket
     conn.session = session
+    this.#o.handoff?.opened(session)
     registry.add(session)
     this.#o.metrics.sessions.set(registry.size)
     this.#armToken(session, verified.expiresAt)
     session.reply(msg.id, this.#loginResult(session, false))
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  /** Registers a session taken over from another node, in place of a copy here that had moved on. */
+  #continue(session: Session): void {
+    const copy = this.#o.registry.get(session.appKey, session.accid, session.deviceId)
+    if (copy) {
+      clearTimeout(copy.graceTimer)
+      clearTimeout(copy.tokenTimer)
+      copy.journal?.close(false)
+    }
+    this.#o.registry.add(session)
   }
 
   /**
@@ -449,9 +449,23 @@ export class Gateway {
     session.socket = undefined
     // Nothing to resume: what the device missed is lost, so its session ends now.
     if (!session.resumable) return this.#endSession(session, 'disconnected')
-    // The device may come back: keep its session, and its calls, for the grace period.
-    session.graceTimer = setTimeout(() => this.#endSession(session, 'disconnected'), this.#o.resumeGraceMs)
+    this.#awaitResume(session)
+  }
+
+  /**
+   * The device may come back: keep its session, and its calls, for the grace period. At its end a
+   * device that went on on another node (it resumed or logged in there) ends nothing here.
+   */
+  #awaitResume(session: Session): void {
+    session.graceTimer = setTimeout(() => void this.#graceOver(session), this.#o.resumeGraceMs)
     session.graceTimer.unref()
+  }
+
+  async #graceOver(session: Session): Promise<void> {
+    const elsewhere = session.movedTo ?? (await this.#o.handoff?.nodeOf(session))
+    if (session.socket) return
+    session.movedTo = elsewhere
+    this.#endSession(session, 'disconnected')
   }
 
   #endSession(
@@ -463,11 +477,14 @@ export class Gateway {
     clearTimeout(session.tokenTimer)
     if (!this.#o.registry.remove(session)) return
     this.#o.metrics.sessions.set(this.#o.registry.size)
-    // A session replaced by its own device hands its slot on to the new one.
-    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const socket = session.socket
     session.socket = undefined
     if (socket) this.#detach(socket, closeCode)
+    // Its device goes on on another node, with its slot and its calls.
+    session.journal?.close(session.movedTo === undefined)
+    if (session.movedTo !== undefined) return
+    // A session replaced by its own device hands its slot on to the new one.
+    if (why !== 'replaced') void this.#o.slots.release(session.appKey, session.accid, session.deviceId)
     const device = deviceOf(session)
     this.#o.engine
       .deviceLost(session.appKey, device, why === 'kicked' ? 'kicked' : 'disconnected')
@@ -497,30 +514,6 @@ export class Gateway {
     if (error instanceof RingKitError) return error
     this.#o.log.error({ err: error }, 'request failed')
     return new RingKitError('INTERNAL', undefined, { cause: error })
-  }
-
-  /**
-   * Pings one slice of the connections per tick, so each is pinged once a heartbeat: pinging ten
-   * thousand sockets at once would stall every call on this node for tens of milliseconds.
-   */
-  #beat(): void {
-    // A round is one heartbeat, whatever the count: refilled early, a queue of a few sockets would
-    // ping each every tick and drop any whose pong took longer than a twentieth of a beat.
-    if (this.#beatTick === 0) {
-      this.#beatQueue = [...this.#connections]
-      this.#beatSlice = Math.ceil(this.#beatQueue.length / HEARTBEAT_SLICES)
-    }
-    this.#beatTick = (this.#beatTick + 1) % HEARTBEAT_SLICES
-    const slice = this.#beatQueue.splice(0, this.#beatSlice)
-    for (const conn of slice) {
-      if (!this.#connections.has(conn)) continue
-      if (!conn.alive) {
-        conn.socket.terminate()
-        continue
-      }
-      conn.alive = false
-      conn.socket.ping()
-    }
   }
 }
 

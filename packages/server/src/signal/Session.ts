@@ -1,5 +1,6 @@
 import type { ErrorBody, ServerEvent } from '@ringkit/protocol'
 import type { WebSocket } from 'ws'
+import type { SessionJournal } from '../bus/session-log.ts'
 import type { Limits } from '../limits.ts'
 import { sendFrame } from './outbound.ts'
 import { RequestMeter } from './RequestMeter.ts'
@@ -21,6 +22,10 @@ export class Session {
   socket: WebSocket | undefined
   graceTimer: NodeJS.Timeout | undefined
   tokenTimer: NodeJS.Timeout | undefined
+  /** In a cluster: the session's log in Redis, which every numbered frame and ack also goes to. */
+  journal: SessionJournal | undefined
+  /** The node that took this session over (its device resumed there): here it ends without ending anything. */
+  movedTo: string | undefined
   readonly #limits: Limits
   #meter: RequestMeter | undefined
   #seq = 0
@@ -30,12 +35,28 @@ export class Session {
   readonly #recent = new Set<string>()
   #serial: Promise<unknown> | undefined
 
-  constructor(init: { sessionId: string; appKey: string; accid: string; deviceId: string; limits: Limits }) {
+  /** `continued`: a session taken over from its log, with the frames its device has not acknowledged. */
+  constructor(init: {
+    sessionId: string
+    appKey: string
+    accid: string
+    deviceId: string
+    limits: Limits
+    continued?: { lastSeq: number; frames: { seq: number; text: string }[] }
+  }) {
     this.sessionId = init.sessionId
     this.appKey = init.appKey
     this.accid = init.accid
     this.deviceId = init.deviceId
     this.#limits = init.limits
+    if (init.continued) {
+      this.#seq = init.continued.lastSeq
+      for (const { seq, text } of init.continued.frames) {
+        const bytes = Buffer.byteLength(text)
+        this.#outbox.push({ seq, text, bytes })
+        this.#outboxBytes += bytes
+      }
+    }
   }
 
   /** This device's request budgets, made on first use: most idle devices never need one. */
@@ -91,6 +112,7 @@ export class Session {
     while (drop < this.#outbox.length && this.#outbox[drop]!.seq <= seq)
       this.#outboxBytes -= this.#outbox[drop++]!.bytes
     if (drop > 0) this.#outbox.splice(0, drop)
+    this.journal?.acked(seq)
   }
 
   /** Reattaches a socket, sending what the device missed after `lastSeq`; false when that is lost. */
@@ -119,6 +141,8 @@ export class Session {
   }
 
   #push(seq: number, text: string): void {
+    // Before the bound is checked: a frame past it still reaches the node the session moved to.
+    this.journal?.framed(seq, text)
     if (!this.#overflowed) {
       const bytes = Buffer.byteLength(text)
       this.#outbox.push({ seq, text, bytes })
@@ -129,6 +153,8 @@ export class Session {
         this.#overflowed = true
         this.#outbox = []
         this.#outboxBytes = 0
+        // The log goes with it; a session that moved on keeps carrying frames to its device.
+        if (this.movedTo === undefined) this.journal?.close(true)
       }
     }
     this.#sendNow(text)

@@ -51,6 +51,11 @@ async function moveIdle(o: DrainOptions): Promise<{ inCalls: Map<string, string>
   const inCalls = new Map<string, string>()
   let settling = false
   for (const session of o.registry.all()) {
+    // Its device resumed on another node: the call goes on there.
+    if (session.movedTo !== undefined) {
+      o.gateway.moveAway(session)
+      continue
+    }
     const callId = await o.calls.callOf(session.appKey, session.accid)
     const state = callId === undefined ? undefined : await o.engine.get(callId)
     if (state && needs(state, session)) inCalls.set(state.callId, session.appKey)
