@@ -29,6 +29,7 @@ import { Gateway } from './signal/Gateway.ts'
 import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
+import { redisSfuRooms } from './bus/redis-sfu-rooms.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
@@ -147,11 +148,15 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
   const iceForCall = (accid: string, ringingMs = 0) =>
     callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
+  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const janus = options.janus
+  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
   const sfu =
     janus && janus.urls.length > 0
       ? new SfuCalls({
           ...janus,
+          // Several nodes: one room per call whichever node its members are on, spread over every Janus.
+          ...(redis ? { rooms: redisSfuRooms(redis) } : {}),
           send: (appKey, callId, device, data) =>
             delivery.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
           observe: (on, seconds) => metrics.sfuWait.observe({ on }, seconds),
@@ -163,8 +168,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
-  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
-  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
   // A connection that keeps reconnecting would keep a process that failed to start alive.
   const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
     step.catch(async (error: unknown) => {
