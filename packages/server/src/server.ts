@@ -30,6 +30,8 @@ import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { redisSfuRooms } from './bus/redis-sfu-rooms.ts'
+import { redisRingingSignals } from './bus/redis-ringing-signals.ts'
+import { memoryRingingSignals } from './calls/ringing-signals.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
@@ -205,7 +207,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(sfu ? { sfu } : {}),
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
-    keptSignals: limits.keptSignals,
+    // A callee device logging in late may do so on another node than the caller's.
+    ringingSignals: redis ? redisRingingSignals(redis, limits.keptSignals) : memoryRingingSignals(limits.keptSignals),
     // Several nodes (PostgreSQL and Redis): ringing deadlines and calls of dead nodes are every
     // node's business. SQLite is one node: its journal is all its own, ended on start as ever.
     ...(redis && options.postgres ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
