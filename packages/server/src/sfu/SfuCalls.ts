@@ -1,5 +1,5 @@
 import Janode, { type JanodeCandidate } from 'janode'
-import VideoRoomPlugin, { type VideoRoomHandle } from 'janode/plugins/videoroom'
+import type { VideoRoomHandle } from 'janode/plugins/videoroom'
 import {
   RingKitError,
   type DeviceRef,
@@ -11,6 +11,7 @@ import { KeyedQueue } from '../calls/keyed-queue.ts'
 import { assertReadableByJanus } from './janus-text.ts'
 import { JanusPool } from './JanusPool.ts'
 import { withTimeout } from './JanusLink.ts'
+import { destroyQuietly, sharedRoom, watchPublishers, type Publisher } from './shared-rooms.ts'
 import { Subscription } from './Subscription.ts'
 import type { SfuRoom, SfuRoomRegistry } from './types.ts'
 
@@ -349,37 +350,12 @@ export class SfuCalls {
   }
 
   async #destroy(room: SfuRoom | undefined): Promise<void> {
-    if (!room) return
-    try {
-      await this.#pool.destroyRoom(this.#pool.hold(room).room)
-    } catch {
-      // The room's Janus is gone or not listed here: the room went, or goes, with it.
-    }
+    if (room) await destroyQuietly(this.#pool, room)
   }
 
-  /**
-   * Cluster: the call's room from the registry, else one made here on the Janus the cluster loads
-   * least. Of two nodes making one at once, the first kept wins and the other destroys its own.
-   */
   async #roomOf(callId: string): Promise<SfuRoom> {
     const rooms = this.#options.rooms
-    if (!rooms) return this.#pool.createRoom()
-    const known = await rooms.get(callId)
-    if (known) {
-      await rooms.hold(callId, known)
-      return this.#pool.hold(known)
-    }
-    const made = await this.#pool.createRoom(await rooms.loads(this.#pool.urls))
-    let kept: SfuRoom
-    try {
-      kept = await rooms.put(callId, made)
-    } catch (error) {
-      await this.#destroy(made)
-      throw error
-    }
-    if (kept.janusUrl === made.janusUrl && kept.room === made.room) return made
-    await this.#destroy(made)
-    return this.#pool.hold(kept)
+    return rooms ? sharedRoom(this.#pool, rooms, callId) : this.#pool.createRoom()
   }
 
   /** Cluster: renews this node's hold on each room it has members in, so that its Janus counts it. */
@@ -393,27 +369,17 @@ export class SfuCalls {
     }
   }
 
-  /**
-   * Cluster: a publisher's handle hears of every other publisher in the room, this node's or not,
-   * and of the room's end when another node destroyed it.
-   */
-  #watchRoom(call: GroupCall, handle: VideoRoomHandle, publishers: Array<{ feed: number; display?: string }>): void {
-    const { EVENT } = VideoRoomPlugin
-    const announced = (list: Array<{ feed: number; display?: string }>) => {
-      for (const { feed, display } of list) call.remote.set(feed, display ?? '')
-      this.#refresh(call)
-    }
-    const gone = (data: { feed?: number }) => {
-      if (data.feed !== undefined && call.remote.delete(data.feed)) this.#refresh(call)
-    }
-    announced(publishers)
-    handle.on(EVENT.VIDEOROOM_PUB_LIST, (data: { publishers?: Array<{ feed: number; display?: string }> }) =>
-      announced(data.publishers ?? []),
-    )
-    handle.on(EVENT.VIDEOROOM_UNPUBLISHED, gone)
-    handle.on(EVENT.VIDEOROOM_LEAVING, gone)
-    // The call ended on another node, which destroyed the room: nothing is lost, only this node's part goes.
-    handle.once(EVENT.VIDEOROOM_DESTROYED, () => void (call.closed || this.#close(call, false)))
+  /** Cluster: members on other nodes come and go as Janus announces their feeds. */
+  #watchRoom(call: GroupCall, handle: VideoRoomHandle, publishers: Publisher[]): void {
+    watchPublishers(handle, publishers, {
+      announced: (list) => {
+        for (const { feed, display } of list) call.remote.set(feed, display ?? '')
+        this.#refresh(call)
+      },
+      gone: (feed) => call.remote.delete(feed) && this.#refresh(call),
+      // The call ended on another node, which destroyed the room: nothing is lost, only this node's part goes.
+      destroyed: () => void (call.closed || this.#close(call, false)),
+    })
   }
 
   async #release(member: Member): Promise<void> {
