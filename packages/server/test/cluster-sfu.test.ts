@@ -97,6 +97,28 @@ describe('group calls across nodes share one Janus room (real Janus ×2, Redis, 
     assert.deepEqual([...a.lost, ...b.lost], [], 'the call was never lost')
   })
 
+  it("a device publishing on a node that never opened the call (it resumed there) joins the call's room, and makes none for a call without one", async (t) => {
+    const scope = scopeOf(t)
+    const callId = `call-${++callCount}`
+    const [a, c] = [node(t, scope, callId), node(t, scope, callId)]
+    await a.sfu.open('app-sfu', callId)
+    const devices = [a.device('ann'), c.device('ben')]
+    await Promise.all(devices.map(async (device) => device.media.publish()))
+    await waitFor(
+      () => devices.every((device) => device.media.remoteAccids().length === 1),
+      15_000,
+      () => devices.map((d) => `${d.ref.accid} ← ${d.media.remoteAccids().join(',')}`).join('; '),
+    )
+    assert.deepEqual(await c.sfu.roomOf(callId), await a.sfu.roomOf(callId))
+    await a.sfu.close(callId)
+
+    const ended = node(t, scope, callId)
+    await assert.rejects(ended.device('cat').media.publish())
+    assert.deepEqual(ended.faults, ['cat publish refused: INVALID_STATE'])
+    assert.equal(await ended.sfu.roomOf(callId), undefined)
+    assert.deepEqual(await scope.keys(), [], 'no room made for an ended call')
+  })
+
   it('new rooms go to the Janus the whole cluster loads least, and a dead node stops counting once its holds lapse', async (t) => {
     const scope = scopeOf(t)
     const calls = Array.from({ length: 4 }, () => `call-${++callCount}`)

@@ -140,8 +140,12 @@ export class SfuCalls {
     message: SfuClientMessage,
   ): Promise<SfuPublishResult | Record<string, never>> {
     assertReadableByJanus(message)
-    // A device that came to this node after the call began (it resumed here): the room is the call's all the same.
-    if (this.#options.rooms && !this.#calls.has(callId) && message.kind === 'publish') await this.open(appKey, callId)
+    // A device that came to this node after the call began (it resumed here) joins the call's room,
+    // but makes none: a call that has none by now has ended, or is ending.
+    const rooms = this.#options.rooms
+    if (rooms && !this.#calls.has(callId) && message.kind === 'publish' && (await rooms.get(callId))) {
+      await this.open(appKey, callId)
+    }
     const call = this.#calls.get(callId)
     if (!call || call.appKey !== appKey) {
       throw new RingKitError('INVALID_STATE', 'This call has no group media: it was not opened, or it ended.')
