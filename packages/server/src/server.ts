@@ -32,6 +32,9 @@ import { DeviceSlots, memoryPresence, type Presence } from './signal/presence.ts
 import { SessionHandoff } from './signal/takeover.ts'
 import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
+import { redisSfuRooms } from './bus/redis-sfu-rooms.ts'
+import { redisRingingSignals } from './bus/redis-ringing-signals.ts'
+import { memoryRingingSignals } from './calls/ringing-signals.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { RECORD_SPOOL_DIR, withRecordSpool } from './store/record-spool.ts'
 import { openSqliteStore } from './store/sqlite.ts'
@@ -154,11 +157,15 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
   const iceForCall = (accid: string, ringingMs = 0) =>
     callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
+  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
   const janus = options.janus
+  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
   const sfu =
     janus && janus.urls.length > 0
       ? new SfuCalls({
           ...janus,
+          // Several nodes: one room per call whichever node its members are on, spread over every Janus.
+          ...(redis ? { rooms: redisSfuRooms(redis) } : {}),
           send: (appKey, callId, device, data) =>
             delivery.send(appKey, { device }, { name: 'sfu', data: { callId, data } }),
           observe: (on, seconds) => metrics.sfuWait.observe({ on }, seconds),
@@ -170,8 +177,6 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           },
         })
       : undefined
-  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
-  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
   // A connection that keeps reconnecting would keep a process that failed to start alive.
   const orCloseRedis = <T>(step: Promise<T>): Promise<T> =>
     step.catch(async (error: unknown) => {
@@ -209,7 +214,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(sfu ? { sfu } : {}),
     ...(options.now ? { now: options.now } : {}),
     maxGroupCallees: limits.groupCallees.perCall,
-    keptSignals: limits.keptSignals,
+    // A callee device logging in late may do so on another node than the caller's.
+    ringingSignals: redis ? redisRingingSignals(redis, limits.keptSignals) : memoryRingingSignals(limits.keptSignals),
     // Several nodes (PostgreSQL and Redis): ringing deadlines and calls of dead nodes are every
     // node's business. SQLite is one node: its journal is all its own, ended on start as ever.
     ...(redis && options.postgres ? { cluster: clusterNode(redis, nodeId, presence) } : {}),

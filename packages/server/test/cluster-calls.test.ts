@@ -6,6 +6,7 @@ import { redisHop, redisScope, type RedisScope } from './redis.ts'
 import type { ServerOptions } from '../src/index.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
 import { RawSocket } from './raw-socket.ts'
+import { RawDevice, until } from './memory-support.ts'
 import { signedHeaders, startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
 import { clusterSuite } from './cluster.ts'
 
@@ -108,6 +109,36 @@ describe('calls whose parties sit on different nodes', skip, () => {
     await Promise.all([alice.next('userAccept'), first.next('otherClientAccept')])
     await call.hangup()
     await Promise.all([alice.next('record'), first.next('record'), late.next('record')])
+  })
+
+  it("bob's device logging in late on node B gets the offer and candidates alice sent through node A while it rang, in order", async () => {
+    const { a, b, scope } = await twoNodes()
+    const { device: alice } = await RawDevice.login(a, 'alice')
+    const first = await TestDevice.online(a, 'bob', { deviceId: 'bob-a' })
+    try {
+      const callId = (await alice.answer(alice.send({ type: 'call', to: ['bob'], callType: 'video' }))).result?.callId
+      await first.next('invited')
+      const sent = ['offer', 'candidate 1', 'candidate 2', 'candidate 3']
+      for (const n of sent)
+        assert.equal((await alice.answer(alice.send({ type: 'signal', callId, data: { n } }))).type, 'reply')
+      const { device: late } = await RawDevice.login(b, 'bob', { deviceId: 'bob-b' })
+      try {
+        await late.event('invited')
+        alice.send({ type: 'signal', callId, data: { n: 'marker' } })
+        await late.event('signal', (f) => (f.data?.data as { n?: unknown }).n === 'marker')
+        const got = late.frames.flatMap((f) => (f.name === 'signal' ? [(f.data?.data as { n?: unknown }).n] : []))
+        assert.deepEqual(got, [...sent, 'marker'])
+        assert.equal((await alice.answer(alice.send({ type: 'cancel', callId }))).type, 'reply')
+        await first.next('record')
+        // Well before the keys would expire with the ringing deadline (a minute away).
+        const ringKeys = async () => (await scope.keys()).filter((key) => key.startsWith(`${scope.prefix}ring:`))
+        await until('a call that stops ringing keeps nothing in Redis', async () => (await ringKeys()).length === 0)
+      } finally {
+        late.socket.terminate()
+      }
+    } finally {
+      alice.socket.terminate()
+    }
   })
 
   it("a device whose node's heartbeat stopped is not online: calling its account fails with CALLEE_OFFLINE", async () => {

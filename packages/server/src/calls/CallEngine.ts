@@ -22,7 +22,7 @@ import {
 } from './ports.ts'
 import { checkCalleesInAll, checkGroupSize, checkInvite } from './group-size.ts'
 import { DEFAULT_LIMITS } from '../limits.ts'
-import { KeptSignals } from './kept-signals.ts'
+import { memoryRingingSignals, type RingingSignals } from './ringing-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
@@ -57,8 +57,8 @@ export interface CallEngineOptions {
   sfu?: GroupMediaServer
   /** How many people one group call may ring over its life (`Limits.groupCallees`). */
   maxGroupCallees?: number
-  /** Bounds what a ringing call keeps of the caller's negotiation for late devices. */
-  keptSignals?: { count: number; bytes: number }
+  /** What ringing calls keep of the caller's negotiation for late devices; default in memory, `Limits.keptSignals`. */
+  ringingSignals?: RingingSignals
   /**
    * This node in a cluster: the engine then fires the deadlines due in the shared state whichever
    * node set them, and takes over the calls of nodes whose lease expired (never of live ones).
@@ -121,7 +121,7 @@ export class CallEngine {
   /** Per call, what cancels its ringing timer. */
   readonly #timers = new Map<string, () => void>()
   /** The caller's negotiation while ringing, for callee devices that log in late. */
-  readonly #ringingSignals: KeptSignals<Effect['event']>
+  readonly #ringingSignals: RingingSignals
   /** Calls this node took over from a dead one: their devices are watched, no session of ours holds them. */
   readonly #adopted = new Set<string>()
   /** What stops the cluster duties (deadline poll, lease watch). */
@@ -133,7 +133,7 @@ export class CallEngine {
     this.#o = options
     this.#now = options.now ?? Date.now
     this.#scheduler = options.scheduler ?? realScheduler
-    this.#ringingSignals = new KeptSignals(options.keptSignals ?? DEFAULT_LIMITS.keptSignals)
+    this.#ringingSignals = options.ringingSignals ?? memoryRingingSignals(DEFAULT_LIMITS.keptSignals)
     if (options.cluster) {
       // Real time, not the scheduler's: each look reads the engine's `now`, so a test's clock still decides what is due.
       const onError = (error: unknown) => options.onError?.(error, '')
@@ -421,7 +421,7 @@ export class CallEngine {
         }
         const accid = to?.accid ?? s.callees[0]
         if (accid === undefined || !s.callees.includes(accid)) throw new RingKitError('NOT_IN_CALL')
-        if (!to) this.#ringingSignals.keep(callId, event, Buffer.byteLength(JSON.stringify(data) ?? ''))
+        if (!to) await this.#ringingSignals.keep(callId, event, s.expiresAt).catch(() => undefined)
         this.#send(appKey, to ? { device: to } : { account: accid }, event)
         return
       }
@@ -449,7 +449,7 @@ export class CallEngine {
       const s = (await this.#o.calls.get(callId))?.state
       if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
         this.#send(appKey, { device }, this.#invite(s, device.accid))
-        for (const signal of this.#ringingSignals.of(callId)) this.#send(appKey, { device }, signal)
+        for (const signal of await this.#ringingSignals.of(callId)) this.#send(appKey, { device }, signal)
       }
     })
   }
@@ -695,7 +695,7 @@ export class CallEngine {
     this.#timers.delete(s.callId)
     const at = nextDeadline(s)
     // Ringing is over: forget what late devices would have needed.
-    if (at === undefined) return void this.#ringingSignals.drop(s.callId)
+    if (at === undefined) return void this.#ringingSignals.drop(s.callId).catch(() => undefined)
     const fire = async () => {
       this.#timers.delete(s.callId)
       await this.act(s.appKey, s.callId, { kind: 'timeout' }).catch((error: unknown) => {

@@ -46,6 +46,11 @@ export class JanusLink {
     return this.rooms.size + this.#creating
   }
 
+  /** Rooms being created here now. */
+  get creating(): number {
+    return this.#creating
+  }
+
   async createRoom(params: VideoRoomCreateParams & { secret: string; pin: string }): Promise<SfuRoom> {
     this.#creating++
     const created = await this.#request(async () => (await this.#videoRoom()).create(params)).finally(

@@ -46,9 +46,17 @@ export class JanusPool {
     )
   }
 
-  /** Creates a room on the least loaded Janus that answers; SFU_UNAVAILABLE when none does. */
-  async createRoom(): Promise<SfuRoom> {
-    return this.#inTurn('no Janus created the room', async (link) =>
+  /** The Janus URLs, as given. */
+  get urls(): string[] {
+    return this.#links.map((link) => link.url)
+  }
+
+  /**
+   * Creates a room on the least loaded Janus that answers; SFU_UNAVAILABLE when none does. `shared`
+   * gives the rooms per Janus that the whole cluster holds, counted instead of this pool's own.
+   */
+  async createRoom(shared?: ReadonlyMap<string, number>): Promise<SfuRoom> {
+    return this.#inTurn('no Janus created the room', shared, async (link) =>
       // Random secrets: whoever holds the pin can join and the secret can destroy the room.
       link.createRoom({
         ...ROOM_SETTINGS,
@@ -60,7 +68,18 @@ export class JanusPool {
   }
 
   /**
-   * Destroys a room made by `createRoom()`. A room the pool no longer knows (destroyed already, or
+   * Takes a room another node made (found in the shared registry) as this pool's own, so that it can
+   * attach to it, lose it with its Janus and destroy it. SFU_UNAVAILABLE for a Janus it does not list.
+   */
+  hold(room: SfuRoom): SfuRoom {
+    const link = this.#links.find((candidate) => candidate.url === room.janusUrl)
+    if (!link) throw new RingKitError('SFU_UNAVAILABLE', 'The room of this call is on a Janus this node does not list.')
+    link.rooms.set(room.room, room)
+    return room
+  }
+
+  /**
+   * Destroys a room made by `createRoom()` or held. A room the pool no longer knows (destroyed already, or
    * lost with its Janus) resolves false; a Janus that does not answer rejects with SFU_UNAVAILABLE.
    */
   async destroyRoom(room: number): Promise<boolean> {
@@ -77,7 +96,7 @@ export class JanusPool {
 
   /** Resolves once some Janus answers (connected, VideoRoom attached), trying them in preference order; SFU_UNAVAILABLE when none does. */
   async available(): Promise<void> {
-    await this.#inTurn('no Janus answered', async (link) => link.ping())
+    await this.#inTurn('no Janus answered', undefined, async (link) => link.ping())
   }
 
   /**
@@ -106,10 +125,14 @@ export class JanusPool {
   }
 
   /** `work` on each Janus in preference order until one succeeds; SFU_UNAVAILABLE, with every failure, when none does. */
-  async #inTurn<T>(noneDid: string, work: (link: JanusLink) => Promise<T>): Promise<T> {
+  async #inTurn<T>(
+    noneDid: string,
+    shared: ReadonlyMap<string, number> | undefined,
+    work: (link: JanusLink) => Promise<T>,
+  ): Promise<T> {
     const failures: unknown[] = []
     if (!this.#closed) {
-      for (const link of this.#byPreference()) {
+      for (const link of this.#byPreference(shared)) {
         try {
           return await work(link)
         } catch (error) {
@@ -123,11 +146,13 @@ export class JanusPool {
   }
 
   /** Fewest rooms (held or being created) first; a Janus that failed within `retryDownMs` goes after all the others. */
-  #byPreference(): JanusLink[] {
+  #byPreference(shared: ReadonlyMap<string, number> | undefined): JanusLink[] {
     const downUntil = Date.now() - (this.#options.retryDownMs ?? 5_000)
     const recentlyFailed = (link: JanusLink) => (link.failedAt > downUntil ? 1 : 0)
+    // The cluster's count leaves out the rooms this node is creating right now.
+    const load = (link: JanusLink) => (shared ? (shared.get(link.url) ?? 0) + link.creating : link.load)
     // Array.prototype.sort is stable, so equal links keep the order they were listed in.
-    return [...this.#links].sort((a, b) => recentlyFailed(a) - recentlyFailed(b) || a.load - b.load)
+    return [...this.#links].sort((a, b) => recentlyFailed(a) - recentlyFailed(b) || load(a) - load(b))
   }
 
   #lost(rooms: SfuRoom[]): void {

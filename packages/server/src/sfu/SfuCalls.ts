@@ -11,8 +11,9 @@ import { KeyedQueue } from '../calls/keyed-queue.ts'
 import { assertReadableByJanus } from './janus-text.ts'
 import { JanusPool } from './JanusPool.ts'
 import { withTimeout } from './JanusLink.ts'
+import { destroyQuietly, sharedRoom, watchPublishers, type Publisher } from './shared-rooms.ts'
 import { Subscription } from './Subscription.ts'
-import type { SfuRoom } from './types.ts'
+import type { SfuRoom, SfuRoomRegistry } from './types.ts'
 
 export interface SfuCallsOptions {
   /** Janus WebSocket API URLs; each call's room goes to the least loaded one. */
@@ -26,6 +27,14 @@ export interface SfuCallsOptions {
   onCallLost(appKey: string, callId: string): void
   /** How long negotiation waited: on Janus, one request; on a device, answering an offer. For metrics. */
   observe?(on: 'janus' | 'device', seconds: number): void
+  /**
+   * Several nodes: the call's room is found here first and made only by the first node that needs
+   * it, on the Janus the cluster loads least; members on other nodes are seen through Janus's own
+   * publisher events. Without it, this node's calls and rooms are all there are.
+   */
+  rooms?: SfuRoomRegistry
+  /** How often this node renews its holds on the rooms it has members in. Default 5 s. */
+  holdEveryMs?: number
 }
 
 interface GroupCall {
@@ -33,6 +42,10 @@ interface GroupCall {
   callId: string
   room: Promise<SfuRoom>
   members: Map<string, Member>
+  /** Feeds of this node's members, ever: Janus may announce one after its member left here. */
+  localFeeds: Set<number>
+  /** Publishers on other nodes (cluster only), feed → accid, as Janus announces them. */
+  remote: Map<number, string>
   closed: boolean
 }
 
@@ -68,6 +81,7 @@ export class SfuCalls {
   /** Handles detached on purpose: their `detached` event is not a loss. */
   readonly #released = new WeakSet<VideoRoomHandle>()
   #closed = false
+  readonly #holding: NodeJS.Timeout | undefined
 
   constructor(options: SfuCallsOptions) {
     this.#options = options
@@ -83,6 +97,10 @@ export class SfuCalls {
         }
       },
     })
+    if (options.rooms) {
+      this.#holding = setInterval(() => void this.#hold(), options.holdEveryMs ?? 5_000)
+      this.#holding.unref()
+    }
   }
 
   /** Resolves when some Janus answers (connects/attaches); else rejects RingKitError SFU_UNAVAILABLE. */
@@ -94,7 +112,15 @@ export class SfuCalls {
   async open(appKey: string, callId: string): Promise<void> {
     let call = this.#calls.get(callId)
     if (!call) {
-      const opened: GroupCall = { appKey, callId, room: this.#pool.createRoom(), members: new Map(), closed: false }
+      const opened: GroupCall = {
+        appKey,
+        callId,
+        room: this.#roomOf(callId),
+        members: new Map(),
+        localFeeds: new Set(),
+        remote: new Map(),
+        closed: false,
+      }
       opened.room.then(
         (room) => this.#byRoom.set(room, opened),
         // Forgotten, so that the next open() tries again.
@@ -114,6 +140,12 @@ export class SfuCalls {
     message: SfuClientMessage,
   ): Promise<SfuPublishResult | Record<string, never>> {
     assertReadableByJanus(message)
+    // A device that came to this node after the call began (it resumed here) joins the call's room,
+    // but makes none: a call that has none by now has ended, or is ending.
+    const rooms = this.#options.rooms
+    if (rooms && !this.#calls.has(callId) && message.kind === 'publish' && (await rooms.get(callId))) {
+      await this.open(appKey, callId)
+    }
     const call = this.#calls.get(callId)
     if (!call || call.appKey !== appKey) {
       throw new RingKitError('INVALID_STATE', 'This call has no group media: it was not opened, or it ended.')
@@ -163,16 +195,25 @@ export class SfuCalls {
     await this.#queue.run(queueKey(call, device), async () => this.#release(member))
   }
 
-  /** The call ended: destroy the room and detach every handle. Never throws. */
+  /**
+   * The call ended: destroy the room and detach every handle. Never throws. In a cluster the node
+   * that ends the call destroys the room even with no member of its own in it, and only that node.
+   */
   async close(callId: string): Promise<void> {
     const call = this.#calls.get(callId)
-    if (call) await this.#close(call)
+    if (call) await this.#close(call, true)
+    else if (this.#options.rooms) await this.#destroy(await this.#options.rooms.take(callId).catch(() => undefined))
   }
 
-  /** Ends every call's media as close() does, then closes all Janus connections. Never throws. */
+  /**
+   * Ends every call's media as close() does, then closes all Janus connections. Never throws. In a
+   * cluster the rooms stay: members on other nodes are still in them, and the call's end destroys them.
+   */
   async shutdown(): Promise<void> {
     this.#closed = true
-    await Promise.all([...this.#calls.keys()].map(async (callId) => this.close(callId)))
+    clearInterval(this.#holding)
+    const alone = !this.#options.rooms
+    await Promise.all([...this.#calls.values()].map(async (call) => this.#close(call, alone)))
     await this.#pool.close()
   }
 
@@ -218,6 +259,8 @@ export class SfuCalls {
       )
       if (member.gone || call.closed) throw new RingKitError('INVALID_STATE', 'This device left the call.')
       member.publisher = { handle, feed: joined.feed }
+      call.localFeeds.add(joined.feed)
+      if (this.#options.rooms) this.#watchRoom(call, handle, joined.publishers)
       return member.publisher
     } catch (error) {
       await this.#releaseHandle(handle)
@@ -246,7 +289,9 @@ export class SfuCalls {
       },
       request: async (work) => this.#request(work),
       release: async (handle) => this.#releaseHandle(handle),
-      accidOf: (feed) => [...call.members.values()].find((other) => other.publisher?.feed === feed)?.device.accid,
+      accidOf: (feed) =>
+        [...call.members.values()].find((other) => other.publisher?.feed === feed)?.device.accid ??
+        call.remote.get(feed),
       offer: (jsep, streams) => {
         if (call.closed || member.gone) return
         const description = { type: 'offer' as const, sdp: withoutRoomName(jsep.sdp) }
@@ -264,11 +309,12 @@ export class SfuCalls {
   #refresh(call: GroupCall): void {
     if (call.closed) return
     const members = [...call.members.values()]
+    const remote = [...call.remote.keys()].filter((feed) => !call.localFeeds.has(feed))
     for (const member of members) {
       const feeds = members.flatMap((other) =>
         other !== member && other.live && other.publisher ? [other.publisher.feed] : [],
       )
-      member.subscription?.want(feeds)
+      member.subscription?.want([...feeds, ...remote])
     }
   }
 
@@ -291,14 +337,53 @@ export class SfuCalls {
     return handle
   }
 
-  /** A room its Janus lost is one the pool no longer knows: destroying it is then a no-op. */
-  async #close(call: GroupCall): Promise<void> {
+  /**
+   * A room its Janus lost is one the pool no longer knows: destroying it is then a no-op. With
+   * `destroy` false only this node's part goes: its handles, and its hold on the room.
+   */
+  async #close(call: GroupCall, destroy: boolean): Promise<void> {
     call.closed = true
     if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId)
     const room = await call.room.catch(() => undefined)
     if (room) this.#byRoom.delete(room)
     await Promise.all([...call.members.values()].map(async (member) => this.#release(member)))
-    if (room) await this.#pool.destroyRoom(room.room).catch(() => false)
+    if (!room || !destroy) return
+    const rooms = this.#options.rooms
+    // In a cluster, of the nodes that end the call (or lose it) only one is handed the room.
+    await this.#destroy(rooms ? await rooms.take(call.callId).catch(() => undefined) : room)
+  }
+
+  async #destroy(room: SfuRoom | undefined): Promise<void> {
+    if (room) await destroyQuietly(this.#pool, room)
+  }
+
+  async #roomOf(callId: string): Promise<SfuRoom> {
+    const rooms = this.#options.rooms
+    return rooms ? sharedRoom(this.#pool, rooms, callId) : this.#pool.createRoom()
+  }
+
+  /** Cluster: renews this node's hold on each room it has members in, so that its Janus counts it. */
+  async #hold(): Promise<void> {
+    const rooms = this.#options.rooms
+    if (!rooms) return
+    for (const call of this.#calls.values()) {
+      const room = await call.room.catch(() => undefined)
+      // Redis away: the hold lapses and the count with it, which only makes this Janus look idler.
+      if (room && !call.closed) await rooms.hold(call.callId, room).catch(() => undefined)
+    }
+  }
+
+  /** Cluster: members on other nodes come and go as Janus announces their feeds. */
+  #watchRoom(call: GroupCall, handle: VideoRoomHandle, publishers: Publisher[]): void {
+    watchPublishers(handle, publishers, {
+      announced: (list) => {
+        for (const { feed, display } of list) call.remote.set(feed, display ?? '')
+        this.#refresh(call)
+      },
+      gone: (feed) => call.remote.delete(feed) && this.#refresh(call),
+      // The call ended on another node, which destroyed the room: nothing is lost, only this node's part goes.
+      destroyed: () => void (call.closed || this.#close(call, false)),
+    })
   }
 
   async #release(member: Member): Promise<void> {
@@ -315,7 +400,7 @@ export class SfuCalls {
   /** The call's Janus is gone: its media cannot be relayed any more. Tells the engine once. */
   #lost(call: GroupCall): void {
     if (call.closed || this.#closed) return
-    void this.#close(call)
+    void this.#close(call, true)
     try {
       this.#options.onCallLost(call.appKey, call.callId)
     } catch {

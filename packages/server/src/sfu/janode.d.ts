@@ -131,6 +131,16 @@ declare module 'janode/plugins/videoroom' {
     destroy(params: { room: number; secret?: string; permanent?: boolean }): Promise<{ room: number }>
   }
 
-  const VideoRoomPlugin: JanodePlugin<VideoRoomHandle>
+  /** Events a VideoRoom handle emits about the room it is in (publishers see the others come and go). */
+  export interface VideoRoomEvents {
+    /** Publishers now sending media, other than the handle's own. */
+    VIDEOROOM_PUB_LIST: 'videoroom_publisher_list'
+    VIDEOROOM_UNPUBLISHED: 'videoroom_unpublished'
+    VIDEOROOM_LEAVING: 'videoroom_leaving'
+    /** The room was destroyed (by whichever server holds its secret). */
+    VIDEOROOM_DESTROYED: 'videoroom_destroyed'
+  }
+
+  const VideoRoomPlugin: JanodePlugin<VideoRoomHandle> & { EVENT: VideoRoomEvents }
   export default VideoRoomPlugin
 }

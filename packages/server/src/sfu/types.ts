@@ -25,3 +25,21 @@ export interface JanusPoolOptions {
    */
   onRoomsLost?: (rooms: SfuRoom[]) => void
 }
+
+/**
+ * Which room each group call has, shared by the nodes of a cluster (Redis), so that members on
+ * different nodes meet in one room, and how many rooms each Janus carries, so that a new room goes
+ * to the least loaded one whichever node makes it. One node alone needs none of it.
+ */
+export interface SfuRoomRegistry {
+  /** The call's room, if a node made it and the call has not ended. */
+  get(callId: string): Promise<SfuRoom | undefined>
+  /** Keeps `room` as the call's unless another node's came first; resolves with the call's room. */
+  put(callId: string, room: SfuRoom): Promise<SfuRoom>
+  /** This node still has members in the call's room: its Janus keeps counting it for a while. */
+  hold(callId: string, room: SfuRoom): Promise<void>
+  /** Per Janus URL, the rooms some live node holds (a dead node's stop counting once its holds lapse). */
+  loads(urls: readonly string[]): Promise<Map<string, number>>
+  /** Forgets the call's room and resolves with it, for exactly one caller: the one to destroy it. */
+  take(callId: string): Promise<SfuRoom | undefined>
+}
