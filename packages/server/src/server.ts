@@ -12,6 +12,7 @@ import { openRedis, type RedisConfig, type RedisLink } from './bus/redis.ts'
 import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { redisPresence } from './bus/redis-presence.ts'
+import { refreshWatchingLapse } from './bus/lapse.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore, type EventDelivery } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
@@ -229,10 +230,17 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
   const slots = new DeviceSlots({ presence, node: nodeId, registry, log, devicesPerAccount: limits.devicesPerAccount })
+  // A node stopped (or cut off from Redis) past its devices' presence has lost them to the
+  // cluster, which may have ended their calls: its sessions end, and the devices log in anew.
+  const refresh = () => slots.refresh()
+  const onLapsed = () => {
+    log.warn("this node missed its heartbeats for longer than its devices' presence lasts: moving them")
+    for (const session of registry.all()) gateway.moveAway(session)
+  }
   const heartbeat = startNodeHeartbeat(
     redis,
     nodeId,
-    () => slots.refresh(),
+    redis ? refreshWatchingLapse(refresh, presenceLifetimeMs(resumeGraceMs), onLapsed) : refresh,
     (error) =>
       log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
   )
@@ -373,8 +381,12 @@ function guardPorts(redis: RedisLink | undefined) {
  * not, which is also when a call taken over from that node ends for want of it.
  */
 function presenceOf(redis: RedisLink | undefined, resumeGraceMs: number): Presence {
-  const lifetimeMs = 3 * NODE_HEARTBEAT_MS + resumeGraceMs
+  const lifetimeMs = presenceLifetimeMs(resumeGraceMs)
   return redis ? redisPresence(redis, { lifetimeMs }) : memoryPresence({ lifetimeMs })
+}
+
+function presenceLifetimeMs(resumeGraceMs: number): number {
+  return 3 * NODE_HEARTBEAT_MS + resumeGraceMs
 }
 
 function redisEvents(log: Logger) {
