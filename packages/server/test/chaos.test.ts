@@ -12,6 +12,7 @@ import { runCli, servingUrl, type CliRun } from './cli-process.ts'
 import { checkSequence, codeOf, KINDS, placeCall, tappedWebSocket, type Kind, type WireFrame } from './chaos-calls.ts'
 import { testPostgres, type TestPostgres } from './postgres.ts'
 import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { until } from './memory-support.ts'
 import { findProgram, freePort } from './services.ts'
 import { rest, testDataDir, TestDevice, type ServerTarget } from './support.ts'
 
@@ -97,10 +98,8 @@ describe('chaos: calls through HAProxy while a random node of three is killed an
       rest: rest(proxyUrl, app),
     }
     // HAProxy checks every node before it sends anything: until then it answers 503.
-    await waitUntil(
-      'HAProxy passing requests',
-      async () => (await fetch(`${proxyUrl}/readyz`).catch(() => undefined))?.ok,
-    )
+    const passing = async () => (await fetch(`${proxyUrl}/readyz`).catch(() => undefined))?.ok === true
+    await until('HAProxy passing requests', passing, 15_000)
   })
 
   after(async () => {
@@ -193,9 +192,10 @@ describe('chaos: calls through HAProxy while a random node of three is killed an
     await Promise.all([killer, blipper])
     // The devices back online before the checks, which call them.
     for (const device of devices) {
-      await waitUntil(
+      await until(
         `${device.accid} online`,
         async () => (await device.kit.getCallHistory({ limit: 1 }).catch(() => false)) !== false,
+        15_000,
       )
     }
     const chaosMs = Date.now() - started
@@ -203,7 +203,7 @@ describe('chaos: calls through HAProxy while a random node of three is killed an
     // Every call ends: the journal empties and no live state is left in Redis.
     const pg = postgres as TestPostgres
     const journal = async () => (await pg.query(`SELECT call_id, node_id, state FROM "${schema}".call_journal`)).rows
-    await waitUntil('every call ended (the journal empty)', async () => (await journal()).length === 0, 30_000).catch(
+    await until('every call ended (the journal empty)', async () => (await journal()).length === 0, 30_000).catch(
       async (error: unknown) => {
         throw new Error(`${String(error)}: ${JSON.stringify(await journal()).slice(0, 2000)}`)
       },
@@ -285,14 +285,6 @@ describe('chaos: calls through HAProxy while a random node of three is killed an
     assert.ok(kills.length >= 10, `${kills.length} kills`)
   })
 })
-
-async function waitUntil(what: string, ready: () => Promise<unknown>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(200)
-  }
-}
 
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {

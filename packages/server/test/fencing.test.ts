@@ -11,6 +11,7 @@ import { runCli, servingUrl } from './cli-process.ts'
 import { testPostgres, type TestPostgres } from './postgres.ts'
 import { RawSocket } from './raw-socket.ts'
 import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { until } from './memory-support.ts'
 import { freeze } from './services.ts'
 import { rest, testDataDir, type ServerTarget } from './support.ts'
 
@@ -81,16 +82,6 @@ describe('fencing: a node paused past its lease cannot overwrite the node that t
     return { version, live: state !== null }
   }
 
-  async function until<T>(what: string, withinMs: number, read: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + withinMs
-    for (;;) {
-      const value = await read()
-      if (value !== undefined) return value
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`)
-      await sleep(100)
-    }
-  }
-
   /** After A ran again: the record is still B's alone, nothing journaled, nobody busy. */
   async function onlyB(callId: string, record: CallRecord, accounts: string[]): Promise<void> {
     // A's timers and the requests it read on waking have had time to run.
@@ -146,10 +137,11 @@ describe('fencing: a node paused past its lease cannot overwrite the node that t
     // Alice hangs up while A is stopped: the frame waits in A's socket until A runs again.
     alice.send({ type: 'hangup', id: 'late-hangup', callId })
     // A's lease expires: B takes the call over, and keeps it while Alice may still resume elsewhere.
-    await until('B adopts the call', PAUSE_MS, async () => ((await ownerOf(callId)) === 'node-b' ? true : undefined))
+    await until('B adopts the call', async () => (await ownerOf(callId)) === 'node-b', PAUSE_MS)
     assert.deepEqual(await recordOf(callId), [], 'adopted, not ended, while Alice may resume')
     // Alice's device lapses a resume grace after A's last beat: B ends the call for her.
-    const record = await until('B ends the call', LAPSE_MS, async () => (await recordOf(callId))[0])
+    await until('B ends the call', async () => (await recordOf(callId)).length > 0, LAPSE_MS)
+    const [record] = (await recordOf(callId)) as [CallRecord]
     assert.equal(record.endReason, 'disconnected', 'ended by B for the device it lost with A, not by the hangup')
     assert.equal(record.status, 1)
     // A beat at most a heartbeat before it stopped; its lease lived a TTL after that beat.
@@ -179,7 +171,8 @@ describe('fencing: a node paused past its lease cannot overwrite the node that t
 
     await freeze(a.child)
     const pausedAt = Date.now()
-    const record = await until('B times the call out', PAUSE_MS, async () => (await recordOf(callId))[0])
+    await until('B times the call out', async () => (await recordOf(callId)).length > 0, PAUSE_MS)
+    const [record] = (await recordOf(callId)) as [CallRecord]
     assert.equal(record.endReason, 'timeout')
     assert.ok(record.endedAt >= dueAt, 'not before its deadline')
     assert.ok(record.endedAt - dueAt <= 5000, `timed out ${record.endedAt - dueAt} ms after its deadline`)
