@@ -14,6 +14,7 @@ import { redisCallStateStore } from './bus/redis-call-state.ts'
 import { redisCooldowns, redisNonceStore, redisRateLimiter } from './bus/redis-guards.ts'
 import { redisPresence } from './bus/redis-presence.ts'
 import { SessionLog } from './bus/session-log.ts'
+import { refreshWatchingLapse } from './bus/lapse.ts'
 import { CallEngine } from './calls/CallEngine.ts'
 import { memoryCallStateStore, type EventDelivery } from './calls/ports.ts'
 import { AccountGuards } from './guards/AccountGuards.ts'
@@ -262,13 +263,20 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           onMoved: (moved) => gateway.movedElsewhere(moved),
         })
       : undefined
+  // A node stopped (or cut off from Redis) past its devices' presence has lost them to the
+  // cluster, which may have ended their calls: its sessions end, and the devices log in anew.
+  const refresh = async () => {
+    await slots.refresh()
+    await handoff?.refresh(registry.all())
+  }
+  const onLapsed = () => {
+    log.warn("this node missed its heartbeats for longer than its devices' presence lasts: moving them")
+    for (const session of registry.all()) gateway.moveAway(session)
+  }
   const heartbeat = startNodeHeartbeat(
     redis,
     nodeId,
-    async () => {
-      await slots.refresh()
-      await handoff?.refresh(registry.all())
-    },
+    redis ? refreshWatchingLapse(refresh, presenceLifetimeMs(resumeGraceMs), onLapsed) : refresh,
     (error) =>
       log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
   )

@@ -159,10 +159,10 @@ export async function startJanus(binary: string, { apiSecret = randomBytes(16).t
 }
 
 /**
- * A signal is delivered when the process next runs: until the kernel says it is stopped, a request
- * sent now could still be answered by one of its threads.
+ * SIGSTOPs the process, resolving once it is stopped. A signal is delivered when the process next
+ * runs: until the kernel says it is stopped, a request sent now could still be answered by one of its threads.
  */
-async function freeze(child: ChildProcess): Promise<void> {
+export async function freeze(child: ChildProcess): Promise<void> {
   child.kill('SIGSTOP')
   const stat = `/proc/${child.pid}/stat`
   for (let tries = 0; tries < 250; tries++) {
@@ -170,7 +170,7 @@ async function freeze(child: ChildProcess): Promise<void> {
     if (/\) T /.test(readFileSync(stat, 'utf8'))) return
     await new Promise((resolve) => setTimeout(resolve, 4))
   }
-  throw new Error(`Janus (pid ${child.pid}) did not stop within 1 s of SIGSTOP`)
+  throw new Error(`pid ${child.pid} did not stop within 1 s of SIGSTOP`)
 }
 
 /** Resolves once a WebSocket with Janus's subprotocol opens at `url`. */

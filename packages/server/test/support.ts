@@ -180,8 +180,11 @@ export async function waitFor(what: string, ready: () => boolean, timeoutMs = 50
 
 type Seen = { [K in keyof RingKitEvents]: { name: K; payload: RingKitEvents[K]; at: number } }[keyof RingKitEvents]
 
-/** `servers`: the SDK's server list, instead of the server's URL alone. */
-type DeviceOptions = { deviceId?: string; app?: App; servers?: string[] }
+/**
+ * `servers`: the SDK's server list, instead of the server's URL alone. `WebSocket`: the socket class
+ * the SDK opens, for a test that looks at the frames on the wire.
+ */
+type DeviceOptions = { deviceId?: string; app?: App; servers?: string[]; WebSocket?: WebSocketConstructor }
 
 /** A logged-in SDK client (signaling only) that records every event it hears. */
 export class TestDevice {
@@ -197,7 +200,7 @@ export class TestDevice {
       server: options.servers ?? nodeFor(server),
       appKey: (options.app ?? server.app).appKey,
       media: false,
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket: options.WebSocket ?? (WebSocket as unknown as WebSocketConstructor),
       requestTimeoutMs: 5000,
       ...(options.deviceId ? { deviceId: options.deviceId } : {}),
     })

@@ -26,6 +26,7 @@ import { memoryRingingSignals, type RingingSignals } from './ringing-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { buildRecord } from './record.ts'
 import {
+  carriers,
   end,
   groupMembers,
   holders,
@@ -441,10 +442,19 @@ export class CallEngine {
     })
   }
 
-  /** A device just logged in: if its account is being rung, it rings too. */
+  /**
+   * A device just logged in with a new session: if its account is being rung, it rings too. A call
+   * the device itself carried is over for it, as its SDK dropped the call with the old session;
+   * that session's node may have died without ending it.
+   */
   async deviceOnline(appKey: string, device: DeviceRef): Promise<void> {
     const callId = await this.#o.calls.callOf(appKey, device.accid)
     if (callId === undefined) return
+    const kept = (await this.#o.calls.get(callId))?.state
+    if (kept && kept.phase !== 'ended' && carriers(kept).some((d) => sameDevice(d, device))) {
+      await this.act(appKey, callId, { kind: 'deviceLost', device, reason: 'disconnected' }).catch(refused)
+      return
+    }
     await this.#queue.run(callId, async () => {
       const s = (await this.#o.calls.get(callId))?.state
       if (s && s.phase !== 'ended' && isRinging(s, device.accid)) {
@@ -709,12 +719,6 @@ export class CallEngine {
     }
     this.#timers.set(s.callId, this.#scheduler.after(Math.max(0, at - this.#now()), fire))
   }
-}
-
-/** The devices a call cannot outlive: the caller's while 1:1, the answering one's too once active. */
-function carriers(s: Live): DeviceRef[] {
-  if (s.isGroup) return presentDevices(s)
-  return s.phase === 'active' ? [s.caller, s.answeredBy] : [s.caller]
 }
 
 /** A call refusing an action (it ended or moved on) is no failure of the one who sent it. */

@@ -45,6 +45,12 @@ export function isPresent(s: CallState, device: DeviceRef): boolean {
   return presentDevices(s).some((d) => sameDevice(d, device))
 }
 
+/** The devices a call cannot outlive: the caller's while 1:1, the answering one's too once active. */
+export function carriers(s: Live): DeviceRef[] {
+  if (s.isGroup) return presentDevices(s)
+  return s.phase === 'active' ? [s.caller, s.answeredBy] : [s.caller]
+}
+
 /** Group calls: the accounts the call holds (none may take another call): those in it and those it rings. */
 export function holders(s: CallState): Set<string> {
   const ringing = s.members.filter((m) => m.status === 'ringing').map((m) => m.accid)
