@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
 import type { EventDelivery } from '../calls/ports.ts'
@@ -21,6 +22,8 @@ const READ_BLOCK_MS = 1_000
 const ALIVE_CACHE_MS = 1_000
 const READ_COUNT = 500
 const RETRY_MS = 500
+/** How often a node waiting for another's answer to `holds` looks for it. */
+const ANSWER_POLL_MS = 15
 
 export type KickReason = 'revoked' | 'otherLogin'
 
@@ -33,6 +36,8 @@ type InboxEntry =
   | { kind: 'replace'; appKey: string; accid: string; deviceId: string }
   /** The device resumed its session on another node, which took it over: nothing ends. */
   | { kind: 'moved'; appKey: string; accid: string; deviceId: string; sessionId: string; node: string }
+  /** Does this node still hold the session? Answered at `answer:{token}`, after every entry before it. */
+  | { kind: 'holds'; appKey: string; accid: string; deviceId: string; sessionId: string; token: string }
 
 export interface ClusterDeliveryOptions {
   link: RedisLink
@@ -99,6 +104,29 @@ export class ClusterDelivery implements EventDelivery {
         [...nodes.keys()].map((node) => this.#append(node, { kind: 'event', appKey, to: { device }, event })),
       )
     })
+  }
+
+  /**
+   * Whether `node` is alive and still holds the session, answered by that node after everything
+   * already in its inbox: then every event sent to the device through it is in the session's log,
+   * or will be carried on from there. False past `timeoutMs`: a node that died (even one started
+   * again under the same name) took some of the device's events with it.
+   */
+  async holds(node: string, session: Omit<Moved, 'node'>, timeoutMs: number): Promise<boolean> {
+    const token = randomUUID()
+    const key = answerKey(token)
+    try {
+      await this.#append(node, { kind: 'holds', ...session, token })
+      for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+        const answer = await this.#o.link.run((r) => r.get(key))
+        if (answer !== null) return answer === '1'
+        await new Promise((resolve) => setTimeout(resolve, ANSWER_POLL_MS))
+      }
+      return false
+    } catch (error) {
+      this.#o.log.warn({ err: error, node }, 'could not ask a node whether it holds a session')
+      return false
+    }
   }
 
   /** Tells `node` that the device logged in here: in order with the account's events this node sends. */
@@ -196,6 +224,15 @@ export class ClusterDelivery implements EventDelivery {
     else if (entry.kind === 'moved') this.#onMoved(entry)
     else if (entry.kind === 'kick') this.#onKick(entry.appKey, entry.accid, entry.reason, entry.exceptDevice)
     else if (entry.kind === 'replace') this.#onReplace(entry.appKey, entry.accid, entry.deviceId)
+    else if (entry.kind === 'holds') this.#answer(entry)
+  }
+
+  #answer({ appKey, accid, deviceId, sessionId, token }: Extract<InboxEntry, { kind: 'holds' }>): void {
+    const held = this.#o.registry.get(appKey, accid, deviceId)
+    const holds = held?.sessionId === sessionId && held.movedTo === undefined
+    void this.#o.link
+      .run((r) => r.set(answerKey(token), holds ? '1' : '0', 'PX', ANSWER_TTL_MS))
+      .catch((error: unknown) => this.#o.log.warn({ err: error }, 'could not answer whether a session is held here'))
   }
 
   /**
@@ -289,3 +326,5 @@ export interface Moved {
 }
 
 const inboxKey = (nodeId: string) => `inbox:{${nodeId}}`
+const answerKey = (token: string) => `answer:{${token}}`
+const ANSWER_TTL_MS = 10_000

@@ -181,6 +181,16 @@ export class SessionLog {
     return { added: claimed === 1, previousOwner, frames, lastSeq: Number(last) }
   }
 
+  /** The node that owns the session's log; undefined when there is none (or Redis is out of reach). */
+  async owner(session: LoggedSession): Promise<string | undefined> {
+    try {
+      return (await this.#o.link.run((r) => r.hget(logKeys(session)[0]!, 'owner'))) ?? undefined
+    } catch (error) {
+      this.#o.log.warn({ err: error, accid: session.accid }, 'reading a session log failed: the device starts anew')
+      return undefined
+    }
+  }
+
   /** Every heartbeat: the logs of this node's sessions live on, as their presence does. */
   async refresh(sessions: readonly (LoggedSession & { journal: SessionJournal | undefined })[]): Promise<void> {
     sessions = sessions.filter((s) => s.journal?.beat())

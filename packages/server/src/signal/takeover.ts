@@ -9,6 +9,9 @@ import type { App } from '../store/types.ts'
 import type { Presence } from './presence.ts'
 import { Session } from './Session.ts'
 
+/** How long the node a session is taken from has to say it still holds it. */
+const HOLDS_TIMEOUT_MS = 1_000
+
 export interface SessionHandoffOptions {
   sessions: SessionLog
   cluster: ClusterDelivery
@@ -50,6 +53,16 @@ export class SessionHandoff {
     resume: { sessionId: string; lastSeq: number },
   ): Promise<{ session: Session; added: boolean } | undefined> {
     const ref: LoggedSession = { appKey: app.appKey, ...device, sessionId: resume.sessionId }
+    // Events on their way to a node that died are gone with it, and its log cannot show that.
+    const owner = await this.#o.sessions.owner(ref)
+    if (owner === undefined) return undefined
+    if (owner !== this.#o.nodeId && !(await this.#o.cluster.holds(owner, ref, HOLDS_TIMEOUT_MS))) {
+      this.#o.log.info(
+        { accid: ref.accid, node: owner },
+        'the node that held the session does not answer for it: a new session',
+      )
+      return undefined
+    }
     const max = app.multiDevice ? this.#o.limits.devicesPerAccount : undefined
     const taken = await this.#o.sessions.takeOver(ref, resume.lastSeq, max)
     if (!taken) return undefined
