@@ -1,19 +1,19 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import type { CallRecord } from '@ringkit/protocol'
 import { runCli, servingUrl, type CliRun } from './cli-process.ts'
 import { checkSequence, codeOf, KINDS, placeCall, tappedWebSocket, type Kind, type WireFrame } from './chaos-calls.ts'
-import { testPostgres, type TestPostgres } from './postgres.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import type { TestPostgres } from './postgres.ts'
+import { redisScope, type RedisScope } from './redis.ts'
 import { until } from './memory-support.ts'
-import { findProgram, freePort } from './services.ts'
+import { haproxySuite, SHIPPED_HAPROXY_CONFIG } from './cluster.ts'
+import { freePort } from './services.ts'
 import { rest, testDataDir, TestDevice, type ServerTarget } from './support.ts'
 
 /**
@@ -23,7 +23,6 @@ import { rest, testDataDir, TestDevice, type ServerTarget } from './support.ts'
  * time, and what each device read was numbered without a gap or a repeat.
  */
 
-const SHIPPED_CONFIG = fileURLToPath(new URL('../haproxy/haproxy.cfg', import.meta.url))
 const NODES = ['node1', 'node2', 'node3'] as const
 /** Calls to place while nodes die, and how many at once. */
 const CALLS = 1000
@@ -43,13 +42,7 @@ const LATE_MS = 5000
 /** The server holds a decline against its caller → callee pair this long (`Limits.declineCooldownMs`). */
 const DECLINE_HELD_MS = 31_000
 
-const haproxy = findProgram('RINGKIT_HAPROXY', ['/usr/sbin/haproxy', '/usr/bin/haproxy'], 'apt-get install haproxy')
-const postgres = await testPostgres()
-const redis = await testRedis()
-const skip = typeof haproxy !== 'string' ? haproxy.skip : 'skip' in postgres ? postgres.skip : redis.skip || undefined
-
-const children = new Set<ChildProcess>()
-process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')))
+const { haproxy, postgres, redis, skip, children } = await haproxySuite()
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('chaos: calls through HAProxy while a random node of three is killed and restarted', { skip }, () => {
@@ -81,7 +74,7 @@ describe('chaos: calls through HAProxy while a random node of three is killed an
     // One after the other, so the schema is migrated once before the others start on it.
     for (const name of NODES) await start(name, await freePort())
     const lbPort = await freePort()
-    const lb = spawn(haproxy as string, ['-db', '-f', SHIPPED_CONFIG], {
+    const lb = spawn(haproxy, ['-db', '-f', SHIPPED_HAPROXY_CONFIG], {
       env: {
         ...process.env,
         ...Object.fromEntries(NODES.map((name, i) => [`RINGKIT_NODE${i + 1}`, `127.0.0.1:${nodes.get(name)!.port}`])),

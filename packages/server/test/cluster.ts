@@ -1,7 +1,9 @@
 import { after, afterEach } from 'node:test'
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { runCli, servingUrl, type CliRun } from './cli-process.ts'
+import { findProgram } from './services.ts'
 import { testPostgres, type TestPostgres } from './postgres.ts'
 import { testRedis, type RedisScope } from './redis.ts'
 import { testDataDir, TestDevice, type TestServer } from './support.ts'
@@ -54,4 +56,21 @@ export async function serveClusterNode(
     await stop()
     throw error
   }
+}
+
+/** The HAProxy config the repository ships, started unchanged: the addresses come from the environment. */
+export const SHIPPED_HAPROXY_CONFIG = fileURLToPath(new URL('../haproxy/haproxy.cfg', import.meta.url))
+
+/**
+ * What a suite of nodes behind HAProxy needs: the HAProxy binary, the test PostgreSQL and Redis,
+ * the skip line naming the first one missing, and a set of child processes killed when the file exits.
+ */
+export async function haproxySuite() {
+  const haproxy = findProgram('RINGKIT_HAPROXY', ['/usr/sbin/haproxy', '/usr/bin/haproxy'], 'apt-get install haproxy')
+  const postgres = await testPostgres()
+  const redis = await testRedis()
+  const skip = typeof haproxy !== 'string' ? haproxy.skip : 'skip' in postgres ? postgres.skip : redis.skip || undefined
+  const children = new Set<ChildProcess>()
+  process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')))
+  return { haproxy: haproxy as string, postgres, redis, skip, children }
 }

@@ -6,24 +6,16 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { findProgram, freePort } from './services.ts'
-import { testPostgres, type TestPostgres } from './postgres.ts'
-import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { CLI } from './cli-process.ts'
+import { haproxySuite, SHIPPED_HAPROXY_CONFIG } from './cluster.ts'
+import { freePort } from './services.ts'
+import type { TestPostgres } from './postgres.ts'
+import { redisScope, type RedisScope } from './redis.ts'
 import { rest, signedHeaders, TestDevice, waitFor, type ServerTarget } from './support.ts'
 
-/** The HAProxy config the repository ships, started unchanged: the addresses come from the environment. */
-const SHIPPED_CONFIG = fileURLToPath(new URL('../haproxy/haproxy.cfg', import.meta.url))
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const NODES = ['node1', 'node2', 'node3'] as const
 
-const haproxy = findProgram('RINGKIT_HAPROXY', ['/usr/sbin/haproxy', '/usr/bin/haproxy'], 'apt-get install haproxy')
-const postgres = await testPostgres()
-const redis = await testRedis()
-const skip = typeof haproxy !== 'string' ? haproxy.skip : 'skip' in postgres ? postgres.skip : redis.skip || undefined
-
-const children = new Set<ChildProcess>()
-process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')))
+const { haproxy, postgres, redis, skip, children } = await haproxySuite()
 
 interface Proc {
   child: ChildProcess
@@ -132,7 +124,7 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     const addresses = Object.fromEntries(
       NODES.map((name, i) => [`RINGKIT_NODE${i + 1}`, `127.0.0.1:${nodes.get(name)!.port}`]),
     )
-    lb = spawnProc(haproxy as string, ['-db', '-f', SHIPPED_CONFIG], {
+    lb = spawnProc(haproxy, ['-db', '-f', SHIPPED_HAPROXY_CONFIG], {
       ...addresses,
       RINGKIT_LB_BIND: `127.0.0.1:${lbPort}`,
       RINGKIT_LB_STATS: statsSocket,
