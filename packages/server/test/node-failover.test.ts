@@ -14,6 +14,7 @@ import type { Store } from '../src/store/types.ts'
 import { APP, fakeDelivery } from './engine-support.ts'
 import { skipUnless, testPostgres } from './postgres.ts'
 import { redisScope, testRedis, type RedisScope } from './redis.ts'
+import { waitFor } from './support.ts'
 
 /**
  * Nodes of one cluster as engines: each with its own Redis connection, heartbeat and presence,
@@ -126,6 +127,8 @@ describe('a node that dies', { skip: redis.skip || skipUnless(pgTarget).skip }, 
       assert.equal(record.status, 4)
       assert.ok(late <= 5000, `timed out ${late} ms after its deadline`)
       assert.ok(record.endedAt >= dueAt, 'not before its deadline')
+      // The node tells of the end once it has freed the call's accounts, a moment after the record.
+      await waitFor('the live node ending it', () => b.ended.length > 0, 2000)
       assert.deepEqual(
         b.ended.map((s) => s.phase === 'ended' && s.reason),
         ['timeout'],
