@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { RECORD_STATUS } from '@ringkit/protocol'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -184,11 +185,11 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     await logOut(devices)
   })
 
-  it('SIGTERM: HAProxy marks the draining node down but leaves its sockets, so a call goes on; idle devices and new logins land elsewhere; it exits', async () => {
+  it('SIGTERM: the draining node hands every session on, HAProxy marks it down, and a call in progress goes on through the other nodes after it exits', async () => {
     const devices = await loginAll('drain', 9)
     const onNode2 = devices.filter((device) => placed.get(device) === 'node2')
     assert.equal(onNode2.length, 3)
-    const [caller, callee, idle] = onNode2 as [TestDevice, TestDevice, TestDevice]
+    const [caller, callee] = onNode2 as [TestDevice, TestDevice, TestDevice]
     const call = await caller.kit.call({ to: callee.accid, type: 'audio' })
     await (await callee.next('invited')).call.accept()
     await caller.next('userAccept')
@@ -197,39 +198,34 @@ describe('several ringkit serve nodes behind the shipped HAProxy config', { skip
     const signaled = Date.now()
     node.child.kill('SIGTERM')
     const downMs = await until('node2', /^DOWN/, 5000)
-    assert.match((await idle.next('disconnect')).reason, /moving to another/)
-    assert.equal((await idle.next('reconnected', undefined, 10_000)).resumed, false, 'a new session elsewhere')
-    await idle.kit.getCallHistory({ limit: 1 })
-    const moved = devices.filter((device) => device.names().includes('disconnect'))
-    assert.deepEqual(moved, [idle], 'only the idle device of node2 was asked to move')
-
-    // Marked down, yet its tunnels stay: the call's two devices still talk to node2.
-    const newcomers = await loginAll('after-drain', 4)
-    assert.equal(await sessions('node2'), 2, 'the call keeps its sockets on the node marked down')
-    assert.ok(
-      newcomers.every((device) => placed.get(device) !== 'node2'),
-      'no new login on the drained node',
-    )
-    assert.equal(node.child.exitCode, null, 'still draining while the call goes on')
-    assert.equal(await caller.quiet('disconnect'), true)
-    assert.equal(await callee.quiet('disconnect'), true)
-
-    await call.hangup()
-    await callee.next('record')
-    for (const device of [caller, callee]) {
+    // Each device of node2, the two in the call too, takes its session along to another node.
+    for (const device of onNode2) {
       assert.match((await device.next('disconnect')).reason, /moving to another/)
-      assert.equal((await device.next('reconnected', undefined, 10_000)).resumed, false)
+      assert.equal((await device.next('reconnected', undefined, 10_000)).resumed, true, `${device.accid}'s session`)
     }
+    const moved = devices.filter((device) => device.names().includes('disconnect'))
+    assert.deepEqual(moved, onNode2, 'only the devices of node2 were asked to move')
     assert.equal(await node.exited, 0)
     const exitMs = Date.now() - signaled
     assert.ok(exitMs < 30_000, `exited after ${exitMs} ms`)
+
+    // The node is gone and the call goes on: its end and its record reach both ends, once each.
+    assert.equal(call.status, 'connected')
+    await call.hangup()
+    for (const device of [caller, callee]) {
+      assert.equal((await device.next('record')).status, RECORD_STATUS.completed)
+      assert.equal(device.names().filter((name) => name === 'record').length, 1)
+    }
+    assert.equal(callee.names().filter((name) => name === 'callEnd').length, 1)
+
+    const newcomers = await loginAll('after-drain', 4)
     const open = await stats()
     assert.equal(open.get('node2')?.sessions, 0)
     assert.equal(
       (open.get('node1')?.sessions ?? 0) + (open.get('node3')?.sessions ?? 0),
       devices.length + newcomers.length,
     )
-    console.log(`drain: node2 marked down after ${downMs} ms, exited after ${exitMs} ms`)
+    console.log(`drain: node2 marked down after ${downMs} ms, exited after ${exitMs} ms, its call going on`)
     await logOut([...devices, ...newcomers])
   })
 

@@ -90,6 +90,8 @@ export class Gateway {
   readonly #logins = new LoginGate()
   readonly #heartbeat: SocketHeartbeat
   #draining = false
+  /** Sessions asked to move whose devices resume them elsewhere. */
+  readonly #sentAway = new WeakSet<Session>()
 
   constructor(options: GatewayOptions) {
     this.#o = options
@@ -163,9 +165,24 @@ export class Gateway {
     this.#draining = true
   }
 
-  /** Ends a session and asks its device to reconnect elsewhere at once (close code 4012). */
+  /** Whether sessions outlive this node: a device asked to move resumes its session on another node. */
+  get handsOver(): boolean {
+    return this.#o.handoff !== undefined
+  }
+
+  /**
+   * Asks a session's device to reconnect elsewhere at once (close code 4012). When sessions outlive
+   * the node, its session waits for it (the device resumes it on another node, calls and all) and
+   * is not resumed here while the node drains; otherwise, or with nothing to resume, it ends.
+   */
   moveAway(session: Session): void {
-    this.#endSession(session, 'disconnected', CLOSE_MOVE)
+    if (!this.handsOver || !session.resumable) return this.#endSession(session, 'disconnected', CLOSE_MOVE)
+    if (this.#sentAway.has(session)) return
+    this.#sentAway.add(session)
+    const socket = session.socket
+    session.socket = undefined
+    if (socket) this.#detach(socket, CLOSE_MOVE)
+    if (!session.graceTimer) this.#awaitResume(session)
   }
 
   close(): void {
@@ -332,7 +349,9 @@ export class Gateway {
     }
 
     const existing = registry.get(app.appKey, msg.accid, msg.deviceId)
-    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId && existing.movedTo === undefined) {
+    const resumable =
+      existing?.movedTo === undefined && !(this.#draining && existing !== undefined && this.#sentAway.has(existing))
+    if (existing && msg.resume && existing.sessionId === msg.resume.sessionId && resumable) {
       clearTimeout(existing.graceTimer)
       existing.graceTimer = undefined
       const previous = existing.socket

@@ -24,23 +24,51 @@ export interface DrainOptions {
 const CHECK_EVERY_MS = 200
 
 /**
- * Empties the node: no new logins or calls; a device in no call is asked to move at once; a device
- * a call needs (it carries the call, or the call rings on it) keeps its session until that call
- * ends, so the call goes on. Another device of the same account moves at once.
- * Calls still going at `timeoutMs` end as `interrupted`, each with its record, and their devices are
- * asked to move too. Resolves when no session is left.
+ * Empties the node: no new logins or calls. In a cluster, where sessions outlive their node, every
+ * device is asked to move at once and takes its session and calls along. Otherwise, a device in no
+ * call is asked to move at once; a device a call needs (it carries the call, or the call rings on
+ * it) keeps its session until that call ends, so the call goes on. Another device of the same
+ * account moves at once. Calls still going at `timeoutMs` end as `interrupted`, each with its
+ * record, and their devices are asked to move too. Resolves when no session is left (in a cluster,
+ * when each has moved, or at `timeoutMs`).
  */
 export async function drainNode(o: DrainOptions): Promise<void> {
   o.gateway.startDraining()
   const deadline = Date.now() + o.timeoutMs
+  const sentAt = new WeakMap<Session, number>()
   for (;;) {
     if (o.closing()) return
+    if (o.gateway.handsOver) {
+      if (handOver(o, sentAt) || Date.now() >= deadline) return
+      await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS))
+      continue
+    }
     const { inCalls, settling } = await moveIdle(o)
     if (inCalls.size === 0 && !settling) return
     const left = deadline - Date.now()
     if (left <= 0) return endCalls(o, inCalls)
     await new Promise((resolve) => setTimeout(resolve, Math.min(CHECK_EVERY_MS, left)))
   }
+}
+
+/** How long a device asked to move has to resume its session on another node before the drain stops waiting. */
+const HAND_OVER_MS = 5_000
+
+/**
+ * Sessions outlive the node: every device is asked to move at once and resumes its session, calls
+ * and all, on another node. True once each has (its copy here knows where it went), or had its
+ * time to; a device with no connection when the drain began is not waited for.
+ */
+function handOver(o: DrainOptions, sentAt: WeakMap<Session, number>): boolean {
+  let done = true
+  const now = Date.now()
+  for (const session of o.registry.all()) {
+    if (session.movedTo !== undefined) continue
+    if (!sentAt.has(session)) sentAt.set(session, session.socket ? now : -Infinity)
+    o.gateway.moveAway(session)
+    if (now - sentAt.get(session)! < HAND_OVER_MS) done = false
+  }
+  return done
 }
 
 /**
