@@ -62,18 +62,24 @@ async function sessionsOn(server: TestServer): Promise<number> {
   return Number(/^ringkit_sessions (\d+)$/m.exec(await res.text())?.[1])
 }
 
+/** Carol's device logged in on `server` over a raw socket, with the login's answer. */
+async function carolLoggedIn(server: TestServer) {
+  const carolOnA = await RawSocket.open(server)
+  const login = await carolOnA.request('login', {
+    appKey: server.app.appKey,
+    accid: 'carol',
+    token: await tokenFor(server, 'carol'),
+    deviceId: 'carol-1',
+  })
+  return { carolOnA, login }
+}
+
 const seqOf = (frame: Frame) => Number((frame as { seq?: number }).seq)
 
 describe('a device resuming its session on another node', skip, () => {
   it('gets every event it missed exactly once and in order, from calls placed on either node, and its numbering goes on', async () => {
     const { a, b } = await twoNodes()
-    const carolOnA = await RawSocket.open(a)
-    const login = await carolOnA.request('login', {
-      appKey: a.app.appKey,
-      accid: 'carol',
-      token: await tokenFor(a, 'carol'),
-      deviceId: 'carol-1',
-    })
+    const { carolOnA, login } = await carolLoggedIn(a)
     const sessionId = String(login.result?.sessionId)
     const alice = await TestDevice.online(a, 'alice')
     const bob = await TestDevice.online(b, 'bob')
@@ -155,13 +161,7 @@ describe('a device resuming its session on another node', skip, () => {
 
   it('a member of a group call resumes on the other node with the changes it missed, once each, and stays in the call', async () => {
     const { a, b } = await twoNodes()
-    const carolOnA = await RawSocket.open(a)
-    const login = await carolOnA.request('login', {
-      appKey: a.app.appKey,
-      accid: 'carol',
-      token: await tokenFor(a, 'carol'),
-      deviceId: 'carol-1',
-    })
+    const { carolOnA, login } = await carolLoggedIn(a)
     const ann = await TestDevice.online(a, 'ann')
     const bob = await TestDevice.online(b, 'bob')
     const call = await ann.kit.groupCall({ to: ['bob', 'carol'], type: 'audio' })

@@ -10,6 +10,7 @@ import { RECORD_SPOOL_DIR, withRecordSpool, type SpooledStore } from '../src/sto
 import { clusterSuite, serveClusterNode } from './cluster.ts'
 import { pgOutage, skipUnless, type TestPostgres } from './postgres.ts'
 import { redisScope } from './redis.ts'
+import { record as contractRecord } from './store-contract.ts'
 import { rest, signedHeaders, startTestServer, testDataDir, TestDevice, waitFor, type ServerTarget } from './support.ts'
 
 const { redis, postgres: target, scopes } = await clusterSuite()
@@ -35,25 +36,20 @@ async function answeredCall(server: ServerTarget) {
   return { alice, bob, call }
 }
 
+/** An answered call's record, ended now, in the store suite's shape. */
 function record(callId: string): CallRecord {
   const at = Date.now()
-  return {
-    callId,
-    type: 'audio',
-    caller: 'alice',
-    callees: ['bob'],
-    isGroup: false,
+  return contractRecord(callId, at, {
     status: RECORD_STATUS.completed,
     endReason: 'hangup',
     startedAt: at - 5000,
     connectedAt: at - 4000,
-    endedAt: at,
     durationSeconds: 4,
     members: [
       { accid: 'alice', status: 'joined', joinedAt: at - 5000, leftAt: at },
       { accid: 'bob', status: 'joined', joinedAt: at - 4000, leftAt: at },
     ],
-  }
+  })
 }
 
 describe('records due while PostgreSQL is unreachable', skipUnless(target), () => {
