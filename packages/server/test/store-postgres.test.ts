@@ -69,6 +69,42 @@ describe('PostgreSQL store', skipUnless(target), () => {
     }
   })
 
+  it('journal writes are fenced on the live version: a node that paused past its lease cannot take its call back', async () => {
+    const schema = target.schema()
+    // Two nodes, each on connections of its own.
+    const [paused, taker] = await Promise.all([openPostgresStore({ url, schema }), openPostgresStore({ url, schema })])
+    try {
+      const journal = async () =>
+        (await target.query(`SELECT state, node_id, version FROM "${schema}".call_journal`)).rows as {
+          state: ReturnType<typeof callState>
+          node_id: string
+          version: string
+        }[]
+      const ringing = callState('c1', 'app', 1000)
+      const answered = { ...ringing, createdAt: 1001 }
+      const takenOver = { ...ringing, createdAt: 1002 }
+      assert.equal(await paused.journalCall(ringing, 'node-a', 1), true)
+      // node-a wrote version 2 of the live state, then stopped before journaling it; node-b took
+      // the call over at version 3 and journaled that; node-a wakes and journals its version 2.
+      assert.equal(await taker.journalCall(takenOver, 'node-b', 3), true)
+      assert.equal(await paused.journalCall(answered, 'node-a', 2), false, 'the stale write is refused')
+      assert.deepEqual(await journal(), [{ state: takenOver, node_id: 'node-b', version: '3' }])
+      assert.deepEqual(
+        (await taker.listJournal()).map((j) => j.owner),
+        ['node-b'],
+      )
+      // The same version again (a write sent twice) changes nothing either; a newer one writes.
+      assert.equal(await taker.journalCall(takenOver, 'node-b', 3), false)
+      assert.equal(await taker.journalCall({ ...takenOver, createdAt: 1003 }, 'node-b', 4), true)
+      // Once the record is written, a late journal write of the call brings no row back.
+      assert.equal(await taker.finishCall('app', record('c1', 2000)), true)
+      assert.equal(await paused.journalCall(answered, 'node-a', 5), false)
+      assert.deepEqual(await journal(), [])
+    } finally {
+      await Promise.all([paused.close(), taker.close()])
+    }
+  })
+
   it("call ids compare bytewise whatever the database collation, as in SQLite: pages end where SQLite's do", async () => {
     const schema = target.schema()
     const store = await openPostgresStore({ url, schema })

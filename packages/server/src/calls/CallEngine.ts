@@ -24,6 +24,7 @@ import { checkCalleesInAll, checkGroupSize, checkInvite } from './group-size.ts'
 import { DEFAULT_LIMITS } from '../limits.ts'
 import { memoryRingingSignals, type RingingSignals } from './ringing-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
+import { storeJournal, type CallJournal } from './journal.ts'
 import { buildRecord } from './record.ts'
 import {
   carriers,
@@ -65,6 +66,8 @@ export interface CallEngineOptions {
    * node set them, and takes over the calls of nodes whose lease expired (never of live ones).
    */
   cluster?: ClusterNode
+  /** Where live calls' journal rows are written; default straight to `store`, each write awaited. */
+  journal?: CallJournal
 }
 
 export interface StartCall {
@@ -118,6 +121,7 @@ export class CallEngine {
   readonly #o: CallEngineOptions
   readonly #now: () => number
   readonly #queue = new KeyedQueue()
+  readonly #journal: CallJournal
   readonly #scheduler: Scheduler
   /** Per call, what cancels its ringing timer. */
   readonly #timers = new Map<string, () => void>()
@@ -134,6 +138,7 @@ export class CallEngine {
     this.#o = options
     this.#now = options.now ?? Date.now
     this.#scheduler = options.scheduler ?? realScheduler
+    this.#journal = options.journal ?? storeJournal(options.store, options.cluster?.id)
     this.#ringingSignals = options.ringingSignals ?? memoryRingingSignals(DEFAULT_LIMITS.keptSignals)
     if (options.cluster) {
       // Real time, not the scheduler's: each look reads the engine's `now`, so a test's clock still decides what is due.
@@ -218,7 +223,7 @@ export class CallEngine {
     media: CallMedia,
     announce: Announce,
   ): Promise<KeptCall & { state: Live<'ringing'> }> {
-    const { calls, store } = this.#o
+    const { calls } = this.#o
     const now = this.#now()
     const callId = randomUUID()
     const expiresAt = now + (req.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS)
@@ -241,7 +246,7 @@ export class CallEngine {
     if (version === undefined) throw new RingKitError('INTERNAL', 'a new call found its id taken')
     try {
       if (!(await calls.claim(appKey, caller.accid, callId))) throw new RingKitError('CALLER_BUSY')
-      await store.journalCall(state, this.#o.cluster?.id)
+      await this.#journal.begin(state, version)
     } catch (error) {
       // The call never started: a caller left claimed would be refused as busy from now on.
       await calls.release(appKey, caller.accid, callId)
@@ -517,8 +522,9 @@ export class CallEngine {
     const kept = await this.#o.calls.get(journaled.callId)
     if (!kept) return this.#interrupt(journaled, undefined)
     // Written again over the version read: the old node, if it only paused, finds its next write fenced.
-    if ((await this.#o.calls.put(kept.state, kept.version)) === undefined) return
-    await this.#o.store.journalCall(kept.state, this.#o.cluster?.id)
+    const version = await this.#o.calls.put(kept.state, kept.version)
+    if (version === undefined) return
+    await this.#journal.update(kept.state, version)
     this.#adopted.add(journaled.callId)
     this.#schedule(kept.state)
   }
@@ -603,12 +609,12 @@ export class CallEngine {
   async #finish(result: TransitionResult, before: Read): Promise<CallState> {
     if (!result.ok) throw new RingKitError(result.code, result.message)
     const { state, effects } = result
-    const { calls, store } = this.#o
     if (state.phase !== 'ended') {
-      if ((await calls.put(state, before.version)) === undefined) throw new LostRace()
+      const version = await this.#o.calls.put(state, before.version)
+      if (version === undefined) throw new LostRace()
       this.#schedule(state)
       // Live 1:1 calls change little once connected; a group call's members change all along.
-      if (state.phase === 'active' || state.isGroup) await store.journalCall(state, this.#o.cluster?.id)
+      if (state.phase === 'active' || state.isGroup) await this.#journal.update(state, version)
       this.#perform(state.appKey, effects)
       if (state.isGroup) await this.#groupChanged(before.state, state)
       return state
@@ -634,6 +640,7 @@ export class CallEngine {
     this.#schedule(state)
     const record = buildRecord(state)
     const written = await store.finishCall(state.appKey, record)
+    this.#journal.ended(state.callId)
     for (const accid of [state.caller.accid, ...state.callees]) {
       await calls.release(state.appKey, accid, state.callId)
     }

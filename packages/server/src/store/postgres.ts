@@ -153,13 +153,19 @@ function accountStore(db: Db, s: string): AccountStore {
 
 function callStore(db: Db, s: string): CallStore {
   return {
-    async journalCall(state: CallState, owner?: string) {
-      // The last node to write the call keeps it.
-      await db.query(
-        `INSERT INTO ${s}.call_journal (call_id, state, node_id) VALUES ($1, $2, $3)
-         ON CONFLICT (call_id) DO UPDATE SET state = excluded.state, node_id = excluded.node_id`,
-        [state.callId, JSON.stringify(state), owner ?? null],
+    async journalCall(state: CallState, owner?: string, version?: number) {
+      // Fenced on the live state's version: a write of an older state than the row's changes
+      // nothing, and neither does one of a call whose record is written (its row ended with it).
+      // A write naming no version, or over a row that has none, is the last writer's as before.
+      const { rowCount } = await db.query(
+        `INSERT INTO ${s}.call_journal (call_id, state, node_id, version)
+         SELECT $1::text, $2::json, $3::text, $4::bigint WHERE NOT EXISTS (SELECT 1 FROM ${s}.call_records WHERE call_id = $1)
+         ON CONFLICT (call_id) DO UPDATE SET state = excluded.state, node_id = excluded.node_id,
+           version = excluded.version
+         WHERE call_journal.version IS NULL OR excluded.version IS NULL OR call_journal.version < excluded.version`,
+        [state.callId, JSON.stringify(state), owner ?? null, version ?? null],
       )
+      return rowCount === 1
     },
     async finishCall(appKey, record) {
       // One statement, so one transaction: the journal row goes, the record and its parties come,

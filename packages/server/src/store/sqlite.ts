@@ -195,6 +195,7 @@ export function openSqliteStore(dataDir: string): Store {
     },
     async journalCall(state: CallState) {
       q.journal.run(state.callId, JSON.stringify(state))
+      return true
     },
     async finishCall(appKey, record) {
       return finish(appKey, record)

@@ -66,8 +66,14 @@ export interface RecordPage {
  * transaction and writes nothing when the record exists: a record is written exactly once.
  */
 export interface CallStore {
-  /** `owner`: the node that keeps the call, in a cluster (the SQLite store is one node and keeps none). */
-  journalCall(state: CallState, owner?: string): Promise<void>
+  /**
+   * Keeps the call's latest state. `owner`: the node that keeps the call, in a cluster; `version`:
+   * the live state's version this state was written at. A shared store refuses (resolves false) a
+   * write of an older version than the one journaled, or of a call whose record is written: a node
+   * that paused between its state write and this one cannot take the call back. The SQLite store
+   * is one node, keeps neither, and always writes.
+   */
+  journalCall(state: CallState, owner?: string, version?: number): Promise<boolean>
   finishCall(appKey: string, record: CallRecord): Promise<boolean>
   listJournaledCalls(): Promise<CallState[]>
   /** The journal with each call's owner (`undefined`: none named). */

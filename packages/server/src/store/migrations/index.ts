@@ -1,5 +1,6 @@
 import { initial } from './001-initial.ts'
 import { journalOwner } from './002-journal-owner.ts'
+import { journalVersion } from './003-journal-version.ts'
 
 /**
  * One step of the PostgreSQL schema. Steps are applied in `version` order, each once, and never
@@ -12,4 +13,4 @@ export interface Migration {
   up: (schema: string) => string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, journalOwner]
+export const MIGRATIONS: readonly Migration[] = [initial, journalOwner, journalVersion]
