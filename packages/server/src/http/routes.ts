@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts'
 import type { App, Store } from '../store/types.ts'
 import { API_ROUTES, httpStatusOf, type ApiRoutes, type RouteSpec } from './api.ts'
 import { buildOpenApi } from './openapi.ts'
+import { VerifiedApps } from './verified-apps.ts'
 export interface RestOptions {
   store: Store
   nonces: NonceStore
@@ -59,12 +60,15 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
   http.setNotFoundHandler((_request, reply) => sendError(reply, new RingKitError('NOT_FOUND'), o.metrics))
 
   acceptEmptyJson(http)
+  // While the store is away, /metrics stays readable with credentials it confirmed lately.
+  const apps = new VerifiedApps(o.store)
   http.addHook('onRequest', async (request) => {
     if (!needsCheckSum(request)) return
     const headers = readAuthHeaders(request.headers)
-    const app = await o.store.getApp(headers.appKey)
+    const { app, confirm } = await apps.get(headers.appKey)
     if (!app) throw new RingKitError('APP_NOT_FOUND')
     await verifyCheckSum(headers, app.appSecret, o.nonces, Date.now())
+    confirm()
     if (!(await o.rates.take(`rest:${app.appKey}`, o.restRate))) {
       throw new RingKitError('RATE_LIMITED', 'too many requests from this app')
     }
