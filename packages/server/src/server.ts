@@ -37,6 +37,7 @@ import { redisSfuRooms } from './bus/redis-sfu-rooms.ts'
 import { redisRingingSignals } from './bus/redis-ringing-signals.ts'
 import { memoryRingingSignals } from './calls/ringing-signals.ts'
 import { openPostgresStore } from './store/postgres.ts'
+import { deferredJournal } from './store/deferred-journal.ts'
 import { RECORD_SPOOL_DIR, withRecordSpool } from './store/record-spool.ts'
 import { openSqliteStore } from './store/sqlite.ts'
 import { ALIVE_SETTING, type App, type Store } from './store/types.ts'
@@ -219,7 +220,18 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ringingSignals: redis ? redisRingingSignals(redis, limits.keptSignals) : memoryRingingSignals(limits.keptSignals),
     // Several nodes (PostgreSQL and Redis): ringing deadlines and calls of dead nodes are every
     // node's business. SQLite is one node: its journal is all its own, ended on start as ever.
-    ...(redis && options.postgres ? { cluster: clusterNode(redis, nodeId, presence) } : {}),
+    ...(redis && options.postgres
+      ? {
+          cluster: clusterNode(redis, nodeId, presence),
+          // The live state is in Redis: a change of a call in progress outlives a PostgreSQL outage.
+          journal: deferredJournal(store, {
+            owner: nodeId,
+            onBehind: (error) =>
+              log.warn({ err: error }, 'PostgreSQL is unreachable: journal writes of calls in progress wait for it'),
+            onError: (error, callId) => log.error({ err: error, callId }, 'a held-back journal write failed'),
+          }),
+        }
+      : {}),
   })
   const recovered = await orCloseRedis(engine.recover(Number.isFinite(aliveAt) ? aliveAt : undefined))
   if (recovered > 0) {

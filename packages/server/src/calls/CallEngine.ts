@@ -575,6 +575,7 @@ export class CallEngine {
 
   close(): void {
     for (const stop of this.#duties.splice(0)) stop()
+    this.#journal.close?.()
     for (const cancel of this.#timers.values()) cancel()
     this.#timers.clear()
   }

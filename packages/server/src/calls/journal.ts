@@ -13,6 +13,8 @@ export interface CallJournal {
   update(state: CallState, version: number): Promise<void>
   /** The call ended (its record is written or spooled): a state still waiting to be written is moot. */
   ended(callId: string): void
+  /** The engine closes: nothing more is written. */
+  close?(): void
 }
 
 /** The journal written straight to the store, each write awaited: SQLite, or one PostgreSQL node. */
