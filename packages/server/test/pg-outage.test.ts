@@ -105,9 +105,8 @@ describe('a cluster node while PostgreSQL is unreachable', { skip }, () => {
   it('a group call changes during the outage (answers, a decline, a leave) and its journal ends at its latest state', async () => {
     const node = await clusterNodeBehindOutage(target)
     try {
-      const [ann, bob, cat, dan] = await Promise.all(
-        ['ann', 'bob', 'cat', 'dan'].map(async (accid) => TestDevice.online(node.server, accid)),
-      )
+      const online = (accid: string) => TestDevice.online(node.server, accid)
+      const [ann, bob, cat, dan] = await Promise.all([online('ann'), online('bob'), online('cat'), online('dan')])
       const call = await ann.kit.groupCall({ to: ['bob', 'cat', 'dan'], type: 'audio' })
       const invites = await Promise.all([bob, cat, dan].map(async (d) => d.next('invited')))
       await node.outage.cut()
