@@ -35,6 +35,7 @@ import { SessionRegistry } from './signal/SessionRegistry.ts'
 import { assertJanusSecret, SfuCalls } from './sfu/index.ts'
 import { redisSfuRooms } from './bus/redis-sfu-rooms.ts'
 import { redisRingingSignals } from './bus/redis-ringing-signals.ts'
+import { redisSharedSpool } from './bus/redis-record-spool.ts'
 import { memoryRingingSignals } from './calls/ringing-signals.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { deferredJournal } from './store/deferred-journal.ts'
@@ -149,7 +150,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Before anything is opened: a refused configuration leaves nothing behind.
   if (options.janus) assertJanusSecret(options.janus.apiSecret)
   const log = options.logger ?? pino({ level: process.env.RINGKIT_LOG_LEVEL ?? 'info' })
-  const { store, spooledRecords } = await openStore(options, log)
+  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
+  const { store, spooledRecords } = await openStore(options, log, redis).catch(async (error: unknown) => {
+    await redis?.close()
+    throw error
+  })
   const metrics = createMetrics(
     () => ({ outbox: registry.heldBytes, keptSignals: engine.keptSignalBytes }),
     spooledRecords,
@@ -159,9 +164,13 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   // Ringing lasts at most the call's timeout; the allowance after it bounds how long a relayed call lasts.
   const iceForCall = (accid: string, ringingMs = 0) =>
     callIceServers(ice, accid, ringingMs / 1000 + limits.turnCallSeconds)
-  const aliveAt = Number(await store.getSetting(ALIVE_SETTING))
+  const aliveAt = Number(
+    await store.getSetting(ALIVE_SETTING).catch(async (error: unknown) => {
+      await redis?.close()
+      throw error
+    }),
+  )
   const janus = options.janus
-  const redis = options.redis ? openRedis(options.redis, redisEvents(log)) : undefined
   const sfu =
     janus && janus.urls.length > 0
       ? new SfuCalls({
@@ -450,7 +459,11 @@ function redisEvents(log: Logger) {
  * SQLite, or PostgreSQL with a spool in the data dir for the records due while the database is
  * unreachable. `spooledRecords`: how many the spool holds (SQLite, in the same process, has none).
  */
-async function openStore(options: ServerOptions, log: Logger): Promise<{ store: Store; spooledRecords: () => number }> {
+async function openStore(
+  options: ServerOptions,
+  log: Logger,
+  redis: RedisLink | undefined,
+): Promise<{ store: Store; spooledRecords: () => number }> {
   if (!options.postgres) return { store: openSqliteStore(options.dataDir), spooledRecords: () => 0 }
   const postgres = await openPostgresStore({
     ...options.postgres,
@@ -462,6 +475,10 @@ async function openStore(options: ServerOptions, log: Logger): Promise<{ store: 
       onSpooled: (callId, error) =>
         log.warn({ err: error, callId }, 'PostgreSQL is unreachable: the call record is spooled until it is back'),
       onError: (error, callId) => log.error({ err: error, callId }, 'a spooled call record could not be written'),
+      // Shared by the nodes: a node that dies with records spooled does not take them with it.
+      ...(redis ? { shared: redisSharedSpool(redis) } : {}),
+      onSharedError: (error, callId) =>
+        log.warn({ err: error, callId }, 'a spooled call record could not be kept in Redis; it is kept on this node'),
     })
     return { store, spooledRecords: () => store.spooledRecords }
   } catch (error) {

@@ -7,6 +7,7 @@ import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
 import { openPostgresStore } from '../src/store/postgres.ts'
 import { createMetrics } from '../src/metrics.ts'
 import { RECORD_SPOOL_DIR, withRecordSpool, type SpooledStore } from '../src/store/record-spool.ts'
+import { NODE_TTL_MS } from '../src/bus/nodes.ts'
 import { clusterSuite, serveClusterNode } from './cluster.ts'
 import { pgOutage, skipUnless, type TestPostgres } from './postgres.ts'
 import { redisScope } from './redis.ts'
@@ -172,6 +173,53 @@ describe('ringkit serve killed while a record is spooled', { skip: redis.skip ||
         assert.deepEqual(records, [ra], 'the record the devices got, once, not an interrupted one')
         assert.equal(journaled, false)
         assert.deepEqual(spoolFiles(dataDir), [])
+      } finally {
+        await second.stop()
+      }
+    } finally {
+      first.run.child.kill('SIGKILL')
+      await outage.close()
+    }
+  })
+
+  it('stays down past its lease: another node writes the record the devices got, not an interrupted one', async () => {
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const outage = await pgOutage(target.url)
+    const schema = target.schema()
+    const dataDir = testDataDir()
+    dataDirs.push(dataDir)
+    const app = { appKey: 'spool-app', appSecret: randomBytes(24).toString('hex') }
+    const env = { RINGKIT_APP_KEY: app.appKey, RINGKIT_APP_SECRET: app.appSecret }
+    const first = await serveClusterNode({ ...target, url: outage.url, schema: () => schema }, redis.url, scope, env, {
+      dataDir,
+    })
+    try {
+      const server = { url: first.url, app: { ...app, name: 'default', multiDevice: true, createdAt: 0 } }
+      const { alice, bob, call } = await answeredCall({ ...server, rest: rest(first.url, server.app) })
+      await outage.cut()
+      await call.hangup()
+      const [ra] = await Promise.all([alice.next('record', undefined, 15_000), bob.next('record')])
+      first.run.child.kill('SIGKILL')
+      await first.run.exited
+      await outage.restore()
+      assert.deepEqual((await stored(target, schema, call.callId)).records, [])
+      assert.equal(spoolFiles(dataDir).length, 1, "the record stays in the dead node's spool")
+
+      // Another node, on a data dir of its own: the dead node's spool is out of its reach.
+      const second = await serveClusterNode({ ...target, schema: () => schema }, redis.url, scope, env)
+      try {
+        // Ended one way or the other within the dead node's lease and a look for its calls.
+        const deadline = Date.now() + NODE_TTL_MS + 10_000
+        let seen = await stored(target, schema, call.callId)
+        while (seen.journaled && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 200))
+          seen = await stored(target, schema, call.callId)
+        }
+        const { records, journaled } = seen
+        assert.deepEqual(records, [ra], 'the record the devices got, once, not an interrupted one')
+        assert.equal(journaled, false)
+        assert.deepEqual(await scope.keys().then((keys) => keys.filter((k) => k.endsWith('spooled-records'))), [])
       } finally {
         await second.stop()
       }

@@ -19,6 +19,20 @@ export interface RecordSpoolOptions {
   onError?: (error: unknown, callId: string) => void
   /** Told when a record goes to the spool. */
   onSpooled?: (callId: string, error: unknown) => void
+  /**
+   * The cluster's copy of spooled records (Redis): each spooled record is kept there too, and
+   * every listing of the journal first writes what it holds, whichever node spooled it.
+   */
+  shared?: SharedSpool
+  /** Told when a record could not be kept in, or dropped from, the shared copy; the local one stands. */
+  onSharedError?: (error: unknown, callId: string) => void
+}
+
+/** Where the nodes of a cluster keep the records any of them spooled, until they are written. */
+export interface SharedSpool {
+  keep(appKey: string, record: CallRecord): Promise<void>
+  drop(appKey: string, callId: string): Promise<void>
+  all(): Promise<Spooled[]>
 }
 
 export interface SpooledStore extends Store {
@@ -26,7 +40,7 @@ export interface SpooledStore extends Store {
   readonly spooledRecords: number
 }
 
-interface Spooled {
+export interface Spooled {
   appKey: string
   record: CallRecord
 }
@@ -39,9 +53,12 @@ interface Spooled {
  * a record already there a no-op, so a crash between a write and the removal of its file
  * duplicates nothing. Any other failure (a refused statement, a bug) is thrown as it is.
  *
- * `finishCall` resolves true for a spooled record: it is final, and it will be written unless the
- * call's journal row is taken over first by another node, after this one died with the record
- * spooled (then that node's record is the one kept).
+ * `finishCall` resolves true for a spooled record: it is final. In a cluster it is kept in the
+ * shared spool too before `finishCall` resolves, and every node writes what the shared spool holds
+ * before it reads the journal: a node that died with a record spooled, and stays down past its
+ * lease, has its record written by the node that looks at its calls, never an `interrupted` one
+ * in its place. Without the shared copy (Redis away at that moment) the record is kept locally
+ * only, and another node may end the call first, as `interrupted`.
  */
 export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Promise<SpooledStore> {
   makePrivateDir(o.dir, [])
@@ -61,18 +78,35 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
   let closed = false
 
   /** Writes what the spool holds; stops at the first outage, leaving the rest for the next pass. */
+  /** The record is in the store: its copies go. Not fsynced: a removal lost to a crash only writes it again, a no-op. */
+  const written = async ({ appKey, record }: Spooled) => {
+    const name = fileOf(appKey, record.callId)
+    await o.shared?.drop(appKey, record.callId).catch((error: unknown) => o.onSharedError?.(error, record.callId))
+    if (held.delete(name)) await unlink(join(o.dir, name)).catch(() => {})
+  }
   const writeOut = async () => {
-    for (const [name, { appKey, record }] of [...held]) {
+    for (const spooled of [...held.values()]) {
       try {
-        await store.finishCall(appKey, record)
+        await store.finishCall(spooled.appKey, spooled.record)
       } catch (error) {
         if (unavailable(error)) return
-        o.onError?.(error, record.callId)
+        o.onError?.(error, spooled.record.callId)
         continue
       }
-      // Not fsynced: a removal lost to a crash only writes the record again, which is a no-op.
-      await unlink(join(o.dir, name)).catch(() => {})
-      held.delete(name)
+      await written(spooled)
+    }
+  }
+  /** Writes the records any node of the cluster spooled; rejects at an outage. */
+  const writeShared = async () => {
+    for (const spooled of (await o.shared?.all()) ?? []) {
+      try {
+        await store.finishCall(spooled.appKey, spooled.record)
+      } catch (error) {
+        if (unavailable(error)) throw error
+        // Its own node tells of it, and the record stays for it to tell.
+        continue
+      }
+      await written(spooled)
     }
   }
   const schedule = () => {
@@ -99,14 +133,25 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
     get spooledRecords() {
       return held.size
     },
+    async listJournaledCalls() {
+      await writeShared()
+      return store.listJournaledCalls()
+    },
+    async listJournal() {
+      await writeShared()
+      return store.listJournal()
+    },
     async finishCall(appKey, record) {
       try {
         return await store.finishCall(appKey, record)
       } catch (error) {
         if (!unavailable(error)) throw error
-        const name = `${createHash('sha256').update(`${appKey}\0${record.callId}`).digest('hex')}.json`
+        const name = fileOf(appKey, record.callId)
         const spooled: Spooled = { appKey, record }
-        await keep(o.dir, name, JSON.stringify(spooled))
+        const shared = o.shared
+          ?.keep(appKey, record)
+          .catch((sharedError: unknown) => o.onSharedError?.(sharedError, record.callId))
+        await Promise.all([keep(o.dir, name, JSON.stringify(spooled)), shared])
         held.set(name, spooled)
         o.onSpooled?.(record.callId, error)
         schedule()
@@ -121,6 +166,10 @@ export async function withRecordSpool(store: Store, o: RecordSpoolOptions): Prom
     },
   }
 }
+
+/** The spool file of a record: its name says nothing of the app or the call. */
+const fileOf = (appKey: string, callId: string) =>
+  `${createHash('sha256').update(`${appKey}\0${callId}`).digest('hex')}.json`
 
 /** The file is ours and was renamed into place whole: one that does not parse is a damaged disk, said loudly. */
 function parseSpooled(path: string, text: string): Spooled {
