@@ -74,14 +74,17 @@ describe('a cluster node while PostgreSQL is unreachable', { skip }, () => {
       const carol = await TestDevice.online(node.server, 'carol')
       const call = await alice.kit.call({ to: 'bob', type: 'audio' })
       const invited = await bob.next('invited')
-      assert.equal((await journalRow(target, node.schema, call.callId))?.phase, 'ringing')
+      const begun = await journalRow(target, node.schema, call.callId)
+      assert.equal(begun?.phase, 'ringing')
+      assert.equal(begun.version, '1', 'journaled at the version the call began at')
 
       await node.outage.cut()
       await invited.call.accept()
       await alice.next('userAccept', (e) => e.accid === 'bob')
-      // A new call needs its journal row before it may ring: it fails with a clear code.
+      // A new call needs its journal row before it may ring: it fails with a clear code. (bob's
+      // account was seen already, so what fails is the journal, not the account's lookup.)
       await assert.rejects(
-        carol.kit.call({ to: 'dave', type: 'audio' }),
+        carol.kit.call({ to: 'bob', type: 'audio' }),
         (e: unknown) => e instanceof RingKitError && e.code === 'STORE_UNAVAILABLE',
       )
       assert.equal((await journalRow(target, node.schema, call.callId))?.phase, 'ringing', 'the answer waits')
@@ -91,6 +94,8 @@ describe('a cluster node while PostgreSQL is unreachable', { skip }, () => {
         'the answer journaled',
         async () => (await journalRow(target, node.schema, call.callId))?.phase === 'active',
       )
+      // Written at the live version of the answer, past the one the call began at.
+      assert.ok(Number((await journalRow(target, node.schema, call.callId))?.version) > 1)
       await call.hangup()
       const [ra, rb] = await Promise.all([alice.next('record'), bob.next('record')])
       assert.equal(ra.status, RECORD_STATUS.completed)
