@@ -38,6 +38,12 @@ async function liveSessions(): Promise<number> {
 }
 
 const LOGINS = 120
+/**
+ * Logins kept back until the revoke has answered. How many others go out before it answers depends
+ * on how fast the store and Redis serve it next to the logins (on PostgreSQL the revoke's write
+ * queues behind their reads in the pool): these are sure to come after, however slow it is.
+ */
+const AFTER_REPLY = 20
 
 describe('revocation', () => {
   it('after the revoke reply no device of the account is logged in, however many logins were in flight', async (t) => {
@@ -73,25 +79,31 @@ async function race(t: { diagnostic(message: string): void }): Promise<void> {
   const login = (i: number) =>
     racers[i]!.send({ type: 'login', id: 'login', appKey: server.app.appKey, accid, token, deviceId: `racer-${i}` })
   // Logins keep coming, a few per turn of the event loop, until the revoke is answered: some are
-  // answered before it, some are read and verified while it runs, some come after.
+  // answered before it, some are read and verified while it runs, and the last ones come after.
   let sent = 0
   let revoke: Promise<{ status: number }> | undefined
   let answered = false
-  while (!answered && sent < LOGINS) {
-    for (const end = Math.min(sent + 4, LOGINS); sent < end; sent++) login(sent)
-    if (!revoke && racers.some((socket) => socket.frames.some((f) => f.id === 'login'))) {
-      revoke = server.rest('POST', `/v1/accounts/${accid}/revoke`)
-      void revoke.then(() => (answered = true))
-    }
+  // The revoke goes once a login is answered, so that some got in before it.
+  const revokeOnceOneIsAnswered = () => {
+    if (revoke || !racers.some((socket) => socket.frames.some((f) => f.id === 'login'))) return
+    revoke = server.rest('POST', `/v1/accounts/${accid}/revoke`)
+    void revoke.then(() => (answered = true))
+  }
+  while (!answered && sent < LOGINS - AFTER_REPLY) {
+    for (const end = Math.min(sent + 4, LOGINS - AFTER_REPLY); sent < end; sent++) login(sent)
+    revokeOnceOneIsAnswered()
     await new Promise((r) => setTimeout(r, 1))
   }
-  assert.ok(revoke, 'the revoke was sent while logins came')
+  // On a loaded machine every login but those kept back may be out before the first is answered.
+  while (!revoke) {
+    revokeOnceOneIsAnswered()
+    await new Promise((r) => setTimeout(r, 1))
+  }
   const revoked = await revoke
   const sentBeforeReply = sent
   for (; sent < LOGINS; sent++) login(sent)
   assert.equal(revoked.status, 200)
   assert.equal(await liveSessions(), 1, 'only the callee is logged in')
-  assert.ok(sentBeforeReply < LOGINS, 'logins were still coming when the revoke was answered')
 
   for (const socket of racers) {
     if (socket.open) socket.send({ type: 'call', id: 'call', to: [callee.accid], callType: 'audio' })
