@@ -335,7 +335,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     restRate: limits.rest,
     kickAccount: async (appKey, accid) => {
       gateway.kickAccount(appKey, accid, 'revoked')
-      await cluster?.kickElsewhere(appKey, accid, 'revoked')
+      await cluster?.revokeElsewhere(appKey, accid)
     },
     node: {
       draining: () => gateway.draining,

@@ -1,10 +1,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { RECORD_STATUS, type CallRecord } from '@ringkit/protocol'
+import { pino } from 'pino'
+import { RECORD_STATUS, RingKitError, type CallRecord } from '@ringkit/protocol'
 import { skipUnless } from './postgres.ts'
 import { redisHop, redisScope, type RedisScope } from './redis.ts'
 import type { ServerOptions } from '../src/index.ts'
 import { redisPresence } from '../src/bus/redis-presence.ts'
+import { ClusterDelivery } from '../src/bus/cluster-delivery.ts'
+import { memoryPresence } from '../src/signal/presence.ts'
+import { SessionRegistry } from '../src/signal/SessionRegistry.ts'
 import { RawSocket } from './raw-socket.ts'
 import { RawDevice, until } from './memory-support.ts'
 import { signedHeaders, startTestServer, TestDevice, tokenFor, waitFor, type TestServer } from './support.ts'
@@ -198,6 +202,26 @@ describe('calls whose parties sit on different nodes', skip, () => {
     assert.equal(bob.kit.online, false)
   })
 
+  it("a revoke through node A while node B's heartbeat has lapsed (its Redis cut off) kicks bob once B is back", async () => {
+    const hop = await redisHop(new URL(redis.url))
+    try {
+      // A grace long enough that bob's slot outlives B's heartbeat by far: B keeps its sessions.
+      const { a, b, scope } = await twoNodes(hop.url, { resumeGraceMs: 30_000 })
+      const bob = await TestDevice.online(b, 'bob')
+      await hop.cut()
+      const link = scope.open()
+      await until('node B counted dead', async () => (await link.run((r) => r.exists('node:node-b'))) === 0, 8000)
+      const res = await a.rest('POST', '/v1/accounts/bob/revoke')
+      assert.equal(res.status, 200)
+      assert.equal(bob.kit.online, true, 'node B cannot read its inbox meanwhile')
+      await hop.restore()
+      assert.deepEqual(await bob.next('kickedOffline'), { reason: 'revoked' })
+      assert.equal(await sessionsOn(b), 0)
+    } finally {
+      await hop.cut()
+    }
+  })
+
   it('a single-device app: logging in on node B kicks the device on node A', async () => {
     const { a, b } = await twoNodes()
     const app = await a.createApp({ name: 'single', multiDevice: false })
@@ -273,5 +297,34 @@ describe('calls whose parties sit on different nodes', skip, () => {
     )
     assert.equal(await sessionsOn(b), 0, 'no device of the account is left on node B')
     for (const socket of racers) socket.close()
+  })
+})
+
+describe('kicks for the devices on other nodes', { skip: redis.skip }, () => {
+  it('a revoke whose kick cannot reach Redis rejects with CLUSTER_UNAVAILABLE; a kick for a login elsewhere does not', async () => {
+    const hop = await redisHop(new URL(redis.url))
+    const scope = redisScope(redis.url)
+    scopes.push(scope)
+    const presence = memoryPresence({ lifetimeMs: 60_000 })
+    await presence.claim('app', 'bob', 'phone', 'node-b', undefined)
+    const delivery = new ClusterDelivery({
+      link: scope.open({ url: hop.url, commandTimeoutMs: 300 }),
+      nodeId: 'node-a',
+      registry: new SessionRegistry(),
+      presence,
+      log: pino({ level: 'silent' }),
+    })
+    try {
+      await delivery.revokeElsewhere('app', 'bob')
+      await hop.cut()
+      await assert.rejects(
+        delivery.revokeElsewhere('app', 'bob'),
+        (error) => error instanceof RingKitError && error.code === 'CLUSTER_UNAVAILABLE',
+      )
+      await delivery.kickElsewhere('app', 'bob', 'otherLogin')
+    } finally {
+      await hop.cut()
+      await delivery.close()
+    }
   })
 })

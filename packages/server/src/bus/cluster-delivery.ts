@@ -162,12 +162,33 @@ export class ClusterDelivery implements EventDelivery {
    * once the kick is in their inboxes, or its failure logged; never rejects.
    */
   kickElsewhere(appKey: string, accid: string, reason: KickReason, exceptDevice?: string): Promise<void> {
-    return this.#chain(appKey, accid, async () => {
-      const nodes = new Set((await this.#placed(appKey, accid)).map((d) => d.node))
-      nodes.delete(this.#o.nodeId)
-      const entry: InboxEntry = { kind: 'kick', appKey, accid, reason, ...(exceptDevice ? { exceptDevice } : {}) }
-      await Promise.all([...nodes].map((node) => this.#append(node, entry)))
-    })
+    return this.#chain(appKey, accid, () => this.#kick(appKey, accid, reason, exceptDevice))
+  }
+
+  /**
+   * A revoke's kick of the account's devices on the other nodes. Rejects when a kick could not be
+   * appended: that node's devices would stay logged in, so the revoke must not answer that it held.
+   */
+  async revokeElsewhere(appKey: string, accid: string): Promise<void> {
+    let failed: { error: unknown } | undefined
+    await this.#chain(appKey, accid, () =>
+      this.#kick(appKey, accid, 'revoked').catch((error: unknown) => {
+        failed = { error }
+      }),
+    )
+    if (failed) throw failed.error
+  }
+
+  /**
+   * Every node that presence names is told, its heartbeat alive or not: a node whose beats stopped
+   * for a few seconds (its Redis link blinked) keeps its sessions and reads its inbox on from where
+   * it was, so it kicks them once back. A dead node's inbox expires unread.
+   */
+  async #kick(appKey: string, accid: string, reason: KickReason, exceptDevice?: string): Promise<void> {
+    const nodes = new Set((await this.#o.presence.devices(appKey, accid)).map((d) => d.node))
+    nodes.delete(this.#o.nodeId)
+    const entry: InboxEntry = { kind: 'kick', appKey, accid, reason, ...(exceptDevice ? { exceptDevice } : {}) }
+    await Promise.all([...nodes].map((node) => this.#append(node, entry)))
   }
 
   /**

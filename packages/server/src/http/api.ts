@@ -202,11 +202,14 @@ export const API_ROUTES = {
     method: 'POST',
     path: '/v1/accounts/:accid/revoke',
     summary: "Invalidate all of the account's tokens and log its devices out",
-    description: 'Takes no body; an empty one with `Content-Type: application/json` is accepted too.',
+    description:
+      'Takes no body; an empty one with `Content-Type: application/json` is accepted too. ' +
+      'CLUSTER_UNAVAILABLE: the tokens are revoked, but a node holding a device of the account could not be told; ' +
+      'send the revoke again.',
     auth: 'checkSum',
     params: accidParams,
     responses: { 200: json('done', revokedSchema) },
-    errors: ['ACCOUNT_NOT_FOUND'],
+    errors: ['ACCOUNT_NOT_FOUND', 'CLUSTER_UNAVAILABLE'],
   },
   listCalls: {
     method: 'GET',

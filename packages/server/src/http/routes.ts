@@ -17,7 +17,10 @@ export interface RestOptions {
   rates: RateLimiter
   /** Requests per app, counted once the CheckSum passed: an AppKey is public, a budget anyone could spend is not. */
   restRate: Rate
-  /** Logs an account's devices out after its tokens are revoked; in a cluster, resolves once every node was told. */
+  /**
+   * Logs an account's devices out after its tokens are revoked; in a cluster, resolves once every
+   * node holding one was told, and rejects with CLUSTER_UNAVAILABLE when one could not be.
+   */
   kickAccount: (appKey: string, accid: string) => void | Promise<void>
   /** What /healthz and /readyz tell load balancers about this node. */
   node: {
