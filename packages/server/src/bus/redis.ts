@@ -1,17 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { RingKitError } from '@ringkit/protocol'
 
-export const DEFAULT_REDIS_PREFIX = 'ringkit:'
+import { DEFAULT_REDIS_PREFIX, type RedisConfig } from './redis-config.ts'
+
+export { DEFAULT_REDIS_PREFIX, type RedisConfig }
 /** How long one command may take, waiting for a connection included: a Redis that is gone fails fast. */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2000
-
-export interface RedisConfig {
-  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
-  url: string
-  /** Put before every key, so that several clusters (or tests) can share one Redis. */
-  prefix?: string | undefined
-  commandTimeoutMs?: number | undefined
-}
 
 export interface RedisEvents {
   /** The connection failed; called once per outage, not once per reconnect attempt. */
