@@ -1,6 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { RingKitError } from '@ringkit/protocol'
-
 import { DEFAULT_REDIS_PREFIX, type RedisConfig } from './redis-config.ts'
 
 export { DEFAULT_REDIS_PREFIX, type RedisConfig }
