@@ -102,8 +102,17 @@ export class Call {
     await this.#request('reject', { callId: this.callId })
   }
 
+  /**
+   * Stops ringing the other side. A call answered meanwhile (its answer still on its way here, or
+   * missed while this device was away) is hung up instead: either way the user ends the call.
+   */
   async cancel(): Promise<void> {
-    await this.#request('cancel', { callId: this.callId })
+    try {
+      await this.#request('cancel', { callId: this.callId })
+    } catch (error) {
+      if (!(error instanceof RingKitError) || error.code !== 'INVALID_STATE') throw error
+      await this.#request('hangup', { callId: this.callId })
+    }
   }
 
   /** Ends the call. In a group call only the caller's hangup ends it for everyone; anyone else's is `leave()`. */

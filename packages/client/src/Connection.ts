@@ -1,5 +1,6 @@
 import {
   RingKitError,
+  MAX_HELD_CALLS,
   isErrorCode,
   type ClientMessage,
   type ClientMessageType,
@@ -47,6 +48,8 @@ export interface ConnectionHandlers {
   /** An error reply to no request (e.g. a frame the server could not read). */
   stray(error: RingKitError): void
   loginFrame(): Promise<RequestBody<'login'>>
+  /** The calls the device holds, named in a resume: one that ended out of its sight is ended for it. */
+  heldCalls(): string[]
 }
 
 /**
@@ -202,7 +205,7 @@ export class Connection {
 
   async #login(
     socket: WebSocketLike,
-    resume: { sessionId: string; lastSeq: number } | undefined,
+    resume: { sessionId: string; lastSeq: number; calls?: string[] } | undefined,
   ): Promise<LoginResult> {
     const body = await this.#h.loginFrame()
     const id = `login-${this.#nextId++}`
@@ -343,7 +346,13 @@ export class Connection {
     try {
       socket = await this.#connect()
       const previous = this.#session
-      const result = await this.#login(socket, previous && { sessionId: previous.sessionId, lastSeq: this.#lastSeq })
+      const held = this.#h.heldCalls().slice(0, MAX_HELD_CALLS)
+      const resume = previous && {
+        sessionId: previous.sessionId,
+        lastSeq: this.#lastSeq,
+        ...(held.length > 0 ? { calls: held } : {}),
+      }
+      const result = await this.#login(socket, resume)
       if (this.#state !== 'resuming') return
       this.#state = 'online'
       this.#startHeartbeat(result.heartbeatMs)

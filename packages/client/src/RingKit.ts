@@ -111,6 +111,7 @@ export class RingKit {
         token: await this.#token(),
         deviceId: this.deviceId,
       }),
+      heldCalls: () => this.calls.map((call) => call.callId),
     })
     this.#connection = connection
     try {
@@ -407,8 +408,16 @@ export class RingKit {
         const { from, type, isGroup, members, attachment } = d
         return this.#emit('invited', { call, from, type, isGroup, members, ...(attachment ? { attachment } : {}) })
       }
-      case 'record':
+      case 'record': {
+        // A record comes after the call's end; an end lost with a node that died is taken as heard.
+        const held = this.#calls.get(event.data.callId)
+        if (held) {
+          this.#calls.delete(held.callId)
+          held._ended(event.data.endReason)
+          this.#emit('callEnd', { call: held, reason: event.data.endReason })
+        }
         return this.#emit('record', event.data)
+      }
       case 'kickedOffline':
         this.#emit('kickedOffline', event.data)
         return this.#shutDown(new RingKitError('KICKED_OFFLINE'), 'kicked')

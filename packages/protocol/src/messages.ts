@@ -15,6 +15,8 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000
 export const MAX_GROUP_MEMBERS = 25
 /** Most people in one group call without Janus: each sends its media to every other one (a mesh). */
 export const MAX_MESH_MEMBERS = 4
+/** Most calls a resuming device names as held: one at a time per account, with room for races. */
+export const MAX_HELD_CALLS = 16
 
 export const accidSchema = z
   .string()
@@ -35,8 +37,17 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     accid: accidSchema,
     token: z.string().min(1).max(4096),
     deviceId: deviceIdSchema,
-    /** Reattach to a session whose socket dropped, replaying what the device missed. */
-    resume: z.strictObject({ sessionId: z.string().max(64), lastSeq: z.number().int().min(0) }).optional(),
+    /**
+     * Reattach to a session whose socket dropped, replaying what the device missed. `calls`: the
+     * calls the device holds, so that one that ended out of its sight is ended for it.
+     */
+    resume: z
+      .strictObject({
+        sessionId: z.string().max(64),
+        lastSeq: z.number().int().min(0),
+        calls: z.array(callId).max(MAX_HELD_CALLS).optional(),
+      })
+      .optional(),
   }),
   request('renew', { token: z.string().min(1).max(4096) }),
   request('logout', {}),
