@@ -274,6 +274,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
             nodeId,
             lifetimeMs: presenceLifetimeMs(resumeGraceMs),
             maxFrames: limits.outbox.frames,
+            position: () => cluster.position,
             log,
           }),
           cluster,
@@ -283,6 +284,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           limits,
           log,
           onMoved: (moved) => gateway.movedElsewhere(moved),
+          isHeld: (session) => registry.get(session.appKey, session.accid, session.deviceId) === session,
+          onEnded: (session) => gateway.endTaken(session),
         })
       : undefined
   // A node stopped (or cut off from Redis) past its devices' presence has lost them to the

@@ -5,8 +5,9 @@ import type { DeviceRef, ServerEvent } from '@ringkit/protocol'
 import type { EventDelivery } from '../calls/ports.ts'
 import type { Audience } from '../calls/types.ts'
 import type { Presence, PresentDevice } from '../signal/presence.ts'
+import type { Session } from '../signal/Session.ts'
 import type { SessionRegistry } from '../signal/SessionRegistry.ts'
-import { nodeAlive } from './nodes.ts'
+import { NODE_TTL_MS, nodeAlive, nodeRun } from './nodes.ts'
 import type { RedisLink } from './redis.ts'
 
 /**
@@ -24,13 +25,20 @@ const READ_COUNT = 500
 const RETRY_MS = 500
 /** How often a node waiting for another's answer to `holds` looks for it. */
 const ANSWER_POLL_MS = 15
+/** How often, once a node is slow to answer `holds`, its heartbeat is looked at. */
+const LAPSE_POLL_MS = 250
+/** Inbox entries read at a time when a node takes a session over from a dead one. */
+const MISSED_PAGE = 1_000
 
 export type KickReason = 'revoked' | 'otherLogin'
 
 /** What one node hands another: an event for some of its devices, or a kick of an account's devices. */
 type InboxEntry =
-  /** `devices`: for an account, the devices that presence placed on the node when it was sent. */
-  | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent; devices?: string[] }
+  /**
+   * `devices`: for an account, the devices that presence placed on the node when it was sent.
+   * `origin`: set on an event carried on from a session that moved, the entry it first came from.
+   */
+  | { kind: 'event'; appKey: string; to: Audience; event: ServerEvent; devices?: string[]; origin?: string }
   | { kind: 'kick'; appKey: string; accid: string; reason: KickReason; exceptDevice?: string }
   /** The device logged in on another node: its session on this one is replaced. */
   | { kind: 'replace'; appKey: string; accid: string; deviceId: string }
@@ -38,7 +46,23 @@ type InboxEntry =
   | { kind: 'moved'; appKey: string; accid: string; deviceId: string; sessionId: string; node: string }
   /** Does this node still hold the session? Answered at `answer:{token}`, after every entry before it. */
   | { kind: 'holds'; appKey: string; accid: string; deviceId: string; sessionId: string; token: string }
+  /** Where a run of the node began reading: every cursor into the inbox names a real entry. */
+  | { kind: 'start' }
 
+/** Whether a node holds a session: `silent` when it neither answered nor stopped beating in time. */
+export type Holding = 'yes' | 'no' | 'silent'
+
+/** What a dead node's inbox held for one device after a cursor. */
+export interface Missed {
+  /** False when the inbox no longer reaches back to the cursor: some events may be gone. */
+  whole: boolean
+  /** The device's events, each with the entry it came from. */
+  events: { event: ServerEvent; origin: string }[]
+  /** The device was kicked or replaced meanwhile: its session is over. */
+  ended: boolean
+  /** The last entry read: where to look again from. */
+  last: string
+}
 export interface ClusterDeliveryOptions {
   link: RedisLink
   nodeId: string
@@ -66,6 +90,7 @@ export class ClusterDelivery implements EventDelivery {
   #onReplace: (appKey: string, accid: string, deviceId: string) => void = () => {}
   #onMoved: (moved: Moved) => void = () => {}
   #reader: Redis | undefined
+  #position: string | undefined
   #closed = false
 
   constructor(options: ClusterDeliveryOptions) {
@@ -90,48 +115,96 @@ export class ClusterDelivery implements EventDelivery {
   /** Tells the node that held the session that this node took it over. */
   movedOn(node: string, moved: Omit<Moved, 'node'>): Promise<void> {
     const entry: InboxEntry = { kind: 'moved', ...moved, node: this.#o.nodeId }
-    return this.#chain(moved.appKey, moved.accid, () => this.#append(node, entry))
+    return this.#chain(moved.appKey, moved.accid, async () => void (await this.#append(node, entry)))
   }
 
   /**
    * An event a session here numbered after another node took it over: it goes on to the node
    * that presence names for the device now, in order with the account's other hops.
    */
-  forward(appKey: string, device: DeviceRef, event: ServerEvent): void {
+  forward(appKey: string, device: DeviceRef, event: ServerEvent, origin: string | undefined): void {
     void this.#chain(appKey, device.accid, async () => {
-      const nodes = remoteNodes(await this.#placed(appKey, device.accid), { device }, this.#o.nodeId, () => false)
-      await Promise.all(
-        [...nodes.keys()].map((node) => this.#append(node, { kind: 'event', appKey, to: { device }, event })),
-      )
+      const placed = await this.#placed(appKey, device.accid, true)
+      const nodes = remoteNodes(placed, { device }, this.#o.nodeId, () => false)
+      const entry: InboxEntry = { kind: 'event', appKey, to: { device }, event, ...(origin ? { origin } : {}) }
+      await Promise.all([...nodes.keys()].map((node) => this.#append(node, entry)))
     })
   }
 
   /**
-   * Whether `node` is alive and still holds the session, answered by that node after everything
-   * already in its inbox: then every event sent to the device through it is in the session's log,
-   * or will be carried on from there. False past `timeoutMs`: a node that died (even one started
-   * again under the same name) took some of the device's events with it.
+   * Whether `node` still holds the session, answered by that node after everything already in its
+   * inbox: then every event sent to the device through it is in the session's log, or will be
+   * carried on from there. `no` too when the node is dead or was started again (its heartbeat
+   * lapsed, or names another run): what it did not number is still in its inbox. A node that is
+   * slow to answer is given until its heartbeat would lapse; `silent` past that, and when Redis
+   * cannot be asked.
    */
-  async holds(node: string, session: Omit<Moved, 'node'>, timeoutMs: number): Promise<boolean> {
+  async holds(node: string, session: Omit<Moved, 'node'>, answerMs: number): Promise<Holding> {
     const token = randomUUID()
     const key = answerKey(token)
     try {
+      const run = await nodeRun(this.#o.link, node)
+      if (run === undefined) return 'no'
       await this.#append(node, { kind: 'holds', ...session, token })
-      for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+      const started = Date.now()
+      let lookedAt = started
+      while (Date.now() < started + answerMs + NODE_TTL_MS) {
         const answer = await this.#o.link.run((r) => r.get(key))
-        if (answer !== null) return answer === '1'
+        if (answer !== null) return answer === '1' ? 'yes' : 'no'
+        if (Date.now() >= started + answerMs && Date.now() >= lookedAt + LAPSE_POLL_MS) {
+          lookedAt = Date.now()
+          if ((await nodeRun(this.#o.link, node)) !== run) return 'no'
+        }
         await new Promise((resolve) => setTimeout(resolve, ANSWER_POLL_MS))
       }
-      return false
+      return 'silent'
     } catch (error) {
       this.#o.log.warn({ err: error, node }, 'could not ask a node whether it holds a session')
-      return false
+      return 'silent'
     }
+  }
+
+  /**
+   * The events for `device` in `node`'s inbox after `cursor` (from `after` on, when looking again).
+   * Whole only when the inbox still holds the cursor's entry: then nothing between was trimmed.
+   */
+  async missedIn(node: string, cursor: string, device: DeviceRef & { appKey: string }): Promise<Missed> {
+    const missed: Missed = { whole: false, events: [], ended: false, last: cursor }
+    const key = inboxKey(node)
+    for (let from = cursor, first = true; ; first = false) {
+      const page = await this.#o.link.run((r) => r.xrange(key, first ? from : `(${from}`, '+', 'COUNT', MISSED_PAGE))
+      if (first) missed.whole = page[0]?.[0] === cursor
+      for (const [id, fields] of page) {
+        if (id === cursor) continue
+        missed.last = from = id
+        const entry = parseEntry(fields)
+        if (entry) collect(missed, node, id, entry, device)
+      }
+      if (page.length < MISSED_PAGE) return missed
+    }
+  }
+
+  /** What came into `node`'s inbox for `device` after `last`: senders that read presence before the move. */
+  async arrivedSince(node: string, last: string, device: DeviceRef & { appKey: string }): Promise<Missed> {
+    const missed: Missed = { whole: true, events: [], ended: false, last }
+    const page = await this.#o.link.run((r) => r.xrange(inboxKey(node), `(${last}`, '+', 'COUNT', MISSED_PAGE))
+    for (const [id, fields] of page) {
+      missed.last = id
+      const entry = parseEntry(fields)
+      if (entry) collect(missed, node, id, entry, device)
+    }
+    return missed
+  }
+
+  /** The last entry of this node's inbox read so far: what a session's frames account for. */
+  get position(): string | undefined {
+    return this.#position
   }
 
   /** Tells `node` that the device logged in here: in order with the account's events this node sends. */
   replaceOn(node: string, appKey: string, accid: string, deviceId: string): Promise<void> {
-    return this.#chain(appKey, accid, () => this.#append(node, { kind: 'replace', appKey, accid, deviceId }))
+    const entry: InboxEntry = { kind: 'replace', appKey, accid, deviceId }
+    return this.#chain(appKey, accid, async () => void (await this.#append(node, entry)))
   }
 
   send(appKey: string, to: Audience, event: ServerEvent): void {
@@ -143,7 +216,10 @@ export class ClusterDelivery implements EventDelivery {
     const held = (deviceId: string) => registry.get(appKey, accid, deviceId) !== undefined
     if ('device' in to && held(to.device.deviceId)) return
     void this.#chain(appKey, accid, async () => {
-      const nodes = remoteNodes(await this.#placed(appKey, accid), to, this.#o.nodeId, held)
+      // A dead node's devices too, and this node's without a session here (an earlier run of it
+      // placed them): the event waits in that inbox for the node that takes the session over.
+      const placed = await this.#placed(appKey, accid, true)
+      const nodes = remoteNodes(placed, to, this.#o.nodeId, held, true)
       await Promise.all(
         [...nodes].map(([node, devices]) =>
           this.#append(node, { kind: 'event', appKey, to, event, ...('device' in to ? {} : { devices }) }),
@@ -217,12 +293,17 @@ export class ClusterDelivery implements EventDelivery {
     while (!this.#closed && this.#reader) {
       try {
         const key = inboxKey(this.#o.nodeId)
-        last ??= (await this.#reader.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'
+        if (last === undefined) {
+          last = (await this.#append(this.#o.nodeId, { kind: 'start' })) ?? undefined
+          this.#position = last
+          if (last === undefined) throw new Error('the inbox took no start entry')
+        }
         const batch = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', key, last)
         failing = false
         for (const [id, fields] of batch?.[0]?.[1] ?? []) {
-          last = id
-          this.#receive(fields)
+          // Before the entry is handled: the frames it makes account for it.
+          this.#position = last = id
+          this.#receive(id, fields)
         }
       } catch (error) {
         if (this.#closed) return
@@ -233,15 +314,10 @@ export class ClusterDelivery implements EventDelivery {
     }
   }
 
-  #receive(fields: string[]): void {
-    let entry: InboxEntry
-    try {
-      entry = JSON.parse(fields[1] ?? '') as InboxEntry
-    } catch (error) {
-      this.#o.log.error({ err: error }, 'an inbox entry is not JSON: skipped')
-      return
-    }
-    if (entry.kind === 'event') this.#deliver(entry)
+  #receive(id: string, fields: string[]): void {
+    const entry = parseEntry(fields)
+    if (!entry) return this.#o.log.error('an inbox entry is not JSON: skipped')
+    if (entry.kind === 'event') this.#deliver(entry, `${this.#o.nodeId}/${id}`)
     else if (entry.kind === 'moved') this.#onMoved(entry)
     else if (entry.kind === 'kick') this.#onKick(entry.appKey, entry.accid, entry.reason, entry.exceptDevice)
     else if (entry.kind === 'replace') this.#onReplace(entry.appKey, entry.accid, entry.deviceId)
@@ -258,16 +334,30 @@ export class ClusterDelivery implements EventDelivery {
 
   /**
    * An account's event goes to the devices it was sent for: one that presence placed elsewhere by
-   * then, but whose session here was not yet let go of, hears it from there alone.
+   * then, but whose session here was not yet let go of, hears it from there alone. An event carried
+   * on from a session that moved is dropped by a session that already took it from a dead inbox.
    */
-  #deliver({ appKey, to, event, devices }: Extract<InboxEntry, { kind: 'event' }>): void {
-    if ('device' in to || !devices) return this.#o.registry.send(appKey, to, event)
+  #deliver({ appKey, to, event, devices, origin = '' }: Extract<InboxEntry, { kind: 'event' }>, id: string): void {
+    const { registry } = this.#o
     const data = JSON.stringify(event.data)
-    for (const deviceId of devices) this.#o.registry.get(appKey, to.account, deviceId)?.event(event, data)
+    // The entry itself may have been taken too: this node took over a session of its earlier run.
+    const from = origin || id
+    const give = (session: Session | undefined) => {
+      if (session && !session.tookOrigin(from)) session.event(event, data, from)
+    }
+    if ('device' in to) return give(registry.get(appKey, to.device.accid, to.device.deviceId))
+    if (!devices) {
+      for (const session of registry.devicesOf(appKey, to.account))
+        if (session.deviceId !== to.exceptDevice) give(session)
+      return
+    }
+    for (const deviceId of devices) give(registry.get(appKey, to.account, deviceId))
   }
 
-  async #placed(appKey: string, accid: string): Promise<PresentDevice[]> {
+  /** The account's devices whose node is alive, or (`withDead`) wherever presence places them. */
+  async #placed(appKey: string, accid: string, withDead = false): Promise<PresentDevice[]> {
     const devices = await this.#o.presence.devices(appKey, accid)
+    if (withDead) return devices
     const nodes = [...new Set(devices.map((d) => d.node))]
     const alive = new Set<string>()
     await Promise.all(nodes.map(async (node) => (await this.#isAlive(node)) && alive.add(node)))
@@ -286,15 +376,19 @@ export class ClusterDelivery implements EventDelivery {
     return true
   }
 
-  async #append(node: string, entry: InboxEntry): Promise<void> {
+  /** Resolves the entry's id. */
+  async #append(node: string, entry: InboxEntry): Promise<string | null> {
     const key = inboxKey(node)
-    await this.#o.link.run((r) =>
+    const answers = await this.#o.link.run((r) =>
       r
         .multi()
         .xadd(key, 'MAXLEN', '~', INBOX_MAX_ENTRIES, '*', 'e', JSON.stringify(entry))
         .pexpire(key, INBOX_TTL_MS)
         .exec(),
     )
+    const [error, id] = answers?.[0] ?? [null, null]
+    if (error) throw error
+    return (id as string | null) ?? null
   }
 
   /**
@@ -319,22 +413,50 @@ export class ClusterDelivery implements EventDelivery {
 /**
  * The nodes other than this one that hold a device of the audience, each with those devices; a
  * device with a session here (`heldHere`) is this node's to give the event to, wherever it resumes.
+ * `orphansHere`: a device placed on this node without a session here counts this node among them.
  */
 function remoteNodes(
   devices: PresentDevice[],
   to: Audience,
   self: string,
   heldHere: (deviceId: string) => boolean,
+  orphansHere = false,
 ): Map<string, string[]> {
   const nodes = new Map<string, string[]>()
   for (const d of devices) {
-    if (d.node === self || heldHere(d.deviceId)) continue
+    if (heldHere(d.deviceId) || (d.node === self && !orphansHere)) continue
     if ('device' in to ? d.deviceId !== to.device.deviceId : d.deviceId === to.exceptDevice) continue
     const listed = nodes.get(d.node)
     if (listed) listed.push(d.deviceId)
     else nodes.set(d.node, [d.deviceId])
   }
   return nodes
+}
+
+function parseEntry(fields: string[]): InboxEntry | undefined {
+  try {
+    return JSON.parse(fields[1] ?? '') as InboxEntry
+  } catch {
+    return undefined
+  }
+}
+
+/** Adds to `missed` what entry `id` of `node`'s inbox means for `device`. */
+function collect(missed: Missed, node: string, id: string, entry: InboxEntry, device: DeviceRef & { appKey: string }) {
+  if (!('appKey' in entry) || entry.appKey !== device.appKey) return
+  if (entry.kind === 'kick') {
+    if (entry.accid === device.accid && entry.exceptDevice !== device.deviceId) missed.ended = true
+  } else if (entry.kind === 'replace') {
+    if (entry.accid === device.accid && entry.deviceId === device.deviceId) missed.ended = true
+  } else if (entry.kind === 'event' && reaches(entry, device)) {
+    missed.events.push({ event: entry.event, origin: entry.origin ?? `${node}/${id}` })
+  }
+}
+
+function reaches({ to, devices }: Extract<InboxEntry, { kind: 'event' }>, device: DeviceRef): boolean {
+  if ('device' in to) return to.device.accid === device.accid && to.device.deviceId === device.deviceId
+  if (to.account !== device.accid || to.exceptDevice === device.deviceId) return false
+  return !devices || devices.includes(device.deviceId)
 }
 
 /** A device's session moved from this node to `node`. */

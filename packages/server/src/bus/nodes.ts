@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { ClusterNode } from '../calls/ports.ts'
 import type { Presence } from '../signal/presence.ts'
@@ -19,14 +19,22 @@ export async function nodeAlive(link: RedisLink, nodeId: string): Promise<boolea
   return (await link.run((r) => r.exists(nodeKey(nodeId)))) === 1
 }
 
+/**
+ * Which run of the node beats, undefined when none does: a node started again under its name
+ * beats with a run of its own, and what the run before held is gone.
+ */
+export async function nodeRun(link: RedisLink, nodeId: string): Promise<string | undefined> {
+  return (await link.run((r) => r.get(nodeKey(nodeId)))) ?? undefined
+}
+
 export interface NodeHeartbeat {
   /** Stops beating without removing the node's key: it expires, as a dead node's does. */
   stop(): void
 }
 
 /**
- * Beats every `NODE_HEARTBEAT_MS`: `node:{id}` in Redis (when there is one) with a `NODE_TTL_MS`
- * lifetime, then `onBeat`. The next beat tries again after a failure, which `onError` hears once
+ * Beats every `NODE_HEARTBEAT_MS`: `node:{id}` in Redis (when there is one), naming this run, with
+ * a `NODE_TTL_MS` lifetime, then `onBeat`. The next beat tries again after a failure, which `onError` hears once
  * per outage, not every beat; a beat still running when the next is due is not doubled.
  */
 export function startNodeHeartbeat(
@@ -37,11 +45,12 @@ export function startNodeHeartbeat(
 ): NodeHeartbeat {
   let running = false
   let failing = false
+  const run = randomUUID()
   const beat = async () => {
     if (running) return
     running = true
     try {
-      await link?.run((r) => r.set(nodeKey(nodeId), String(Date.now()), 'PX', NODE_TTL_MS))
+      await link?.run((r) => r.set(nodeKey(nodeId), run, 'PX', NODE_TTL_MS))
       await onBeat()
       failing = false
     } catch (error) {

@@ -23,22 +23,26 @@ end
 `
 
 /**
- * ARGV: owner, seq, frame, device, max frames, lifetime. The session's first frame (its login
- * reply) starts the log. A frame that does not follow the last one means a write went missing
- * (Redis was out of reach): the log can no longer prove continuity and goes.
+ * ARGV: owner, seq, frame, inbox cursor ('' when unknown), device, max frames, lifetime. The
+ * session's first frame (its login reply) starts the log. A frame that does not follow the last one
+ * means a write went missing (Redis was out of reach): the log can no longer prove continuity and
+ * goes. The cursor is the last entry of the owner's inbox read when the frame was numbered: every
+ * entry up to it that was for the device is in the log, and a node taking over from a dead owner
+ * reads the rest there.
  */
 const APPEND = `
 if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'device', ARGV[4], 'last', 0)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'device', ARGV[5], 'last', 0)
 end
 ${OWNED}
 local seq = tonumber(ARGV[2])
-if seq ~= tonumber(redis.call('HGET', KEYS[1], 'last')) + 1 or redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[5]) then
+if seq ~= tonumber(redis.call('HGET', KEYS[1], 'last')) + 1 or redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[6]) then
   redis.call('DEL', KEYS[1], KEYS[2])
   return {0}
 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'last', seq)
+if ARGV[4] == '' then redis.call('HDEL', KEYS[1], 'inbox') else redis.call('HSET', KEYS[1], 'inbox', ARGV[4]) end
 expire()
 return {1}
 `
@@ -60,13 +64,17 @@ return {1}
 
 /**
  * KEYS: the account's presence keys, then the log's. ARGV: node, device, the device's last seq,
- * max devices (-1: no cap), lifetime. When the log holds every frame after the device's last seq,
- * the session and the device's presence move to `node` at once; answers {claimed, previous owner,
- * last seq, frames…}, or {0} when the log cannot prove continuity (or the account is full).
+ * max devices (-1: no cap), the owner expected, whether an inbox cursor is needed (the owner is
+ * dead: what it did not number is read from its inbox), lifetime. When the log holds every frame after the
+ * device's last seq, the session and the device's presence move to `node` at once; answers
+ * {claimed, previous owner, last seq, inbox cursor, frames…}, {-1} when another node owns the log
+ * by now, or {0} when the log cannot prove continuity (or the account is full).
  */
 const TAKE_OVER = `${PRUNE_PRESENCE}
-local meta = redis.call('HMGET', KEYS[3], 'owner', 'device', 'last')
+local meta = redis.call('HMGET', KEYS[3], 'owner', 'device', 'last', 'inbox')
 if not meta[1] or meta[2] ~= ARGV[2] then return {0} end
+if meta[1] ~= ARGV[5] then return {-1} end
+if ARGV[6] == '1' and not meta[4] then return {0} end
 local last = tonumber(meta[3])
 local len = redis.call('LLEN', KEYS[4])
 local after = tonumber(ARGV[3])
@@ -76,9 +84,11 @@ if claimed == 0 then return {0} end
 local drop = after - (last - len)
 if drop > 0 then redis.call('LTRIM', KEYS[4], drop, -1) end
 redis.call('HSET', KEYS[3], 'owner', ARGV[1])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-redis.call('PEXPIRE', KEYS[4], ARGV[5])
-local out = {claimed, meta[1], last}
+-- The cursor was into the previous owner's inbox; the new owner's first frame sets one into its own.
+redis.call('HDEL', KEYS[3], 'inbox')
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
+local out = {claimed, meta[1], last, meta[4] or ''}
 for _, frame in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do table.insert(out, frame) end
 return out
 `
@@ -101,11 +111,14 @@ export interface TakenLog {
   previousOwner: string
   frames: { seq: number; text: string }[]
   lastSeq: number
+  /** The last entry of the previous owner's inbox that the log's frames account for, if known. */
+  cursor: string | undefined
 }
 
 /** What a session tells its log, in the order its frames are numbered. */
 export interface SessionJournal {
-  framed(seq: number, text: string): void
+  /** `origin`: the inbox entry the frame's event came from, if it came from one. */
+  framed(seq: number, text: string, origin?: string): void
   acked(seq: number): void
   /** Another node took the session over: frames numbered here from now on go on to the device there. */
   moved(node: string): void
@@ -124,6 +137,8 @@ export interface SessionLogOptions {
   lifetimeMs: number
   /** Frames a log holds at most: the outbox's bound, which its session enforces first. */
   maxFrames: number
+  /** The last entry of this node's inbox read so far; undefined until the inbox is read. */
+  position: () => string | undefined
   log: Logger
 }
 
@@ -131,7 +146,7 @@ export interface SessionLogOptions {
  * A frame this node numbered after another node took the session over: not in the log that node
  * replayed, so the caller carries it on (an event goes to the device's new node).
  */
-export type OnFenced = (session: LoggedSession, owner: string, text: string) => void
+export type OnFenced = (session: LoggedSession, owner: string, text: string, origin: string | undefined) => void
 
 export class SessionLog {
   readonly #o: SessionLogOptions
@@ -158,16 +173,27 @@ export class SessionLog {
   }
 
   /**
-   * Takes the session over if its log holds every frame after `lastSeq`; undefined when it cannot
-   * prove that (expired, trimmed past the ack, not this device's) or Redis is out of reach.
+   * Takes the session over from `owner` if its log holds every frame after `lastSeq`; undefined
+   * when it cannot prove that (expired, trimmed past the ack, not this device's) or Redis is out of
+   * reach, 'changed' when another node owns the log by now.
    */
   async takeOver(
     session: LoggedSession,
+    owner: string,
     lastSeq: number,
     maxDevices: number | undefined,
-  ): Promise<TakenLog | undefined> {
+    needCursor: boolean,
+  ): Promise<TakenLog | 'changed' | undefined> {
     const keys = [...presenceKeys(session.appKey, session.accid), ...logKeys(session)]
-    const args = [this.#o.nodeId, session.deviceId, lastSeq, maxDevices ?? -1, this.#lifetime]
+    const args = [
+      this.#o.nodeId,
+      session.deviceId,
+      lastSeq,
+      maxDevices ?? -1,
+      owner,
+      needCursor ? 1 : 0,
+      this.#lifetime,
+    ]
     let answer: unknown[]
     try {
       answer = (await this.#takeOver(keys, args)) as unknown[]
@@ -175,10 +201,11 @@ export class SessionLog {
       this.#o.log.warn({ err: error, accid: session.accid }, 'reading a session log failed: the device starts anew')
       return undefined
     }
-    const [claimed, previousOwner, last, ...texts] = answer as [number, string, number, ...string[]]
+    const [claimed, previousOwner, last, cursor, ...texts] = answer as [number, string, number, string, ...string[]]
+    if (claimed === -1) return 'changed'
     if (claimed === 0) return undefined
     const frames = texts.map((text, i) => ({ seq: lastSeq + 1 + i, text }))
-    return { added: claimed === 1, previousOwner, frames, lastSeq: Number(last) }
+    return { added: claimed === 1, previousOwner, frames, lastSeq: Number(last), cursor: cursor || undefined }
   }
 
   /** The node that owns the session's log; undefined when there is none (or Redis is out of reach). */
@@ -224,6 +251,10 @@ export class SessionLog {
   get logger(): Logger {
     return this.#o.log
   }
+
+  get position(): string {
+    return this.#o.position() ?? ''
+  }
 }
 
 /**
@@ -252,16 +283,18 @@ class Journal implements SessionJournal {
     this.#onFenced = onFenced
   }
 
-  framed(seq: number, text: string): void {
+  framed(seq: number, text: string, origin?: string): void {
     if (this.#closed) return
     if (this.#broken && this.#movedTo === undefined) return this.#dropBroken()
+    // Read now, not when the write runs: the entries read by the time this frame was numbered.
+    const cursor = this.#log.position
     this.run(async () => {
-      if (this.#movedTo !== undefined) return this.#onFenced(this.#session, this.#movedTo, text)
+      if (this.#movedTo !== undefined) return this.#onFenced(this.#session, this.#movedTo, text, origin)
       if (this.#broken) return
-      const answer = await this.#log.write('append', this.#session, [seq, text])
+      const answer = await this.#log.write('append', this.#session, [seq, text, cursor])
       if (typeof answer === 'string') {
         this.#movedTo = answer
-        this.#onFenced(this.#session, answer, text)
+        this.#onFenced(this.#session, answer, text, origin)
       }
     })
   }

@@ -28,6 +28,7 @@ import { Session } from './Session.ts'
 import { SocketHeartbeat } from './socket-heartbeat.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 import type { SessionHandoff } from './takeover.ts'
+import { settleHeldCalls } from './held-calls.ts'
 
 export interface GatewayOptions {
   store: Store
@@ -148,6 +149,16 @@ export class Gateway {
     session.socket = undefined
     if (socket) this.#detach(socket, CLOSE_MOVE)
     if (!session.graceTimer) this.#awaitResume(session)
+  }
+
+  /**
+   * A session taken over from a dead node whose inbox, looked at again, held a kick or a
+   * replacement of its device: it ends as a kicked one does.
+   */
+  endTaken(session: Session): void {
+    if (this.#o.registry.get(session.appKey, session.accid, session.deviceId) !== session) return
+    session.event({ name: 'kickedOffline', data: { reason: 'otherLogin' } })
+    this.#endSession(session, 'kicked', CLOSE_KICKED)
   }
 
   /** The device logged in again on another node: its session here is over, as if replaced here. */
@@ -314,6 +325,7 @@ export class Gateway {
     let added = false
     let movedFrom: string | undefined
     let continued: Session | undefined
+    let fromDead = false
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
@@ -321,9 +333,16 @@ export class Gateway {
       const held = registry.get(app.appKey, msg.accid, msg.deviceId)
       if (!this.#draining && (!held || held.movedTo !== undefined)) {
         // A session another node held: taken over from its log, or else a new one.
-        const taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
+        let taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
         // Registered at once: presence names this node now, so the device's events come here.
         if (taken) this.#continue((continued = taken.session))
+        fromDead = taken ? taken.fromDead : false
+        // Taken from a dead node whose inbox cannot show what the device missed: a new session.
+        if (taken && !(await taken.whole)) {
+          this.#o.registry.remove(taken.session)
+          taken.session.journal?.close(true)
+          taken = continued = undefined
+        }
         ;({ added, movedFrom } = taken ? { added: taken.added } : await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
@@ -361,6 +380,7 @@ export class Gateway {
         conn.session = existing
         this.#armToken(existing, verified.expiresAt)
         existing.reply(msg.id, this.#loginResult(existing, true))
+        if (fromDead && existing === continued && msg.resume.calls) this.#settleHeld(existing, msg.resume.calls)
         return
       }
     }
@@ -396,6 +416,33 @@ export class Gateway {
     session.reply(msg.id, this.#loginResult(session, false))
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
+  }
+
+  /** The calls a device resumed holding that ended out of its sight end for it. */
+  #settleHeld(session: Session, callIds: string[]): void {
+    const { engine, store, registry, log } = this.#o
+    settleHeldCalls(
+      {
+        live: async (callId) => {
+          const state = await engine.get(callId)
+          return state !== undefined && state.phase !== 'ended'
+        },
+        // Only a call of its own account's: a device naming another's learns nothing of it.
+        record: async (callId) => {
+          const record = await store.getRecord(session.appKey, callId)
+          const party = record && (record.caller === session.accid || record.callees.includes(session.accid))
+          return party ? record : undefined
+        },
+        ended: (record) => {
+          if (registry.get(session.appKey, session.accid, session.deviceId) !== session) return
+          if (session.endedCall(record.callId)) return
+          session.event({ name: 'callEnd', data: { callId: record.callId, reason: record.endReason } })
+          session.event({ name: 'record', data: record })
+        },
+        log,
+      },
+      callIds.filter((callId) => !session.endedCall(callId)),
+    )
   }
 
   /** Registers a session taken over from another node, in place of a copy here that had moved on. */

@@ -7,6 +7,8 @@ import { RequestMeter } from './RequestMeter.ts'
 
 /** How many request ids a session remembers, so a resent request is not run twice. */
 const RECENT_REQUESTS = 256
+/** How many ended calls a session remembers: far more than a device can hold at once. */
+const RECENT_ENDS = 32
 
 /**
  * One logged-in device. It outlives its socket for the grace period: frames sent meanwhile wait in
@@ -34,6 +36,15 @@ export class Session {
   #overflowed = false
   readonly #recent = new Set<string>()
   #serial: Promise<unknown> | undefined
+  /** While a takeover reads a dead node's inbox: events that came meanwhile, numbered after those. */
+  #held: { event: ServerEvent; data: string; origin: string | undefined }[] | undefined
+  /** The inbox entries whose events a takeover gave this session: a copy carried on later is dropped. */
+  #taken: Set<string> | undefined
+  /**
+   * The latest calls whose end or record this session numbered (or took over numbered): over for
+   * its device, which ends a call it holds at either. A call has one record, and nothing after it.
+   */
+  readonly #ended = new Map<string, 'callEnd' | 'record'>()
 
   /** `continued`: a session taken over from its log, with the frames its device has not acknowledged. */
   constructor(init: {
@@ -52,6 +63,8 @@ export class Session {
     if (init.continued) {
       this.#seq = init.continued.lastSeq
       for (const { seq, text } of init.continued.frames) {
+        const ended = /"name":"(callEnd|record)"/.exec(text)?.[1] as 'callEnd' | 'record' | undefined
+        if (ended) this.#noteEnded(endedIn(text), ended)
         const bytes = Buffer.byteLength(text)
         this.#outbox.push({ seq, text, bytes })
         this.#outboxBytes += bytes
@@ -64,9 +77,58 @@ export class Session {
     return (this.#meter ??= new RequestMeter(this.#limits))
   }
 
-  event(event: ServerEvent, dataJson = JSON.stringify(event.data)): void {
+  /** `origin`: the inbox entry the event came from, if it came through one. */
+  event(event: ServerEvent, dataJson = JSON.stringify(event.data), origin?: string): void {
+    if (this.#held) {
+      this.#held.push({ event, data: dataJson, origin })
+      return
+    }
+    // Once a call's record is numbered, its end and record are not numbered again: a call that ended
+    // out of its device's sight was ended for it (`settleHeldCalls`) before its own events came.
+    if (event.name === 'callEnd' || event.name === 'record') {
+      if (this.#ended.get(event.data.callId) === 'record') return
+      this.#noteEnded(event.data.callId, event.name)
+    }
     const seq = ++this.#seq
-    this.#push(seq, `{"type":"event","seq":${seq},"name":"${event.name}","data":${dataJson}}`)
+    this.#push(seq, `{"type":"event","seq":${seq},"name":"${event.name}","data":${dataJson}}`, origin)
+  }
+
+  /** Whether this session numbered the end of the call: its device hears (or heard) it from here. */
+  endedCall(callId: string): boolean {
+    return this.#ended.has(callId)
+  }
+
+  #noteEnded(callId: string, name: 'callEnd' | 'record'): void {
+    this.#ended.delete(callId)
+    this.#ended.set(callId, name)
+    if (this.#ended.size > RECENT_ENDS) this.#ended.delete(this.#ended.keys().next().value!)
+  }
+
+  /** Events from now on wait until `takeEvents`: those a dead node's inbox held go first. */
+  holdEvents(): void {
+    this.#held ??= []
+  }
+
+  /**
+   * Numbers `events` (a dead node's inbox held them for this device), then the events held since
+   * `holdEvents`, each once: one whose entry was taken already is dropped.
+   */
+  takeEvents(events: readonly { event: ServerEvent; origin: string }[]): void {
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const { event, origin } of events) {
+      if (this.tookOrigin(origin)) continue
+      ;(this.#taken ??= new Set()).add(origin)
+      this.event(event, JSON.stringify(event.data), origin)
+    }
+    for (const { event, data, origin } of held) {
+      if (origin === undefined || !this.tookOrigin(origin)) this.event(event, data, origin)
+    }
+  }
+
+  /** Whether a takeover gave this session the event of inbox entry `origin` already. */
+  tookOrigin(origin: string): boolean {
+    return this.#taken?.has(origin) ?? false
   }
 
   /**
@@ -140,9 +202,9 @@ export class Session {
     return this.#outboxBytes
   }
 
-  #push(seq: number, text: string): void {
+  #push(seq: number, text: string, origin?: string): void {
     // Before the bound is checked: a frame past it still reaches the node the session moved to.
-    this.journal?.framed(seq, text)
+    this.journal?.framed(seq, text, origin)
     if (!this.#overflowed) {
       const bytes = Buffer.byteLength(text)
       this.#outbox.push({ seq, text, bytes })
@@ -163,4 +225,9 @@ export class Session {
   #sendNow(text: string): void {
     if (this.socket) sendFrame(this.socket, text, this.#limits.slowReader.bufferedBytes)
   }
+}
+
+/** The call a `callEnd` or `record` frame is about. */
+function endedIn(text: string): string {
+  return String((JSON.parse(text) as { data?: { callId?: unknown } }).data?.callId)
 }
