@@ -134,6 +134,8 @@ export const DEFAULT_SETTINGS = { heartbeatMs: 10_000, resumeGraceMs: 15_000, dr
 /** How long /readyz waits for the store to answer before calling the node not ready. */
 const READY_CHECK_MS = 2_000
 const ALIVE_EVERY_MS = 5_000
+/** How often a cluster node looks at the calls its devices hold, for one that ended out of their sight. */
+const HELD_CALLS_EVERY_MS = 2_000
 /**
  * 429, not 503: the refusal is about this client's share, not the server's health, and a 503 would
  * tell load balancers and monitors the node is failing.
@@ -323,6 +325,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       : {}),
     ...(handoff ? { handoff } : {}),
   })
+  // A call's end lost with a node that died: its record shows it, and the device is told.
+  const heldCalls = cluster ? everyFew(HELD_CALLS_EVERY_MS, () => gateway.settleHeldCalls()) : undefined
   cluster?.onKick((appKey, accid, reason, except) => gateway.kickAccount(appKey, accid, reason, except))
   cluster?.onReplace((appKey, accid, deviceId) => gateway.replacedElsewhere(appKey, accid, deviceId))
   cluster?.onMoved((moved) => gateway.movedElsewhere(moved))
@@ -384,6 +388,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   } catch (error) {
     // A connection that keeps reconnecting would keep a process that failed to start alive.
     heartbeat.stop()
+    heldCalls?.stop()
     engine.close()
     await redis?.close()
     throw error
@@ -417,6 +422,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       await markAlive()
       // Without a drain the node leaves as a dead one does: its devices' slots expire, unfreed.
       heartbeat.stop()
+      heldCalls?.stop()
       slots.close()
       gateway.close()
       engine.close()
@@ -546,4 +552,16 @@ async function withDeadline(promise: Promise<unknown>, ms: number, code: 'STORE_
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Runs `task` every `ms`, never two at once; a failure is the task's own to log. */
+function everyFew(ms: number, task: () => Promise<void>): { stop(): void } {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    void task().finally(() => (running = false))
+  }, ms)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
 }

@@ -211,7 +211,7 @@ describe('a node killed with SIGKILL', { skip: redis.skip || skipUnless(pgTarget
       assert.equal(resumed.result?.resumed, true, 'the session goes on')
       assert.ok(Date.now() - killedAt < 7000, 'answered once the dead node\u2019s heartbeat lapsed')
       await aliceOnB.event('signal', (d) => (d.data as { n?: number }).n === 3)
-      const settled = await aliceOnB.event('callEnd', (d) => d.callId === declined)
+      const settled = await aliceOnB.next((f) => f.name === 'callEnd' && f.data?.callId === declined, 10_000)
       assert.equal(settled.data?.reason, 'rejected')
       await aliceOnB.event('record', (d) => d.callId === declined)
       if (signal === 'SIGSTOP') {

@@ -2,7 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ServerEvent } from '@ringkit/protocol'
 import { DEFAULT_LIMITS } from '../src/limits.ts'
+import { settleHeldCalls, type HeldCallsPorts } from '../src/signal/held-calls.ts'
 import { Session } from '../src/signal/Session.ts'
+import { pino } from 'pino'
 
 /** A session whose numbered frames are read back from its outbox through a resume. */
 function session(continued?: { lastSeq: number; frames: { seq: number; text: string }[] }) {
@@ -98,6 +100,49 @@ describe('a session taking events from a dead node', () => {
     assert.deepEqual(
       numbered(s, 3).map((f) => f.seq),
       [4],
+    )
+  })
+})
+
+describe('the calls a device holds', () => {
+  it('end for it once over with their record, after a while; one over without a record is let go in time', async () => {
+    const s = session()
+    s.holdsCall('over', 0)
+    s.holdsCall('live', 0)
+    s.holdsCall('lost', 0)
+    s.holdsCall('ended', 0)
+    s.event(callEnd('ended'))
+    const rec = record('over').data as Extract<ServerEvent, { name: 'record' }>['data']
+    let now = 1_000
+    const ports: HeldCallsPorts = {
+      live: async (callId) => callId === 'live',
+      record: async (_s, callId) => (callId === 'over' ? rec : undefined),
+      held: () => true,
+      log: pino({ level: 'silent' }),
+      now: () => now,
+    }
+    await settleHeldCalls(ports, [s])
+    assert.deepEqual(
+      numbered(s).map((f) => f.name),
+      ['callEnd'],
+      'too soon: its own end may be on its way',
+    )
+    now = 5_000
+    await settleHeldCalls(ports, [s])
+    await settleHeldCalls(ports, [s])
+    assert.deepEqual(
+      numbered(s, 1).map((f) => `${f.name}:${String(f.data.callId)}`),
+      ['callEnd:over', 'record:over'],
+    )
+    assert.deepEqual(
+      s.heldCalls().map(([id]) => id),
+      ['live', 'lost'],
+    )
+    now = 70_000
+    await settleHeldCalls(ports, [s])
+    assert.deepEqual(
+      s.heldCalls().map(([id]) => id),
+      ['live'],
     )
   })
 })

@@ -265,6 +265,7 @@ export class Gateway {
         { to: msg.to, callType: msg.callType, attachment: msg.attachment, timeoutMs: msg.timeoutMs, group: msg.group },
         (callId, iceServers, media) => {
           this.#o.metrics.callsStarted.inc()
+          session.holdsCall(callId)
           session.reply(msg.id, { callId, iceServers, media })
         },
       )
@@ -325,7 +326,6 @@ export class Gateway {
     let added = false
     let movedFrom: string | undefined
     let continued: Session | undefined
-    let fromDead = false
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
@@ -336,7 +336,6 @@ export class Gateway {
         let taken = msg.resume && (await this.#o.handoff?.takeOver(app, msg, msg.resume))
         // Registered at once: presence names this node now, so the device's events come here.
         if (taken) this.#continue((continued = taken.session))
-        fromDead = taken ? taken.fromDead : false
         // Taken from a dead node whose inbox cannot show what the device missed: a new session.
         if (taken && !(await taken.whole)) {
           this.#o.registry.remove(taken.session)
@@ -380,7 +379,7 @@ export class Gateway {
         conn.session = existing
         this.#armToken(existing, verified.expiresAt)
         existing.reply(msg.id, this.#loginResult(existing, true))
-        if (fromDead && existing === continued && msg.resume.calls) this.#settleHeld(existing, msg.resume.calls)
+        for (const callId of msg.resume.calls ?? []) existing.holdsCall(callId)
         return
       }
     }
@@ -418,30 +417,27 @@ export class Gateway {
     await engine.deviceOnline(app.appKey, deviceOf(session))
   }
 
-  /** The calls a device resumed holding that ended out of its sight end for it. */
-  #settleHeld(session: Session, callIds: string[]): void {
+  /**
+   * Cluster, every few seconds: each call a device holds that ended out of its sight (its end lost
+   * with a node that died) ends for it.
+   */
+  settleHeldCalls(): Promise<void> {
     const { engine, store, registry, log } = this.#o
-    settleHeldCalls(
+    return settleHeldCalls(
       {
         live: async (callId) => {
           const state = await engine.get(callId)
           return state !== undefined && state.phase !== 'ended'
         },
-        // Only a call of its own account's: a device naming another's learns nothing of it.
-        record: async (callId) => {
+        record: async (session, callId) => {
           const record = await store.getRecord(session.appKey, callId)
           const party = record && (record.caller === session.accid || record.callees.includes(session.accid))
           return party ? record : undefined
         },
-        ended: (record) => {
-          if (registry.get(session.appKey, session.accid, session.deviceId) !== session) return
-          if (session.endedCall(record.callId)) return
-          session.event({ name: 'callEnd', data: { callId: record.callId, reason: record.endReason } })
-          session.event({ name: 'record', data: record })
-        },
+        held: (session) => registry.get(session.appKey, session.accid, session.deviceId) === session,
         log,
       },
-      callIds.filter((callId) => !session.endedCall(callId)),
+      registry.all().filter((session) => session.movedTo === undefined && session.heldCalls().length > 0),
     )
   }
 

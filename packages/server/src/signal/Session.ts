@@ -1,4 +1,4 @@
-import type { ErrorBody, ServerEvent } from '@ringkit/protocol'
+import { MAX_HELD_CALLS, type ErrorBody, type ServerEvent } from '@ringkit/protocol'
 import type { WebSocket } from 'ws'
 import type { SessionJournal } from '../bus/session-log.ts'
 import type { Limits } from '../limits.ts'
@@ -45,6 +45,8 @@ export class Session {
    * its device, which ends a call it holds at either. A call has one record, and nothing after it.
    */
   readonly #ended = new Map<string, 'callEnd' | 'record'>()
+  /** The calls its device holds, as this session saw them begin, and since when: `settleHeldCalls`. */
+  readonly #calls = new Map<string, number>()
 
   /** `continued`: a session taken over from its log, with the frames its device has not acknowledged. */
   constructor(init: {
@@ -88,9 +90,28 @@ export class Session {
     if (event.name === 'callEnd' || event.name === 'record') {
       if (this.#ended.get(event.data.callId) === 'record') return
       this.#noteEnded(event.data.callId, event.name)
+      this.#calls.delete(event.data.callId)
+    } else if (event.name === 'invited') this.holdsCall(event.data.callId)
+    else if (event.name === 'otherClientAccept' || event.name === 'otherClientReject') {
+      this.#calls.delete(event.data.callId)
     }
     const seq = ++this.#seq
     this.#push(seq, `{"type":"event","seq":${seq},"name":"${event.name}","data":${dataJson}}`, origin)
+  }
+
+  /** The device holds the call from now on (it placed it, was rung, or said so when resuming). */
+  holdsCall(callId: string, now = Date.now()): void {
+    if (this.#ended.has(callId) || this.#calls.has(callId)) return
+    this.#calls.set(callId, now)
+    if (this.#calls.size > MAX_HELD_CALLS) this.#calls.delete(this.#calls.keys().next().value!)
+  }
+
+  heldCalls(): [callId: string, since: number][] {
+    return [...this.#calls]
+  }
+
+  letGoOfCall(callId: string): void {
+    this.#calls.delete(callId)
   }
 
   /** Whether this session numbered the end of the call: its device hears (or heard) it from here. */

@@ -1,43 +1,49 @@
 import type { CallRecord } from '@ringkit/protocol'
 import type { Logger } from 'pino'
+import type { Session } from './Session.ts'
 
 /**
- * When the calls a device resumed holding are looked at, from the resume on: after the second look
- * into the dead node's inbox, so that the call's own end, on its way, comes first; and again, for a
- * call whose node died with it that may still be ending (its record spooled, or written by the node
- * that adopts it).
+ * How long a call is held before it is looked at: its own end, on its way, comes first (from a
+ * dead node's inbox, looked at again 1.5 s after a takeover).
  */
-const LOOKS_MS = [2_000, 6_000]
+export const HELD_LOOK_AFTER_MS = 4_000
+/** A call over without a record after this long (its node died before writing one) is let go. */
+export const HELD_GIVE_UP_MS = 60_000
 
 export interface HeldCallsPorts {
   /** Whether the call is still going on: its events reach the device as any call's do. */
   live(callId: string): Promise<boolean>
-  record(callId: string): Promise<CallRecord | undefined>
-  /** The call is over: the device is told as if it had heard its end. */
-  ended(record: CallRecord): void
+  /** The call's record, if its account is a party: a device naming another's learns nothing of it. */
+  record(session: Session, callId: string): Promise<CallRecord | undefined>
+  /** Whether the session is still this node's to tell. */
+  held(session: Session): boolean
   log: Logger
+  now?: () => number
 }
 
 /**
- * A device that resumes a session taken from a dead node may hold calls whose end it never heard:
- * that node ran the call, wrote its record and died before the end reached the session's log.
- * Each call it names that is no longer going on, and has its record, is ended for it.
+ * The calls a device holds, as its session saw them begin (an invite, the reply to its call, the
+ * calls it named when it resumed), whose end it has not numbered. A node that died between ending
+ * a call and handing its end on to the device's node took that end with it: the record, written
+ * first, shows it. Each look ends for its device every call held a while that is over and has its
+ * record, with `callEnd` and the record as if it had heard them.
  */
-export function settleHeldCalls(ports: HeldCallsPorts, callIds: readonly string[]): void {
-  let pending = [...new Set(callIds)]
-  const look = async (i: number) => {
-    const still: string[] = []
-    for (const callId of pending) {
-      if (await ports.live(callId)) continue
-      const record = await ports.record(callId)
-      if (record) ports.ended(record)
-      else still.push(callId)
+export async function settleHeldCalls(ports: HeldCallsPorts, sessions: readonly Session[]): Promise<void> {
+  const now = (ports.now ?? Date.now)()
+  for (const session of sessions) {
+    for (const [callId, since] of session.heldCalls()) {
+      if (now - since < HELD_LOOK_AFTER_MS) continue
+      try {
+        if (await ports.live(callId)) continue
+        const record = await ports.record(session, callId)
+        if (!ports.held(session)) break
+        if (record) {
+          session.event({ name: 'callEnd', data: { callId, reason: record.endReason } })
+          session.event({ name: 'record', data: record })
+        } else if (now - since > HELD_GIVE_UP_MS) session.letGoOfCall(callId)
+      } catch (error) {
+        ports.log.warn({ err: error, accid: session.accid }, 'could not look at a call a device holds')
+      }
     }
-    pending = still
-    const next = LOOKS_MS[i + 1]
-    if (pending.length > 0 && next !== undefined) setTimeout(() => run(i + 1), next - LOOKS_MS[i]!).unref()
   }
-  const run = (i: number) =>
-    void look(i).catch((error: unknown) => ports.log.warn({ err: error }, 'could not look at the calls a device holds'))
-  setTimeout(() => run(0), LOOKS_MS[0]).unref()
 }

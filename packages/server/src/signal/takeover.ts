@@ -40,8 +40,6 @@ export interface TakenSession {
   session: Session
   added: boolean
   whole: Promise<boolean>
-  /** Taken from a dead node: calls the device holds may have ended out of its sight. */
-  fromDead: boolean
 }
 
 /**
@@ -117,11 +115,11 @@ export class SessionHandoff {
         deviceId: ref.deviceId,
         sessionId: ref.sessionId,
       })
-      return { session, added: taken.added, whole: Promise.resolve(true), fromDead }
+      return { session, added: taken.added, whole: Promise.resolve(true) }
     }
     session.holdEvents()
     const whole = this.#readMissed(session, taken.previousOwner, taken.cursor!)
-    return { session, added: taken.added, whole, fromDead }
+    return { session, added: taken.added, whole }
   }
 
   /** Gives the session what the dead node's inbox held for it; false when that cannot be proved whole. */
