@@ -41,6 +41,9 @@ interface CallRef {
 /** Renew a provided token this long before it expires. */
 const RENEW_BEFORE_MS = 60_000
 
+/** How many calls the SDK remembers as over, to ignore a late copy of one's invite. */
+const RECENT_RECORDS = 32
+
 /**
  * A device's RingKit client: logs in, places and answers calls, and emits typed events.
  * `kit.EVENT` names every event; `on()` returns an unsubscribe function.
@@ -52,6 +55,8 @@ export class RingKit {
   readonly #servers: ServerList
   readonly #events: Emitter<RingKitEvents>
   readonly #calls = new Map<string, Call>()
+  /** The latest calls whose record came: over, so a late copy of their invite rings nothing. */
+  readonly #over = new Set<string>()
   #connection: Connection | undefined
   #lastToken: string | undefined
   #login: LoginOptions | undefined
@@ -399,6 +404,7 @@ export class RingKit {
     switch (event.name) {
       case 'invited': {
         const d = event.data
+        if (this.#over.has(d.callId)) return
         const callees = d.members.filter((m) => m !== d.from)
         const ref: CallRef = { callId: d.callId, iceServers: d.iceServers }
         const media = d.isGroup
@@ -409,6 +415,8 @@ export class RingKit {
         return this.#emit('invited', { call, from, type, isGroup, members, ...(attachment ? { attachment } : {}) })
       }
       case 'record': {
+        this.#over.add(event.data.callId)
+        if (this.#over.size > RECENT_RECORDS) this.#over.delete(this.#over.values().next().value!)
         // A record comes after the call's end; an end lost with a node that died is taken as heard.
         const held = this.#calls.get(event.data.callId)
         if (held) {

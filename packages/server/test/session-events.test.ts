@@ -75,12 +75,26 @@ describe('a session taking events from a dead node', () => {
     )
   })
 
-  it('numbers a call\u2019s record once, and nothing of the call after it', () => {
+  it('numbers a call\u2019s record once, and nothing of the call after it, not even a late invite', () => {
     const s = session()
     s.event(callEnd('c1'))
     s.event(record('c1'))
     s.event(callEnd('c1'))
     s.event(record('c1'))
+    // A late copy of the call's invite rings nothing.
+    s.event({
+      name: 'invited',
+      data: {
+        callId: 'c1',
+        from: 'bob',
+        type: 'audio',
+        isGroup: false,
+        members: ['bob', 'alice'],
+        media: 'p2p',
+        expiresAt: 9,
+        iceServers: [],
+      },
+    } as ServerEvent)
     // A group member that left gets its own callEnd, and the call's end later: both count.
     s.event(callEnd('c2'))
     s.event(callEnd('c2'))

@@ -85,10 +85,12 @@ export class Session {
       this.#held.push({ event, data: dataJson, origin })
       return
     }
-    // Once a call's record is numbered, its end and record are not numbered again: a call that ended
-    // out of its device's sight was ended for it (`settleHeldCalls`) before its own events came.
+    // Once a call's record is numbered, nothing more of the call is: one that ended out of its
+    // device's sight was ended for it (`settleHeldCalls`) before its own events came, and a late
+    // copy of an earlier event (an invite) would ring the device for a call that is over.
+    const callId = (event.data as { callId?: unknown }).callId
+    if (typeof callId === 'string' && this.#ended.get(callId) === 'record') return
     if (event.name === 'callEnd' || event.name === 'record') {
-      if (this.#ended.get(event.data.callId) === 'record') return
       this.#noteEnded(event.data.callId, event.name)
       this.#calls.delete(event.data.callId)
     } else if (event.name === 'invited') this.holdsCall(event.data.callId)
