@@ -287,6 +287,10 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
           log,
           onMoved: (moved) => gateway.movedElsewhere(moved),
           isHeld: (session) => registry.get(session.appKey, session.accid, session.deviceId) === session,
+          holdsHere: (ref) => {
+            const held = registry.get(ref.appKey, ref.accid, ref.deviceId)
+            return held?.sessionId === ref.sessionId && held.movedTo === undefined
+          },
           onEnded: (session) => gateway.endTaken(session),
         })
       : undefined

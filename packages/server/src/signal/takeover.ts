@@ -29,6 +29,8 @@ export interface SessionHandoffOptions {
   log: Logger
   /** Another node took a session of this node over: the gateway lets its copy go, ending nothing. */
   onMoved: (moved: Moved) => void
+  /** Whether this node holds the session (that id, not moved on). */
+  holdsHere: (ref: LoggedSession) => boolean
   /** Whether the session is this node's (registered, not replaced): looking again is for it alone. */
   isHeld: (session: Session) => boolean
   /** A kick or a replacement of the device turned up late in a dead node's inbox. */
@@ -79,6 +81,8 @@ export class SessionHandoff {
     for (let tries = 0; tries < TAKEOVER_TRIES; tries++) {
       const owner = await this.#o.sessions.owner(ref)
       if (owner === undefined) return undefined
+      // Taken over here meanwhile, by the same device resuming on another socket: it resumes that.
+      if (owner === this.#o.nodeId && this.#o.holdsHere(ref)) return undefined
       // A log naming this node that has no session here is an earlier run's.
       const holding = owner === this.#o.nodeId ? 'no' : await this.#o.cluster.holds(owner, ref, HOLDS_ANSWER_MS)
       if (holding === 'silent') {
