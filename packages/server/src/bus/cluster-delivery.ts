@@ -165,35 +165,26 @@ export class ClusterDelivery implements EventDelivery {
   }
 
   /**
-   * The events for `device` in `node`'s inbox after `cursor` (from `after` on, when looking again).
-   * Whole only when the inbox still holds the cursor's entry: then nothing between was trimmed.
+   * The events for `device` in `node`'s inbox after `cursor`. Whole only when the inbox still holds
+   * the cursor's entry: then nothing between was trimmed. `again`: the cursor is where an earlier
+   * read ended (senders that read presence before the move appended after it), so it is whole.
    */
-  async missedIn(node: string, cursor: string, device: DeviceRef & { appKey: string }): Promise<Missed> {
-    const missed: Missed = { whole: false, events: [], ended: false, last: cursor }
+  async missedIn(node: string, cursor: string, device: DeviceRef & { appKey: string }, again = false): Promise<Missed> {
+    const missed: Missed = { whole: again, events: [], ended: false, last: cursor }
     const key = inboxKey(node)
-    for (let from = cursor, first = true; ; first = false) {
-      const page = await this.#o.link.run((r) => r.xrange(key, first ? from : `(${from}`, '+', 'COUNT', MISSED_PAGE))
-      if (first) missed.whole = page[0]?.[0] === cursor
+    for (let first = true; ; first = false) {
+      // A first read takes the cursor's own entry too: the proof that the inbox reaches back to it.
+      const start = first && !again ? cursor : `(${missed.last}`
+      const page = await this.#o.link.run((r) => r.xrange(key, start, '+', 'COUNT', MISSED_PAGE))
+      if (first && !again) missed.whole = page[0]?.[0] === cursor
       for (const [id, fields] of page) {
         if (id === cursor) continue
-        missed.last = from = id
+        missed.last = id
         const entry = parseEntry(fields)
         if (entry) collect(missed, node, id, entry, device)
       }
       if (page.length < MISSED_PAGE) return missed
     }
-  }
-
-  /** What came into `node`'s inbox for `device` after `last`: senders that read presence before the move. */
-  async arrivedSince(node: string, last: string, device: DeviceRef & { appKey: string }): Promise<Missed> {
-    const missed: Missed = { whole: true, events: [], ended: false, last }
-    const page = await this.#o.link.run((r) => r.xrange(inboxKey(node), `(${last}`, '+', 'COUNT', MISSED_PAGE))
-    for (const [id, fields] of page) {
-      missed.last = id
-      const entry = parseEntry(fields)
-      if (entry) collect(missed, node, id, entry, device)
-    }
-    return missed
   }
 
   /** The last entry of this node's inbox read so far: what a session's frames account for. */

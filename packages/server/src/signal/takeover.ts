@@ -154,7 +154,7 @@ export class SessionHandoff {
     if (session.movedTo !== undefined || !this.#o.isHeld(session)) return
     const device = { appKey: session.appKey, accid: session.accid, deviceId: session.deviceId }
     try {
-      const late = await this.#o.cluster.arrivedSince(node, last, device)
+      const late = await this.#o.cluster.missedIn(node, last, device, true)
       if (!this.#o.isHeld(session)) return
       session.takeEvents(late.events)
       if (late.ended) this.#o.onEnded(session)
