@@ -252,6 +252,8 @@ export class SfuCalls {
       member.live = false
       this.#refresh(call)
     })
+    // Before the join, whose answer may come after Janus announced a publisher to this handle.
+    const watching = this.#options.rooms ? this.#watchRoom(call, handle) : undefined
     try {
       // The display name is the accid, so that Janus's own logs and admin views say who is who.
       const joined = await this.#request(async () =>
@@ -260,7 +262,7 @@ export class SfuCalls {
       if (member.gone || call.closed) throw new RingKitError('INVALID_STATE', 'This device left the call.')
       member.publisher = { handle, feed: joined.feed }
       call.localFeeds.add(joined.feed)
-      if (this.#options.rooms) this.#watchRoom(call, handle, joined.publishers)
+      watching?.joined(joined.publishers)
       return member.publisher
     } catch (error) {
       await this.#releaseHandle(handle)
@@ -374,8 +376,8 @@ export class SfuCalls {
   }
 
   /** Cluster: members on other nodes come and go as Janus announces their feeds. */
-  #watchRoom(call: GroupCall, handle: VideoRoomHandle, publishers: Publisher[]): void {
-    watchPublishers(handle, publishers, {
+  #watchRoom(call: GroupCall, handle: VideoRoomHandle): { joined(publishers: Publisher[]): void } {
+    return watchPublishers(handle, {
       announced: (list) => {
         for (const { feed, display } of list) call.remote.set(feed, display ?? '')
         this.#refresh(call)

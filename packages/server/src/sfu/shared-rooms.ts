@@ -40,18 +40,31 @@ export async function destroyQuietly(pool: JanusPool, room: SfuRoom): Promise<vo
 
 /**
  * Cluster: a publisher's handle hears of every other publisher in the room, on this node or not,
- * and of the room's end when another node destroyed it. `publishers` are those its join found.
+ * and of the room's end when another node destroyed it. Listening starts before the handle joins:
+ * Janus tells it of publishers from the moment it is in the room, which can come ahead of the join's
+ * answer (a publisher going live meanwhile), and would be lost. What comes before `joined()` waits,
+ * and follows the publishers the join found, since Janus listed those first.
  */
 export function watchPublishers(
   handle: VideoRoomHandle,
-  publishers: Publisher[],
   on: { announced(list: Publisher[]): void; gone(feed: number): void; destroyed(): void },
-): void {
+): { joined(publishers: Publisher[]): void } {
   const { EVENT } = VideoRoomPlugin
-  const gone = (data: { feed?: number }) => data.feed !== undefined && on.gone(data.feed)
-  on.announced(publishers)
-  handle.on(EVENT.VIDEOROOM_PUB_LIST, (data: { publishers?: Publisher[] }) => on.announced(data.publishers ?? []))
+  let held: Array<() => void> | undefined = []
+  const heard = (event: () => void) => (held ? held.push(event) : event())
+  const gone = ({ feed }: { feed?: number }) => feed !== undefined && heard(() => on.gone(feed))
+  handle.on(EVENT.VIDEOROOM_PUB_LIST, (data: { publishers?: Publisher[] }) =>
+    heard(() => on.announced(data.publishers ?? [])),
+  )
   handle.on(EVENT.VIDEOROOM_UNPUBLISHED, gone)
   handle.on(EVENT.VIDEOROOM_LEAVING, gone)
   handle.once(EVENT.VIDEOROOM_DESTROYED, () => on.destroyed())
+  return {
+    joined(publishers) {
+      const before = held ?? []
+      held = undefined
+      on.announced(publishers)
+      for (const event of before) event()
+    },
+  }
 }
