@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   // Accounts
   ACCOUNT_NOT_FOUND: 'No account has this accid in the app.',
   ACCOUNT_EXISTS: 'An account with this accid already exists.',
+  // Webhooks
+  WEBHOOK_NOT_FOUND: 'No webhook endpoint of this app has this id.',
+  EVENT_NOT_FOUND: 'No webhook event of this app has this id (events are kept 3 days).',
+  TOO_MANY_WEBHOOKS: 'The app has as many webhook endpoints as the server allows; remove one first.',
+  WEBHOOK_URL_REFUSED: 'The webhook URL is not an http(s) URL, or it is on a private network this server refuses.',
   // Calls
   CALL_SELF: 'An account cannot call itself.',
   CALLEE_OFFLINE: 'The callee has no device online.',

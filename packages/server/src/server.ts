@@ -25,6 +25,8 @@ import { memoryRateLimiter } from './guards/rate-limiter.ts'
 import { SIGNAL_ROUTE } from './http/api.ts'
 import { registerBrowserBundle } from './http/browser-bundle.ts'
 import { registerRoutes } from './http/routes.ts'
+import { WebhookDispatcher } from './webhooks/dispatcher.ts'
+import { WebhookOutbox } from './webhooks/outbox.ts'
 import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
@@ -92,6 +94,11 @@ export interface ServerOptions {
    * suffix, new on every start.
    */
   nodeId?: string
+  /**
+   * App backends' webhooks. `denyPrivate`: refuse endpoints on loopback and private networks (for
+   * a server shared by apps that do not trust each other); `attemptTimeoutMs`: default 10 s.
+   */
+  webhooks?: { denyPrivate?: boolean; attemptTimeoutMs?: number }
   logger?: Logger
   /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
   now?: () => number
@@ -216,10 +223,17 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       })
     : undefined
   const delivery: EventDelivery = cluster ?? registry
+  const dispatcher = new WebhookDispatcher({
+    store,
+    log: log.child({ part: 'webhooks' }),
+    ...(options.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: options.webhooks.attemptTimeoutMs } : {}),
+  })
+  const webhooks = new WebhookOutbox(store, dispatcher, log.child({ part: 'webhooks' }))
   const engine = new CallEngine({
     store,
     calls,
     delivery,
+    webhooks,
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
     },
@@ -345,6 +359,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     metrics,
     rates,
     restRate: limits.rest,
+    webhooks: { denyPrivate: options.webhooks?.denyPrivate ?? false, changed: (appKey) => webhooks.forget(appKey) },
     kickAccount: async (appKey, accid) => {
       gateway.kickAccount(appKey, accid, 'revoked')
       await cluster?.revokeElsewhere(appKey, accid)
@@ -401,6 +416,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   log.info({ port }, 'RingKit listening')
+  dispatcher.start()
 
   let draining: Promise<void> | undefined
   let closing = false
@@ -430,6 +446,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       slots.close()
       gateway.close()
       engine.close()
+      await dispatcher.close()
       await sfu?.shutdown()
       wss.close()
       await http.close()

@@ -201,8 +201,8 @@ export function readmeRestTable(file: URL): ReadmeRow[] {
   const text = readFileSync(file, 'utf8')
   const section = text.slice(text.indexOf('## Quick start: your app backend'), text.indexOf('## Quick start: a client'))
   const rows: ReadmeRow[] = []
-  for (const [, cell = ''] of section.matchAll(/^\| (`(?:GET|POST|PATCH)[^|]*?) +\|/gm)) {
-    const methods = [...cell.matchAll(/\b(GET|POST|PATCH)\b/g)].map((m) => m[1] ?? '')
+  for (const [, cell = ''] of section.matchAll(/^\| (`(?:GET|POST|PATCH|DELETE)[^|]*?) +\|/gm)) {
+    const methods = [...cell.matchAll(/\b(GET|POST|PATCH|DELETE)\b/g)].map((m) => m[1] ?? '')
     const path = /(\/[^\s`?]+)/.exec(cell)?.[1] ?? ''
     const fields = /`\{([^}]*)\}`/
       .exec(cell)?.[1]

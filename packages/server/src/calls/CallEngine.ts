@@ -13,6 +13,7 @@ import {
 import type { AccountStore, CallStore } from '../store/types.ts'
 import {
   realScheduler,
+  type CallEventSink,
   type CallStateStore,
   type ClusterNode,
   type KeptCall,
@@ -26,6 +27,7 @@ import { memoryRingingSignals, type RingingSignals } from './ringing-signals.ts'
 import { KeyedQueue } from './keyed-queue.ts'
 import { storeJournal, type CallJournal } from './journal.ts'
 import { buildRecord } from './record.ts'
+import { liveEvents, ringingEvent } from '../webhooks/events.ts'
 import {
   carriers,
   end,
@@ -68,6 +70,8 @@ export interface CallEngineOptions {
   cluster?: ClusterNode
   /** Where live calls' journal rows are written; default straight to `store`, each write awaited. */
   journal?: CallJournal
+  /** The app backends' webhooks: told of each call as it goes; a callee offline rings when they take `call.ringing`. */
+  webhooks?: CallEventSink
 }
 
 export interface StartCall {
@@ -179,10 +183,12 @@ export class CallEngine {
     }
     if (callee === caller.accid) throw new RingKitError('CALL_SELF')
     await this.#checkAccounts(appKey, [callee])
-    if ((await delivery.onlineDevices(appKey, callee)).length === 0) {
+    const offline = (await delivery.onlineDevices(appKey, callee)).length === 0 ? [callee] : []
+    // An app backend that takes `call.ringing` can reach the callee another way (its own push).
+    if (offline.length > 0 && !(await this.#o.webhooks?.ringsOffline(appKey))) {
       throw new RingKitError('CALLEE_OFFLINE', `"${callee}" has no device online`)
     }
-    const begun = await this.#begin(appKey, caller, req, [callee], 'p2p', announce)
+    const begun = await this.#begin(appKey, caller, req, [callee], 'p2p', announce, offline)
     const { state } = begun
     const { callId } = state
 
@@ -222,6 +228,7 @@ export class CallEngine {
     to: string[],
     media: CallMedia,
     announce: Announce,
+    offline: string[],
   ): Promise<KeptCall & { state: Live<'ringing'> }> {
     const { calls } = this.#o
     const now = this.#now()
@@ -253,6 +260,7 @@ export class CallEngine {
       await calls.delete(callId, version)
       throw error
     }
+    await this.#o.webhooks?.add(appKey, callId, [ringingEvent(state, to, offline)])
     announce(callId, this.#o.iceServers?.(caller.accid, expiresAt - now) ?? [], media)
     return { state, version }
   }
@@ -322,12 +330,13 @@ export class CallEngine {
     checkCalleesInAll(to.length, this.#o.maxGroupCallees)
     await this.#checkAccounts(appKey, to)
     const online = await Promise.all(to.map(async (accid) => delivery.onlineDevices(appKey, accid)))
-    if (online.every((devices) => devices.length === 0)) {
+    const offline = to.filter((_, i) => online[i]?.length === 0)
+    if (offline.length === to.length && !(await this.#o.webhooks?.ringsOffline(appKey))) {
       throw new RingKitError('CALLEE_OFFLINE', 'none of the callees has a device online')
     }
     // Before anyone rings: a call that could not carry media should not ring.
     await sfu?.available()
-    const { state } = await this.#begin(appKey, caller, req, to, media, announce)
+    const { state } = await this.#begin(appKey, caller, req, to, media, announce, offline)
     const { callId } = state
     await this.#queue.run(callId, () =>
       this.#retrying(async () => this.#ring(await this.#load(appKey, callId), caller, to, state.expiresAt)),
@@ -616,6 +625,8 @@ export class CallEngine {
       this.#schedule(state)
       // Live 1:1 calls change little once connected; a group call's members change all along.
       if (state.phase === 'active' || state.isGroup) await this.#journal.update(state, version)
+      const told = liveEvents(before.state, state, this.#now())
+      if (told.length > 0) await this.#o.webhooks?.add(state.appKey, state.callId, told)
       this.#perform(state.appKey, effects)
       if (state.isGroup) await this.#groupChanged(before.state, state)
       return state
@@ -641,6 +652,7 @@ export class CallEngine {
     this.#schedule(state)
     const record = buildRecord(state)
     const written = await store.finishCall(state.appKey, record)
+    if (written) this.#o.webhooks?.recorded()
     this.#journal.ended(state.callId)
     for (const accid of [state.caller.accid, ...state.callees]) {
       await calls.release(state.appKey, accid, state.callId)

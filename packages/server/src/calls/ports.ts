@@ -1,5 +1,6 @@
 import type { DeviceRef, ServerEvent, SfuClientMessage, SfuPublishResult } from '@ringkit/protocol'
 import type { Audience, CallState } from './types.ts'
+import type { NewWebhookEvent } from '../webhooks/events.ts'
 
 /** A call's live state as kept, with the version that the next write of it must name. */
 export interface KeptCall {
@@ -137,4 +138,14 @@ export function memoryCallStateStore(): CallStateStore {
       return holder(key(appKey, accid))
     },
   }
+}
+
+/** Where the engine tells an app backend's webhooks what happens to its calls. */
+export interface CallEventSink {
+  /** Queues events of a live call, numbered after its last; never rejects. */
+  add(appKey: string, callId: string, events: NewWebhookEvent[]): Promise<void>
+  /** Whether the app's backend takes `call.ringing`: then a callee with no device online rings anyway. */
+  ringsOffline(appKey: string): Promise<boolean>
+  /** A record was written, and the events of the call's end with it. */
+  recorded(): void
 }

@@ -48,6 +48,9 @@ Options (environment variable in brackets):
   --redis-prefix P  put before every key (RINGKIT_REDIS_PREFIX, default ringkit:)
   --node-id NAME    this node's name in the cluster, unique among its nodes (RINGKIT_NODE_ID;
                     letters, digits, . _ -; default the host name and a random suffix)
+  --webhook-deny-private
+                    refuse webhook endpoints on loopback and private networks
+                    (RINGKIT_WEBHOOK_DENY_PRIVATE=1), for a server shared by untrusted apps
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
@@ -78,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       janus: { type: 'string' },
       'janus-secret': { type: 'string' },
       'no-demo': { type: 'boolean' },
+      'webhook-deny-private': { type: 'boolean' },
       'drain-seconds': { type: 'string' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
@@ -136,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
       ...(env.RINGKIT_TURN_CALL_SECONDS ? { limits: { turnCallSeconds: Number(env.RINGKIT_TURN_CALL_SECONDS) } } : {}),
       trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
       drainTimeoutMs: drainSeconds * 1000,
+      webhooks: { denyPrivate: values['webhook-deny-private'] === true || env.RINGKIT_WEBHOOK_DENY_PRIVATE === '1' },
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(redis ? { redis } : {}),
       ...(nodeId ? { nodeId } : {}),

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { accidSchema, callRecordSchema, ERROR_CODES, historyResultSchema, type ErrorCode } from '@ringkit/protocol'
 import { MAX_TOKEN_TTL_SECONDS } from '../auth/tokens.ts'
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/events.ts'
 
 /**
  * The HTTP API as data: each route's method, path, auth, the zod schemas its input is validated
@@ -8,7 +9,7 @@ import { MAX_TOKEN_TTL_SECONDS } from '../auth/tokens.ts'
  * writes `/v1/openapi.json` from it, so what is checked and what is documented are one thing.
  */
 export interface RouteSpec {
-  method: 'GET' | 'POST' | 'PATCH'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   /** Fastify's form, `:name` for a path parameter. */
   path: string
   summary: string
@@ -43,6 +44,9 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   ACCOUNT_NOT_FOUND: 404,
   CALL_NOT_FOUND: 404,
   ACCOUNT_EXISTS: 409,
+  WEBHOOK_NOT_FOUND: 404,
+  EVENT_NOT_FOUND: 404,
+  TOO_MANY_WEBHOOKS: 409,
   FRAME_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
@@ -111,13 +115,49 @@ const pageQuery = z.object({
   cursor: z.string().max(128).optional().describe('`nextCursor` of the page before'),
 })
 
+const webhookSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()).nullable().describe('the event types it takes; `null`: all'),
+  secret: z.string().describe('`whsec_` and the base64 signing key: see "Webhooks" in the README'),
+  disabled: z.boolean().describe('it answered 410 Gone, and nothing more is sent to it until a redelivery'),
+  createdAt: epochMs('when it was registered'),
+})
+const createWebhookBody = z.strictObject({
+  url: z.string().max(2048).describe('http or https; where each event is POSTed'),
+  events: z
+    .array(z.enum(WEBHOOK_EVENT_TYPES))
+    .min(1)
+    .max(WEBHOOK_EVENT_TYPES.length)
+    .optional()
+    .describe('the event types to send; all when left out'),
+})
+const webhookParams = z.object({ id: z.string().min(1).max(64) })
+const deliverySchema = z.object({
+  eventId: z.string().describe('the `webhook-id` of the attempt'),
+  type: z.string(),
+  attempt: z.number().int().describe('1 for the first attempt of the event'),
+  status: z.number().int().describe('the HTTP status answered; 0 when no answer came'),
+  error: z.string().optional(),
+  at: epochMs('when the attempt was made'),
+})
+const redeliverBody = z.strictObject({ eventId: z.string().min(1).max(64) })
+
 /** The named schemas of the document's `components`: what client generators turn into types. */
 export const NAMED_SCHEMAS = {
-  requests: { CreateAccount: createAccountBody, UpdateAccount: patchAccountBody, TokenRequest: tokenBody },
+  requests: {
+    CreateAccount: createAccountBody,
+    UpdateAccount: patchAccountBody,
+    TokenRequest: tokenBody,
+    CreateWebhook: createWebhookBody,
+    Redeliver: redeliverBody,
+  },
   responses: {
     Account: accountSchema,
     Token: tokenSchema,
     CallRecord: callRecordSchema,
+    Webhook: webhookSchema,
+    WebhookDelivery: deliverySchema,
     RecordPage: historyResultSchema,
     Error: errorBodySchema,
   },
@@ -229,6 +269,54 @@ export const API_ROUTES = {
     params: callParams,
     responses: { 200: json('the record', callRecordSchema) },
     errors: ['CALL_NOT_FOUND'],
+  },
+  createWebhook: {
+    method: 'POST',
+    path: '/v1/webhooks',
+    summary: 'Register a webhook endpoint',
+    description: "Events of the app's calls are POSTed to `url`, signed with `secret` (Standard Webhooks).",
+    auth: 'checkSum',
+    body: { schema: createWebhookBody, required: true },
+    responses: { 201: json('the endpoint, with its signing secret', webhookSchema) },
+    errors: ['TOO_MANY_WEBHOOKS', 'WEBHOOK_URL_REFUSED'],
+  },
+  listWebhooks: {
+    method: 'GET',
+    path: '/v1/webhooks',
+    summary: "The app's webhook endpoints",
+    auth: 'checkSum',
+    responses: { 200: json('every endpoint, oldest first', z.object({ webhooks: z.array(webhookSchema) })) },
+  },
+  deleteWebhook: {
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    summary: 'Remove a webhook endpoint',
+    description: 'Events still waiting for it are dropped.',
+    auth: 'checkSum',
+    params: webhookParams,
+    responses: { 200: json('done', z.object({ id: z.string(), deleted: z.literal(true) })) },
+    errors: ['WEBHOOK_NOT_FOUND'],
+  },
+  listDeliveries: {
+    method: 'GET',
+    path: '/v1/webhooks/:id/deliveries',
+    summary: "The endpoint's latest attempts, newest first",
+    auth: 'checkSum',
+    params: webhookParams,
+    query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+    responses: { 200: json('up to `limit` attempts', z.object({ deliveries: z.array(deliverySchema) })) },
+    errors: ['WEBHOOK_NOT_FOUND'],
+  },
+  redeliver: {
+    method: 'POST',
+    path: '/v1/webhooks/:id/redeliver',
+    summary: 'Send one event to the endpoint again',
+    description: 'Under the same `webhook-id`; enables the endpoint again if a 410 had disabled it.',
+    auth: 'checkSum',
+    params: webhookParams,
+    body: { schema: redeliverBody, required: true },
+    responses: { 202: json('queued', z.object({ eventId: z.string(), queued: z.literal(true) })) },
+    errors: ['WEBHOOK_NOT_FOUND', 'EVENT_NOT_FOUND'],
   },
 } as const satisfies Record<string, RouteSpec>
 

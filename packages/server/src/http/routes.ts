@@ -10,6 +10,7 @@ import type { App, Store } from '../store/types.ts'
 import { API_ROUTES, httpStatusOf, type ApiRoutes, type RouteSpec } from './api.ts'
 import { buildOpenApi } from './openapi.ts'
 import { VerifiedApps } from './verified-apps.ts'
+import { webhookHandlers, type WebhookRouteOptions } from './webhook-handlers.ts'
 export interface RestOptions {
   store: Store
   nonces: NonceStore
@@ -22,6 +23,7 @@ export interface RestOptions {
    * node holding one was told, and rejects with CLUSTER_UNAVAILABLE when one could not be.
    */
   kickAccount: (appKey: string, accid: string) => void | Promise<void>
+  webhooks: Omit<WebhookRouteOptions, 'store'>
   /** What /healthz and /readyz tell load balancers about this node. */
   node: {
     draining: () => boolean
@@ -53,7 +55,7 @@ interface ParsedInput {
   reply: FastifyReply
 }
 /** One handler per table entry: a route in the table without one, or one without a route, does not compile. */
-type Handlers = { [K in keyof ApiRoutes]: (input: RouteInput<ApiRoutes[K]>) => Promise<unknown> }
+export type Handlers = { [K in keyof ApiRoutes]: (input: RouteInput<ApiRoutes[K]>) => Promise<unknown> }
 
 /** The REST API for app backends, registered from the route table in api.ts. */
 export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
@@ -125,6 +127,7 @@ function routeHandlers(o: RestOptions): Handlers {
   const { store } = o
   let openApi: string | undefined
   return {
+    ...webhookHandlers({ store, ...o.webhooks }, appOf),
     health: async () => ({ ok: true, status: o.node.draining() ? 'draining' : 'ok' }),
     // A node that drains stays live (/healthz) but takes no new traffic: a supervisor must not
     // kill it while its calls end, and a load balancer must send newcomers elsewhere.

@@ -2,6 +2,8 @@ import type { CallRecord } from '@ringkit/protocol'
 import type { CallState } from '../calls/types.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { migrate } from './pg-migrate.ts'
+import { eventCtes, eventRows, pgWebhooks, renumbering } from './pg-webhooks.ts'
+import { endEvents } from '../webhooks/events.ts'
 import { db as wrap, DEFAULT_PG_SCHEMA, openPool, quoteSchema, type Db, type PgOptions } from './pg-pool.ts'
 import type { Account, AccountStore, App, AppStore, CallStore, RecordPage, Store } from './types.ts'
 
@@ -50,6 +52,7 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
     ...appStore(db, s),
     ...accountStore(db, s),
     ...callStore(db, s),
+    ...pgWebhooks(db, s),
     async close() {
       await pool.end()
     },
@@ -168,24 +171,31 @@ function callStore(db: Db, s: string): CallStore {
       return rowCount === 1
     },
     async finishCall(appKey, record) {
-      // One statement, so one transaction: the journal row goes, the record and its parties come,
-      // or nothing happens. A second finish (another node, a retry) finds the record and writes nothing.
-      const { rows } = await db.query<{ written: string }>(
-        `WITH unjournaled AS (DELETE FROM ${s}.call_journal WHERE call_id = $1),
-         written AS (
-           INSERT INTO ${s}.call_records (call_id, app_key, ended_at, record) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING call_id),
-         parties AS (
-           INSERT INTO ${s}.call_parties (app_key, accid, ended_at, call_id)
-           SELECT $2, accid, $3, call_id FROM written, unnest($5::text[]) AS accid ON CONFLICT DO NOTHING)
-         SELECT count(*) AS written FROM written`,
-        [
-          record.callId,
-          appKey,
-          record.endedAt,
-          JSON.stringify(record),
-          [...new Set([record.caller, ...record.callees])],
-        ],
+      // One statement, so one transaction: the journal row goes, the record, its parties and the
+      // webhook events it makes come, or nothing happens. A second finish (another node, a retry)
+      // finds the record and writes nothing.
+      const events = { app: '$2::text', call: '$1::text', events: '$6', now: '$7::bigint' }
+      const { rows } = await renumbering(async () =>
+        db.query<{ written: string }>(
+          `WITH unjournaled AS (DELETE FROM ${s}.call_journal WHERE call_id = $1),
+           written AS (
+             INSERT INTO ${s}.call_records (call_id, app_key, ended_at, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING call_id),
+           parties AS (
+             INSERT INTO ${s}.call_parties (app_key, accid, ended_at, call_id)
+             SELECT $2, accid, $3, call_id FROM written, unnest($5::text[]) AS accid ON CONFLICT DO NOTHING),
+           ${eventCtes(s, events, 'written')}
+           SELECT count(*) AS written FROM written`,
+          [
+            record.callId,
+            appKey,
+            record.endedAt,
+            JSON.stringify(record),
+            [...new Set([record.caller, ...record.callees])],
+            eventRows(endEvents(record)),
+            Date.now(),
+          ],
+        ),
       )
       return rows[0]?.written === '1'
     },

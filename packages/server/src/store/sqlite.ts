@@ -4,6 +4,8 @@ import type { CallRecord } from '@ringkit/protocol'
 import { checkpointInBackground } from './checkpoints.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { makePrivateDir, makePrivateFile } from './private-files.ts'
+import { SQLITE_WEBHOOK_SCHEMA, sqliteWebhooks } from './sqlite-webhooks.ts'
+import { endEvents } from '../webhooks/events.ts'
 import type { CallState } from '../calls/types.ts'
 import type { Account, AccountPatch, App, RecordPage, Store } from './types.ts'
 
@@ -66,6 +68,7 @@ export function openSqliteStore(dataDir: string): Store {
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.exec(SCHEMA)
+  db.exec(SQLITE_WEBHOOK_SCHEMA)
   // SQLite would checkpoint inside a commit every 1,000 log pages: an fsync on the event loop.
   db.pragma('wal_autocheckpoint = 0')
   /** While the checkpointer lets the log start over, statements wait here, in order, off the event loop. */
@@ -135,6 +138,7 @@ export function openSqliteStore(dataDir: string): Store {
   }
 
   const known = new Set<string>()
+  const { addEvents, ...webhooks } = sqliteWebhooks(db)
   const finish = db.transaction((appKey: string, record: CallRecord): boolean => {
     q.unjournal.run(record.callId)
     const inserted = q.insertRecord.run(record.callId, appKey, record.endedAt, JSON.stringify(record)).changes === 1
@@ -142,11 +146,13 @@ export function openSqliteStore(dataDir: string): Store {
       for (const accid of new Set([record.caller, ...record.callees])) {
         q.insertParty.run(appKey, accid, record.endedAt, record.callId)
       }
+      addEvents(appKey, record.callId, endEvents(record), Date.now())
     }
     return inserted
   })
 
   return afterHolds(() => held?.until, {
+    ...webhooks,
     async getSetting(key) {
       return q.getSetting.get(key)?.value
     },

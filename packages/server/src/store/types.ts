@@ -1,5 +1,6 @@
 import type { CallRecord } from '@ringkit/protocol'
 import type { CallState } from '../calls/types.ts'
+import type { NewWebhookEvent, WebhookEvent } from '../webhooks/events.ts'
 
 export interface App {
   appKey: string
@@ -82,6 +83,69 @@ export interface CallStore {
   listRecords(appKey: string, accid: string, page: { limit: number; cursor?: string | undefined }): Promise<RecordPage>
 }
 
-export interface Store extends AppStore, AccountStore, CallStore {
+export interface WebhookEndpoint {
+  id: string
+  url: string
+  /** The event types it takes; `null`: all. */
+  events: string[] | null
+  secret: string
+  /** It answered 410 Gone: nothing more is sent to it. */
+  disabled: boolean
+  createdAt: number
+}
+
+/** One attempt to make: the event, where it goes, and which attempt this is (1 for the first). */
+export interface WebhookJob {
+  endpoint: Pick<WebhookEndpoint, 'id' | 'url' | 'secret'>
+  event: WebhookEvent
+  attempt: number
+  /** When the event was first queued for this endpoint (a redelivery queues it anew). */
+  firstAt: number
+}
+
+/** One attempt as made: the HTTP status (0: no answer came), and why it failed. */
+export interface WebhookAttempt {
+  eventId: string
+  type: string
+  attempt: number
+  status: number
+  error?: string
+  at: number
+}
+
+/** What happens to a job after its attempt. */
+export type WebhookOutcome = { kind: 'delivered' | 'gaveUp' | 'disable' } | { kind: 'retry'; at: number }
+
+/**
+ * The webhook outbox. Events are written in the same transaction as what they report (a call's
+ * end: the record's), and only when an enabled endpoint of the app takes their type; each event
+ * becomes one job per such endpoint. A job is claimed with a lease, so that of several nodes one
+ * makes each attempt, and a call's events go to an endpoint one after the other, in `seq` order.
+ */
+export interface WebhookStore {
+  /** False when the app has `max` endpoints already. */
+  createWebhook(appKey: string, endpoint: WebhookEndpoint, max: number): Promise<boolean>
+  listWebhooks(appKey: string): Promise<WebhookEndpoint[]>
+  deleteWebhook(appKey: string, id: string): Promise<boolean>
+  /** Numbers the events after the call's last and queues them for the endpoints that take them. */
+  addWebhookEvents(appKey: string, callId: string, events: NewWebhookEvent[], now: number): Promise<void>
+  /** Up to `limit` jobs due at `now`, each leased until `now + leaseMs` and counted as one more attempt. */
+  claimWebhookJobs(now: number, leaseMs: number, limit: number): Promise<WebhookJob[]>
+  /** Keeps the attempt, and retires, reschedules or disables as `outcome` says; a job leased again since changes nothing. */
+  settleWebhookJob(job: WebhookJob, attempt: WebhookAttempt, outcome: WebhookOutcome): Promise<void>
+  /** The endpoint's latest attempts, newest first; undefined when the app has no such endpoint. */
+  listWebhookAttempts(appKey: string, id: string, limit: number): Promise<WebhookAttempt[] | undefined>
+  /** Queues the event for the endpoint again (enabling it again if it was disabled). */
+  redeliverWebhook(
+    appKey: string,
+    id: string,
+    eventId: string,
+    now: number,
+  ): Promise<'queued' | 'noEndpoint' | 'noEvent'>
+  /** Forgets events older than `before` that wait for no attempt, and jobs queued before `giveUpBefore`. */
+  pruneWebhooks(before: number, giveUpBefore: number): Promise<void>
+}
+
+export interface Store extends AppStore, AccountStore, CallStore, WebhookStore {
   close(): Promise<void>
 }
