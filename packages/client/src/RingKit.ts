@@ -16,6 +16,7 @@ import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
 import { ServerList } from './ServerList.ts'
+import { callFromLocation, CALL_PARAMETER, subscribe } from './push.ts'
 import { MeshMedia } from './media/MeshMedia.ts'
 import { SfuMedia } from './media/SfuMedia.ts'
 import { NoMedia, type GroupMediaSession, type MediaSession } from './media/types.ts'
@@ -25,7 +26,9 @@ import {
   type CallOptions,
   type GroupCallOptions,
   type HistoryOptions,
+  type LoginInfo,
   type LoginOptions,
+  type PushOptions,
   type RingKitEvents,
   type RingKitOptions,
   type WebSocketConstructor,
@@ -63,6 +66,8 @@ export class RingKit {
   #callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS
   readonly #devices: { camera?: string; microphone?: string } = {}
   #renewTimer: ReturnType<typeof setTimeout> | undefined
+  /** The server's VAPID key, from the login result. */
+  #vapidPublicKey: string | undefined
 
   constructor(options: RingKitOptions) {
     this.#o = options
@@ -98,7 +103,8 @@ export class RingKit {
     return [...this.#calls.values()]
   }
 
-  async login(options: LoginOptions): Promise<void> {
+  /** Logs in; resolves with the calls the account missed while no device of it was online. */
+  async login(options: LoginOptions): Promise<LoginInfo> {
     if (this.#connection) throw new RingKitError('ALREADY_LOGGED_IN')
     this.#login = options
     const connection = new Connection(this.#servers, this.#webSocketClass(), this.#o.requestTimeoutMs ?? 10_000, {
@@ -119,14 +125,71 @@ export class RingKit {
       heldCalls: () => this.calls.map((call) => call.callId),
     })
     this.#connection = connection
+    let result
     try {
-      await connection.open()
+      result = await connection.open()
     } catch (error) {
       this.#connection = undefined
       this.#login = undefined
       throw error
     }
     this.#scheduleRenewal()
+    this.#vapidPublicKey = result.vapidPublicKey
+    const missedCalls = result.missedCalls ?? []
+    for (const record of missedCalls) this.#emit('missedCall', record)
+    return { missedCalls }
+  }
+
+  /**
+   * Rings this device while its page is closed: subscribes the app's service worker registration
+   * (whose script imports `<server>/ringkit-sw.js`) with the server's key, and keeps the
+   * subscription on the server, one per device. Needs notification permission.
+   */
+  async enablePush(options: PushOptions): Promise<void> {
+    const subscription = await subscribe(options, this.#vapidPublicKey)
+    const lang = options.lang ?? globalThis.navigator?.language ?? 'en'
+    await this.#request('push', { subscription, server: this.#servers.httpUrl, lang }, () => undefined)
+  }
+
+  /** Stops ringing this device while its page is closed; `serviceWorker` given, its subscription goes too. */
+  async disablePush(options: Partial<PushOptions> = {}): Promise<void> {
+    await this.#request('push', { subscription: null }, () => undefined)
+    const subscription = await options.serviceWorker?.pushManager.getSubscription()
+    await subscription?.unsubscribe()
+  }
+
+  /**
+   * Answers the call a notification opened this page for (`?ringkitCall=<callId>`), once it rings
+   * here after login; resolves with it, or undefined when the page names none or it stopped
+   * ringing. The parameter is taken off the address, so that a reload answers nothing.
+   */
+  async answerFromNotification(options: { href?: string; timeoutMs?: number } = {}): Promise<Call | undefined> {
+    const callId = callFromLocation(options.href)
+    if (!callId) return undefined
+    if (!options.href && globalThis.history && globalThis.location) {
+      const url = new URL(globalThis.location.href)
+      url.searchParams.delete(CALL_PARAMETER)
+      globalThis.history.replaceState(globalThis.history.state, '', url.href)
+    }
+    const call = this.calls.find((c) => c.callId === callId) ?? (await this.#ringing(callId, options.timeoutMs ?? 5000))
+    if (!call || call.status !== 'ringing') return undefined
+    await call.accept()
+    return call
+  }
+
+  #ringing(callId: string, timeoutMs: number): Promise<Call | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off()
+        resolve(undefined)
+      }, timeoutMs)
+      const off = this.on('invited', ({ call }) => {
+        if (call.callId !== callId) return
+        clearTimeout(timer)
+        off()
+        resolve(call)
+      })
+    })
   }
 
   async logout(): Promise<void> {

@@ -27,6 +27,13 @@ export class ServerList {
     return this.#signalUrls[this.#index]!
   }
 
+  /** The HTTP base URL of the server in use (`wss://h/base/v1/signal` → `https://h/base`). */
+  get httpUrl(): string {
+    const url = new URL(this.signalUrl)
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:'
+    return url.href.replace(/\/v1\/signal$/, '')
+  }
+
   /** Moves on to the next server; with one, stays on it. */
   next(): void {
     this.#index = (this.#index + 1) % this.#signalUrls.length

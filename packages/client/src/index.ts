@@ -7,6 +7,8 @@ export type {
   RingKitEvents,
   RingKitEventName,
   LoginOptions,
+  LoginInfo,
+  PushOptions,
   CallOptions,
   GroupCallOptions,
   HistoryOptions,

@@ -71,6 +71,19 @@ export interface GroupCallOptions {
   timeoutMs?: number
 }
 
+/** What `login()` resolves with. */
+export interface LoginInfo {
+  /** The calls this account missed since it last had a device online (each also a `missedCall` event). */
+  missedCalls: CallRecord[]
+}
+
+/** `serviceWorker`: the app's registration, whose script imports `<server>/ringkit-sw.js`. */
+export interface PushOptions {
+  serviceWorker: ServiceWorkerRegistration
+  /** The language notifications speak; default the browser's. */
+  lang?: string
+}
+
 export interface HistoryOptions {
   limit?: number
   cursor?: string
@@ -97,6 +110,8 @@ export interface RingKitEvents {
   userLeave: { call: Call; accid: string }
   callEnd: { call: Call; reason: EndReason; by?: string }
   record: CallRecord
+  /** At login: a call this account missed while it had no device online, newest first. */
+  missedCall: CallRecord
   otherClientAccept: { call: Call; deviceId: string }
   otherClientReject: { call: Call; deviceId: string }
   audioAvailable: { call: Call; accid: string; available: boolean }
@@ -126,6 +141,7 @@ export const EVENT = {
   USER_LEAVE: 'userLeave',
   CALL_END: 'callEnd',
   RECORD: 'record',
+  MISSED_CALL: 'missedCall',
   OTHER_CLIENT_ACCEPT: 'otherClientAccept',
   OTHER_CLIENT_REJECT: 'otherClientReject',
   AUDIO_AVAILABLE: 'audioAvailable',

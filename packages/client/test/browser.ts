@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { build } from 'esbuild'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { findProgram } from '../../server/test/services.ts'
 import { tokenFor, type ServerTarget } from '../../server/test/support.ts'
 import type { Call, RingKit } from '../src/index.ts'
@@ -69,7 +69,13 @@ let pageServer: Promise<{ url: string; server: Server }> | undefined
 function servePages(): Promise<{ url: string; server: Server }> {
   pageServer ??= sdkBundle().then(async (js) => {
     const server = createServer((req, res) => {
-      const isSdk = req.url === '/sdk.js'
+      const path = new URL(req.url ?? '/', 'http://page').pathname
+      // The app's own service worker, as the README has one: it imports the RingKit server's.
+      if (path === '/sw.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' })
+        return res.end("importScripts(new URL(location.href).searchParams.get('server') + '/ringkit-sw.js')")
+      }
+      const isSdk = path === '/sdk.js'
       res.writeHead(200, { 'content-type': isSdk ? 'text/javascript' : 'text/html' })
       res.end(isSdk ? js : PAGE)
     })
@@ -80,12 +86,19 @@ function servePages(): Promise<{ url: string; server: Server }> {
   return pageServer
 }
 
-/** Opens the test page, with the SDK loaded as `window.RingKitSDK`, in a fresh browser context. */
-export async function openSdkPage(browser: Browser): Promise<Page> {
+/** The origin the test pages are served from. */
+export async function pagesOrigin(): Promise<string> {
+  return (await servePages()).url
+}
+
+/**
+ * Opens the test page, with the SDK loaded as `window.RingKitSDK`, in a fresh browser context (or
+ * `context`); `query` is added to its address.
+ */
+export async function openSdkPage(browser: Browser, context?: BrowserContext, query = ''): Promise<Page> {
   const { url } = await servePages()
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  await page.goto(`${url}/index.html`)
+  const page = await (context ?? (await browser.newContext())).newPage()
+  await page.goto(`${url}/index.html${query}`)
   await page.waitForFunction(() => 'RingKitSDK' in window)
   return page
 }

@@ -86,6 +86,24 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(100).optional(),
     cursor: z.string().max(128).optional(),
   }),
+  /**
+   * This device's Web Push subscription (`null`: none), so that a call rings it while its page is
+   * closed. `server`: the RingKit server's base URL as the device reaches it, where a notification's
+   * Decline goes; `lang`: the language its notifications speak.
+   */
+  request('push', {
+    subscription: z
+      .strictObject({
+        endpoint: z.url({ protocol: /^https?$/ }).max(1024),
+        keys: z.strictObject({ p256dh: z.string().min(1).max(128), auth: z.string().min(1).max(64) }),
+      })
+      .nullable(),
+    server: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
+    lang: z.string().max(35).optional(),
+  }),
 ])
 export type ClientMessage = z.infer<typeof clientMessageSchema>
 export type ClientMessageType = ClientMessage['type']
@@ -103,6 +121,10 @@ export const loginResultSchema = z.object({
   resumed: z.boolean(),
   heartbeatMs: z.number(),
   iceServers: z.array(iceServerSchema),
+  /** The server's VAPID public key, for `pushManager.subscribe()`; absent when push is off. */
+  vapidPublicKey: z.string().optional(),
+  /** A new session: the calls the account missed since it last had a device online, newest first. */
+  missedCalls: z.array(callRecordSchema).optional(),
 })
 export type LoginResult = z.infer<typeof loginResultSchema>
 
@@ -149,6 +171,7 @@ export interface ReplyResults {
   switchTypeReply: Record<string, never>
   signal: Record<string, never>
   history: HistoryPage
+  push: Record<string, never>
 }
 
 /**

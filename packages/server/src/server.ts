@@ -27,6 +27,10 @@ import { registerBrowserBundle } from './http/browser-bundle.ts'
 import { registerRoutes } from './http/routes.ts'
 import { WebhookDispatcher } from './webhooks/dispatcher.ts'
 import { WebhookOutbox } from './webhooks/outbox.ts'
+import { DEFAULT_VAPID_SUBJECT, PushRinger, vapidKeys } from './push/ringer.ts'
+import { callReach } from './push/reach.ts'
+import { deviceReach } from './push/device-reach.ts'
+import { registerServiceWorker } from './push/service-worker.ts'
 import { httpTimeouts } from './http/timeouts.ts'
 import { resolveLimits, type LimitOverrides } from './limits.ts'
 import { createMetrics } from './metrics.ts'
@@ -99,6 +103,12 @@ export interface ServerOptions {
    * a server shared by apps that do not trust each other); `attemptTimeoutMs`: default 10 s.
    */
   webhooks?: { denyPrivate?: boolean; attemptTimeoutMs?: number }
+  /**
+   * Web Push: `subject`, the VAPID contact push services may write to (`mailto:` or `https:`);
+   * `endpointAllowed`, which subscription endpoints the server POSTs to (default: the browsers'
+   * push services over HTTPS).
+   */
+  push?: { subject?: string; endpointAllowed?: (url: URL) => boolean }
   logger?: Logger
   /** The call engine's clock (ringing deadlines, record times): tests move it on rather than wait. */
   now?: () => number
@@ -229,11 +239,18 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     ...(options.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: options.webhooks.attemptTimeoutMs } : {}),
   })
   const webhooks = new WebhookOutbox(store, dispatcher, log.child({ part: 'webhooks' }))
+  const vapid = await orCloseRedis(vapidKeys(store))
+  const ringer = new PushRinger({
+    store,
+    vapid: { ...vapid, subject: options.push?.subject ?? DEFAULT_VAPID_SUBJECT },
+    log: log.child({ part: 'push' }),
+  })
+  const online = async (appKey: string, accid: string) => (await delivery.onlineDevices(appKey, accid)).length > 0
   const engine = new CallEngine({
     store,
     calls,
     delivery,
-    webhooks,
+    webhooks: callReach(webhooks, ringer, online, log.child({ part: 'push' })),
     onEnded: (s) => {
       metrics.callsEnded.inc({ reason: s.reason })
     },
@@ -280,7 +297,20 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
 
   const defaultApp = await orCloseRedis(ensureDefaultApp(store, options))
   const { nonces, rates, cooldowns } = guardPorts(redis)
-  const slots = new DeviceSlots({ presence, node: nodeId, registry, log, devicesPerAccount: limits.devicesPerAccount })
+  const slots = new DeviceSlots({
+    presence,
+    node: nodeId,
+    registry,
+    log,
+    devicesPerAccount: limits.devicesPerAccount,
+    onAccountOffline: async (appKey, accid) =>
+      store.markOffline(appKey, accid, Date.now()).catch((error: unknown) => {
+        log.warn(
+          { err: error, accid },
+          'when an account went offline could not be kept: its missed calls count from before',
+        )
+      }),
+  })
   // With Redis, every session is logged there too, so that its device resumes on any node.
   const handoff =
     redis && cluster
@@ -342,6 +372,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       ? { kickElsewhere: cluster.kickElsewhere.bind(cluster), replaceOn: cluster.replaceOn.bind(cluster) }
       : {}),
     ...(handoff ? { handoff } : {}),
+    reach: deviceReach(store, vapid.publicKey, options.push?.endpointAllowed),
   })
   // A call's end lost with a node that died: its record shows it, and the device is told.
   const heldCalls = cluster ? everyFew(HELD_CALLS_EVERY_MS, () => gateway.settleHeldCalls()) : undefined
@@ -360,6 +391,11 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     rates,
     restRate: limits.rest,
     webhooks: { denyPrivate: options.webhooks?.denyPrivate ?? false, changed: (appKey) => webhooks.forget(appKey) },
+    declineFromPush: async (token) => {
+      const { appKey, callId, accid } = await ringer.verifyDecline(token)
+      // No device of the account is online: the notification declines for the account.
+      await engine.act(appKey, callId, { kind: 'reject', by: { accid, deviceId: 'push' } })
+    },
     kickAccount: async (appKey, accid) => {
       gateway.kickAccount(appKey, accid, 'revoked')
       await cluster?.revokeElsewhere(appKey, accid)
@@ -375,6 +411,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     },
   })
   registerBrowserBundle(http)
+  registerServiceWorker(http)
 
   // Frames above the protocol's limit still get a FRAME_TOO_LARGE reply; past this, the socket closes.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })

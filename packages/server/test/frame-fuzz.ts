@@ -71,6 +71,9 @@ function malloryOutcome(msg: ClientMessage, ctx: Ctx): Outcome {
       return succeed(msg.id)
     case 'history':
       return succeed(msg.id, 'INVALID_PARAMS')
+    // A subscription whose endpoint is not a push service's is refused; any other is kept.
+    case 'push':
+      return succeed(msg.id, 'INVALID_PARAMS', 'RATE_LIMITED')
     case 'renew':
       return succeed(msg.id, 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED')
     case 'login':
@@ -161,6 +164,8 @@ function templates(ctx: Ctx): Record<string, unknown>[] {
     { type: 'call', to: [ALICE, BOB], callType: 'audio' },
     { type: 'history', limit: 5 },
     { type: 'history', cursor: 'not-a-cursor' },
+    { type: 'push', subscription: { endpoint: 'http://127.0.0.1:1/push', keys: { p256dh: 'x', auth: 'y' } } },
+    { type: 'push', subscription: null },
     { type: 'ping' },
     { type: 'ping', ack: 1 },
     { type: 'renew', token: 'not-a-token' },

@@ -15,8 +15,11 @@ import {
 import { signedHeaders, startTestServer, TestDevice, type TestServer } from './support.ts'
 
 const README = new URL('../../../README.md', import.meta.url)
-/** fastify answers HEAD for every GET by itself (exposeHeadRoutes); the document describes the GETs. */
-const UNDESCRIBED_METHODS = new Set(['HEAD'])
+/**
+ * fastify answers HEAD for every GET by itself (exposeHeadRoutes); the document describes the GETs.
+ * OPTIONS answers a browser's CORS preflight (the notification's Decline): not an operation.
+ */
+const UNDESCRIBED_METHODS = new Set(['HEAD', 'OPTIONS'])
 /** Not a fastify route: server.ts takes the WebSocket upgrade before fastify sees the request. */
 const NOT_FASTIFY = new Set(['GET /v1/signal'])
 
@@ -143,7 +146,7 @@ describe('the README', () => {
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
     )
     // The browser bundle and the signaling socket have README sections of their own.
-    const elsewhere = ['GET /ringkit.js', 'GET /ringkit.js.map', 'GET /v1/signal']
+    const elsewhere = ['GET /ringkit.js', 'GET /ringkit.js.map', 'GET /ringkit-sw.js', 'GET /v1/signal']
     assert.deepEqual(api.filter((op) => !elsewhere.includes(op)).sort(), [...listed].sort())
     for (const row of rows) {
       const { op } = doc.find(row.methods[0] ?? '', row.path.replace(/:(\w+)/g, 'x'))

@@ -70,7 +70,7 @@ export interface CallEngineOptions {
   cluster?: ClusterNode
   /** Where live calls' journal rows are written; default straight to `store`, each write awaited. */
   journal?: CallJournal
-  /** The app backends' webhooks: told of each call as it goes; a callee offline rings when they take `call.ringing`. */
+  /** App backends' webhooks and Web Push: told of each call as it goes; they may ring a callee offline. */
   webhooks?: CallEventSink
 }
 
@@ -185,7 +185,7 @@ export class CallEngine {
     await this.#checkAccounts(appKey, [callee])
     const offline = (await delivery.onlineDevices(appKey, callee)).length === 0 ? [callee] : []
     // An app backend that takes `call.ringing` can reach the callee another way (its own push).
-    if (offline.length > 0 && !(await this.#o.webhooks?.ringsOffline(appKey))) {
+    if (offline.length > 0 && !(await this.#o.webhooks?.ringsOffline(appKey, callee))) {
       throw new RingKitError('CALLEE_OFFLINE', `"${callee}" has no device online`)
     }
     const begun = await this.#begin(appKey, caller, req, [callee], 'p2p', announce, offline)
@@ -331,7 +331,8 @@ export class CallEngine {
     await this.#checkAccounts(appKey, to)
     const online = await Promise.all(to.map(async (accid) => delivery.onlineDevices(appKey, accid)))
     const offline = to.filter((_, i) => online[i]?.length === 0)
-    if (offline.length === to.length && !(await this.#o.webhooks?.ringsOffline(appKey))) {
+    const reachable = await Promise.all(offline.map(async (accid) => this.#o.webhooks?.ringsOffline(appKey, accid)))
+    if (offline.length === to.length && !reachable.some(Boolean)) {
       throw new RingKitError('CALLEE_OFFLINE', 'none of the callees has a device online')
     }
     // Before anyone rings: a call that could not carry media should not ring.
@@ -652,7 +653,7 @@ export class CallEngine {
     this.#schedule(state)
     const record = buildRecord(state)
     const written = await store.finishCall(state.appKey, record)
-    if (written) this.#o.webhooks?.recorded()
+    if (written) this.#o.webhooks?.recorded(state.appKey, record)
     this.#journal.ended(state.callId)
     for (const accid of [state.caller.accid, ...state.callees]) {
       await calls.release(state.appKey, accid, state.callId)

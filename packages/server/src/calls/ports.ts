@@ -1,4 +1,4 @@
-import type { DeviceRef, ServerEvent, SfuClientMessage, SfuPublishResult } from '@ringkit/protocol'
+import type { CallRecord, DeviceRef, ServerEvent, SfuClientMessage, SfuPublishResult } from '@ringkit/protocol'
 import type { Audience, CallState } from './types.ts'
 import type { NewWebhookEvent } from '../webhooks/events.ts'
 
@@ -144,8 +144,11 @@ export function memoryCallStateStore(): CallStateStore {
 export interface CallEventSink {
   /** Queues events of a live call, numbered after its last; never rejects. */
   add(appKey: string, callId: string, events: NewWebhookEvent[]): Promise<void>
-  /** Whether the app's backend takes `call.ringing`: then a callee with no device online rings anyway. */
-  ringsOffline(appKey: string): Promise<boolean>
+  /**
+   * Whether a callee with no device online can be rung anyway: the app's backend takes
+   * `call.ringing` (its own push), or the account has a Web Push subscription. Never rejects.
+   */
+  ringsOffline(appKey: string, accid: string): Promise<boolean>
   /** A record was written, and the events of the call's end with it. */
-  recorded(): void
+  recorded(appKey: string, record: CallRecord): void
 }

@@ -51,6 +51,9 @@ Options (environment variable in brackets):
   --webhook-deny-private
                     refuse webhook endpoints on loopback and private networks
                     (RINGKIT_WEBHOOK_DENY_PRIVATE=1), for a server shared by untrusted apps
+  --vapid-subject S the contact push services may write to about this server's pushes, mailto: or
+                    https: (RINGKIT_VAPID_SUBJECT; default mailto:push@ringkit.invalid, which
+                    some push services refuse: set your own)
   --no-demo         do not serve the demo app at / (RINGKIT_DEMO=0); when served, the demo
                     keeps its users in demo.sqlite and maps them to accounts of the default app
   --drain-seconds N on SIGTERM or SIGINT, how long calls in progress may go on before they end
@@ -82,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
       'janus-secret': { type: 'string' },
       'no-demo': { type: 'boolean' },
       'webhook-deny-private': { type: 'boolean' },
+      'vapid-subject': { type: 'string' },
       'drain-seconds': { type: 'string' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
@@ -122,6 +126,9 @@ async function main(argv: string[]): Promise<number> {
       const variable = `RINGKIT_${flag.replace('-', '_').toUpperCase()}`
       process.stderr.write(`ringkit: --${flag} is visible to every user of this host (ps); prefer ${variable}\n`)
     }
+    const vapidSubject = values['vapid-subject'] ?? env.RINGKIT_VAPID_SUBJECT
+    if (vapidSubject !== undefined && !/^(mailto:|https:\/\/)/.test(vapidSubject))
+      throw new Error(`--vapid-subject must be a mailto: or https: URL, got ${vapidSubject}`)
     const redis = redisOption(values.redis, values['redis-prefix'])
     const nodeId = nodeIdOption(values['node-id'] ?? env.RINGKIT_NODE_ID)
     let demoServed = false
@@ -140,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
       ...(env.RINGKIT_TURN_CALL_SECONDS ? { limits: { turnCallSeconds: Number(env.RINGKIT_TURN_CALL_SECONDS) } } : {}),
       trustedProxies: list(env.RINGKIT_TRUSTED_PROXIES),
       drainTimeoutMs: drainSeconds * 1000,
+      ...(vapidSubject ? { push: { subject: vapidSubject } } : {}),
       webhooks: { denyPrivate: values['webhook-deny-private'] === true || env.RINGKIT_WEBHOOK_DENY_PRIVATE === '1' },
       ...(janusUrls.length > 0 && janusSecret ? { janus: { urls: janusUrls, apiSecret: janusSecret } } : {}),
       ...(redis ? { redis } : {}),

@@ -142,6 +142,7 @@ const deliverySchema = z.object({
   at: epochMs('when the attempt was made'),
 })
 const redeliverBody = z.strictObject({ eventId: z.string().min(1).max(64) })
+const declineBody = z.strictObject({ token: z.string().min(1).max(2048) })
 
 /** The named schemas of the document's `components`: what client generators turn into types. */
 export const NAMED_SCHEMAS = {
@@ -151,6 +152,7 @@ export const NAMED_SCHEMAS = {
     TokenRequest: tokenBody,
     CreateWebhook: createWebhookBody,
     Redeliver: redeliverBody,
+    PushDecline: declineBody,
   },
   responses: {
     Account: accountSchema,
@@ -318,6 +320,18 @@ export const API_ROUTES = {
     responses: { 202: json('queued', z.object({ eventId: z.string(), queued: z.literal(true) })) },
     errors: ['WEBHOOK_NOT_FOUND', 'EVENT_NOT_FOUND'],
   },
+  pushDecline: {
+    method: 'POST',
+    path: '/v1/push/decline',
+    summary: 'Decline a call from its notification',
+    description:
+      'For ringkit-sw.js, from any origin: no CheckSum, the token the push carried (for one call and account, ' +
+      'until the call stops ringing) is the proof.',
+    auth: 'none',
+    body: { schema: declineBody, required: true },
+    responses: { 200: json('the call is declined', z.object({ declined: z.literal(true) })) },
+    errors: ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'CALL_NOT_FOUND', 'NOT_IN_CALL', 'INVALID_STATE'],
+  },
 } as const satisfies Record<string, RouteSpec>
 
 export type ApiRoutes = typeof API_ROUTES
@@ -334,6 +348,14 @@ export const BUNDLE_ROUTES = {
       200: { description: 'the module', type: 'text/javascript' },
       304: { description: 'unchanged since the ETag given in If-None-Match' },
     },
+  },
+  serviceWorker: {
+    method: 'GET',
+    path: '/ringkit-sw.js',
+    summary: 'The service worker script that rings a closed page',
+    description: "An app's own worker loads it with `importScripts('<server>/ringkit-sw.js')`.",
+    auth: 'none',
+    responses: { 200: { description: 'the script', type: 'text/javascript' } },
   },
   map: {
     method: 'GET',

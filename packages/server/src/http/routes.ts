@@ -24,6 +24,8 @@ export interface RestOptions {
    */
   kickAccount: (appKey: string, accid: string) => void | Promise<void>
   webhooks: Omit<WebhookRouteOptions, 'store'>
+  /** Declines the call a notification's token is for. */
+  declineFromPush: (token: string) => Promise<void>
   /** What /healthz and /readyz tell load balancers about this node. */
   node: {
     draining: () => boolean
@@ -80,6 +82,16 @@ export function registerRoutes(http: FastifyInstance, o: RestOptions): void {
     request.ringkitApp = app
   })
 
+  // The notification's Decline is fetched by a service worker of the app's origin.
+  http.options(API_ROUTES.pushDecline.path, async (_request, reply) =>
+    reply
+      .code(204)
+      .header('access-control-allow-origin', '*')
+      .header('access-control-allow-methods', 'POST')
+      .header('access-control-allow-headers', 'content-type')
+      .header('access-control-max-age', '600')
+      .send(),
+  )
   const handlers = routeHandlers(o)
   for (const [id, spec] of Object.entries(API_ROUTES) as [keyof ApiRoutes, RouteSpec][]) {
     // The one place the table's types are erased: each handler was checked against its own entry.
@@ -182,6 +194,11 @@ function routeHandlers(o: RestOptions): Handlers {
       const app = appOf(request)
       if (!(await store.getAccount(app.appKey, accid))) notFound(accid)
       return store.listRecords(app.appKey, accid, query)
+    },
+    pushDecline: async ({ body, reply }) => {
+      reply.header('access-control-allow-origin', '*')
+      await o.declineFromPush(body.token)
+      return { declined: true }
     },
     getCall: async ({ params: { callId }, request }) => {
       const record = await store.getRecord(appOf(request).appKey, callId)

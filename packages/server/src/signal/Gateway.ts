@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import {
   RingKitError,
+  type CallRecord,
   type ClientMessage,
   type ClientMessageOf,
   type ClientMessageType,
@@ -29,6 +30,7 @@ import { SocketHeartbeat } from './socket-heartbeat.ts'
 import type { SessionRegistry } from './SessionRegistry.ts'
 import type { SessionHandoff } from './takeover.ts'
 import { settleHeldCalls } from './held-calls.ts'
+import type { DeviceReach } from '../push/device-reach.ts'
 
 export interface GatewayOptions {
   store: Store
@@ -53,6 +55,8 @@ export interface GatewayOptions {
   replaceOn?: (node: string, appKey: string, accid: string, deviceId: string) => Promise<void>
   /** In a cluster: sessions logged in Redis, so that a device resumes on any node. */
   handoff?: SessionHandoff
+  /** Web Push subscriptions and missed calls. */
+  reach: DeviceReach
 }
 
 interface Connection {
@@ -310,6 +314,10 @@ export class Gateway {
       await this.#o.engine.relay(s.appKey, msg.callId, deviceOf(s), msg.to, msg.data)
       return {}
     },
+    push: async (_c, s, msg) => {
+      await this.#o.reach.subscribe(s.appKey, s.accid, s.deviceId, msg)
+      return {}
+    },
     history: async (_c, s, msg) =>
       s.serially(() => this.#o.store.listRecords(s.appKey, s.accid, { limit: msg.limit ?? 20, cursor: msg.cursor })),
   }
@@ -322,6 +330,13 @@ export class Gateway {
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
     const { registry, engine, slots } = this.#o
     const ticket = this.#logins.enter(msg.appKey, msg.accid)
+    // Read beside the login's own work, and only used once the token passed. A resume has seen them.
+    const missed = msg.resume
+      ? Promise.resolve([])
+      : this.#o.reach
+          .missedCalls(msg.appKey, msg.accid, async () => slots.othersOnline(msg.appKey, msg.accid, msg.deviceId))
+          .catch(() => [])
+    let missedCalls: CallRecord[] = []
     let app: App, verified: VerifiedToken
     let added = false
     let movedFrom: string | undefined
@@ -345,6 +360,7 @@ export class Gateway {
         ;({ added, movedFrom } = taken ? { added: taken.added } : await slots.claim(app, msg.accid, msg.deviceId))
         if (await this.#revokedMeanwhile(app.appKey, msg, verified.issuedAtMs, added)) ticket.revoked = true
       }
+      missedCalls = await missed
     } catch (error) {
       // A session taken over is this node's now, whatever follows: it waits for its device.
       if (continued) this.#awaitResume(continued)
@@ -412,7 +428,7 @@ export class Gateway {
     registry.add(session)
     this.#o.metrics.sessions.set(registry.size)
     this.#armToken(session, verified.expiresAt)
-    session.reply(msg.id, this.#loginResult(session, false))
+    session.reply(msg.id, { ...this.#loginResult(session, false), missedCalls })
     // After the reply: a call already ringing for this account rings here too.
     await engine.deviceOnline(app.appKey, deviceOf(session))
   }
@@ -479,6 +495,7 @@ export class Gateway {
       resumed,
       heartbeatMs: this.#o.heartbeatMs,
       iceServers: this.#o.sessionIceServers,
+      vapidPublicKey: this.#o.reach.vapidPublicKey,
     }
   }
 

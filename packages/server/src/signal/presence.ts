@@ -98,6 +98,8 @@ export interface DeviceSlotsOptions {
   registry: SessionRegistry
   devicesPerAccount: number
   log: Logger
+  /** The account's last device went away: when its missed calls start counting. Never rejects. */
+  onAccountOffline?: (appKey: string, accid: string) => Promise<void>
 }
 
 /**
@@ -144,9 +146,17 @@ export class DeviceSlots {
     if (this.#closed) return
     try {
       await this.#o.presence.release(appKey, accid, deviceId, this.#o.node)
+      if (this.#o.onAccountOffline && (await this.#o.presence.devices(appKey, accid)).length === 0) {
+        await this.#o.onAccountOffline(appKey, accid)
+      }
     } catch (error) {
       this.#o.log.warn({ err: error, accid }, 'freeing a device slot failed: it expires by itself')
     }
+  }
+
+  /** Whether a device of the account other than `deviceId` is online, on any node. */
+  async othersOnline(appKey: string, accid: string, deviceId: string): Promise<boolean> {
+    return (await this.#o.presence.devices(appKey, accid)).some((d) => d.deviceId !== deviceId)
   }
 
   /** Every heartbeat: the slots of every session on this node, resumable ones included. */

@@ -3,6 +3,7 @@ import type { CallState } from '../calls/types.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { migrate } from './pg-migrate.ts'
 import { eventCtes, eventRows, pgWebhooks, renumbering } from './pg-webhooks.ts'
+import { pgPush } from './pg-push.ts'
 import { endEvents } from '../webhooks/events.ts'
 import { db as wrap, DEFAULT_PG_SCHEMA, openPool, quoteSchema, type Db, type PgOptions } from './pg-pool.ts'
 import type { Account, AccountStore, App, AppStore, CallStore, RecordPage, Store } from './types.ts'
@@ -53,6 +54,7 @@ export async function openPostgresStore(options: PgOptions): Promise<Store> {
     ...accountStore(db, s),
     ...callStore(db, s),
     ...pgWebhooks(db, s),
+    ...pgPush(db, s),
     async close() {
       await pool.end()
     },

@@ -5,6 +5,7 @@ import { checkpointInBackground } from './checkpoints.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { makePrivateDir, makePrivateFile } from './private-files.ts'
 import { SQLITE_WEBHOOK_SCHEMA, sqliteWebhooks } from './sqlite-webhooks.ts'
+import { SQLITE_PUSH_SCHEMA, sqlitePush } from './sqlite-push.ts'
 import { endEvents } from '../webhooks/events.ts'
 import type { CallState } from '../calls/types.ts'
 import type { Account, AccountPatch, App, RecordPage, Store } from './types.ts'
@@ -69,6 +70,7 @@ export function openSqliteStore(dataDir: string): Store {
   db.pragma('busy_timeout = 5000')
   db.exec(SCHEMA)
   db.exec(SQLITE_WEBHOOK_SCHEMA)
+  db.exec(SQLITE_PUSH_SCHEMA)
   // SQLite would checkpoint inside a commit every 1,000 log pages: an fsync on the event loop.
   db.pragma('wal_autocheckpoint = 0')
   /** While the checkpointer lets the log start over, statements wait here, in order, off the event loop. */
@@ -153,6 +155,7 @@ export function openSqliteStore(dataDir: string): Store {
 
   return afterHolds(() => held?.until, {
     ...webhooks,
+    ...sqlitePush(db),
     async getSetting(key) {
       return q.getSetting.get(key)?.value
     },

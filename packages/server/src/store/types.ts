@@ -146,6 +146,36 @@ export interface WebhookStore {
   pruneWebhooks(before: number, giveUpBefore: number): Promise<void>
 }
 
-export interface Store extends AppStore, AccountStore, CallStore, WebhookStore {
+/** A device's Web Push subscription, as its browser made it, and the language it shows calls in. */
+export interface PushSubscriptionRecord {
+  deviceId: string
+  endpoint: string
+  p256dh: string
+  auth: string
+  lang: string
+  /** The RingKit server's base URL as the device reached it: where a notification's Decline goes. */
+  server: string
+  createdAt: number
+}
+
+/**
+ * Where a device whose page is closed can still be rung (Web Push), and since when an account had
+ * no device online (what its missed calls are counted from).
+ */
+export interface PushStore {
+  /** Keeps the device's subscription (one per device); past `max` for the account, its oldest goes. */
+  putPushSubscription(appKey: string, accid: string, sub: PushSubscriptionRecord, max: number): Promise<void>
+  deletePushSubscription(appKey: string, accid: string, deviceId: string): Promise<void>
+  /** The push service said the subscription is gone (404/410). */
+  dropPushEndpoint(endpoint: string): Promise<void>
+  listPushSubscriptions(appKey: string, accid: string): Promise<PushSubscriptionRecord[]>
+  markOffline(appKey: string, accid: string, at: number): Promise<void>
+  /** When the account's last device went away, if one ever did. */
+  offlineSince(appKey: string, accid: string): Promise<number | undefined>
+  /** Writes `value` unless the key has one; resolves with the value kept (a cluster's first writer wins). */
+  claimSetting(key: string, value: string): Promise<string>
+}
+
+export interface Store extends AppStore, AccountStore, CallStore, WebhookStore, PushStore {
   close(): Promise<void>
 }

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import type { CallEventSink } from '../calls/ports.ts'
 import type { WebhookEndpoint, WebhookStore } from '../store/types.ts'
 import type { WebhookDispatcher } from './dispatcher.ts'
 import { wants, type NewWebhookEvent } from './events.ts'
@@ -14,7 +13,7 @@ const REMEMBERED_APPS = 10_000
  * endpoints are read at most once a second per node. A live event that cannot be written is
  * logged and the call goes on; a call's end is written with its record, whatever this says.
  */
-export class WebhookOutbox implements CallEventSink {
+export class WebhookOutbox {
   readonly #store: WebhookStore
   readonly #dispatcher: WebhookDispatcher
   readonly #log: Pick<Logger, 'warn'>
@@ -37,6 +36,7 @@ export class WebhookOutbox implements CallEventSink {
     }
   }
 
+  /** Whether the app's backend takes `call.ringing`, and so can reach a callee with no device online. */
   async ringsOffline(appKey: string): Promise<boolean> {
     const endpoints = await this.#enabled(appKey).catch(() => [])
     return endpoints.some((e) => wants(e.events, 'call.ringing'))

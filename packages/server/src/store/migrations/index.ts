@@ -2,6 +2,7 @@ import { initial } from './001-initial.ts'
 import { journalOwner } from './002-journal-owner.ts'
 import { journalVersion } from './003-journal-version.ts'
 import { webhooks } from './004-webhooks.ts'
+import { push } from './005-push.ts'
 
 /**
  * One step of the PostgreSQL schema. Steps are applied in `version` order, each once, and never
@@ -14,4 +15,4 @@ export interface Migration {
   up: (schema: string) => string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, journalOwner, journalVersion, webhooks]
+export const MIGRATIONS: readonly Migration[] = [initial, journalOwner, journalVersion, webhooks, push]
