@@ -6,6 +6,7 @@ import {
   attachmentBytes,
   type Attachment,
   type CallMedia,
+  type CallRecord,
   type CallType,
   type GroupMember,
   type HistoryPage,
@@ -16,7 +17,7 @@ import { Call } from './Call.ts'
 import { Connection } from './Connection.ts'
 import { Emitter } from './Emitter.ts'
 import { ServerList } from './ServerList.ts'
-import { callFromLocation, CALL_PARAMETER, subscribe } from './push.ts'
+import { callFromLocation, subscribe, takeCallFromNotification } from './push.ts'
 import { MeshMedia } from './media/MeshMedia.ts'
 import { SfuMedia } from './media/SfuMedia.ts'
 import { NoMedia, type GroupMediaSession, type MediaSession } from './media/types.ts'
@@ -68,6 +69,7 @@ export class RingKit {
   #renewTimer: ReturnType<typeof setTimeout> | undefined
   /** The server's VAPID key, from the login result. */
   #vapidPublicKey: string | undefined
+  #missedCalls: CallRecord[] = []
 
   constructor(options: RingKitOptions) {
     this.#o = options
@@ -136,6 +138,7 @@ export class RingKit {
     this.#scheduleRenewal()
     this.#vapidPublicKey = result.vapidPublicKey
     const missedCalls = result.missedCalls ?? []
+    this.#missedCalls = missedCalls
     for (const record of missedCalls) this.#emit('missedCall', record)
     return { missedCalls }
   }
@@ -164,17 +167,23 @@ export class RingKit {
    * ringing. The parameter is taken off the address, so that a reload answers nothing.
    */
   async answerFromNotification(options: { href?: string; timeoutMs?: number } = {}): Promise<Call | undefined> {
-    const callId = callFromLocation(options.href)
+    const callId = options.href ? callFromLocation(options.href) : takeCallFromNotification()
     if (!callId) return undefined
-    if (!options.href && globalThis.history && globalThis.location) {
-      const url = new URL(globalThis.location.href)
-      url.searchParams.delete(CALL_PARAMETER)
-      globalThis.history.replaceState(globalThis.history.state, '', url.href)
-    }
-    const call = this.calls.find((c) => c.callId === callId) ?? (await this.#ringing(callId, options.timeoutMs ?? 5000))
-    if (!call || call.status !== 'ringing') return undefined
+    const call = await this.ringingCall(callId, options.timeoutMs)
+    if (!call) return undefined
     await call.accept()
     return call
+  }
+
+  /** The call `callId` ringing on this device, as soon as it does; undefined if it does not within `timeoutMs`. */
+  async ringingCall(callId: string, timeoutMs = 5000): Promise<Call | undefined> {
+    const call = this.calls.find((c) => c.callId === callId) ?? (await this.#ringing(callId, timeoutMs))
+    return call?.status === 'ringing' ? call : undefined
+  }
+
+  /** What the latest login said this account missed. */
+  get missedCalls(): CallRecord[] {
+    return this.#missedCalls
   }
 
   #ringing(callId: string, timeoutMs: number): Promise<Call | undefined> {

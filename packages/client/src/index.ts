@@ -2,6 +2,7 @@ export { RingKit } from './RingKit.ts'
 export { Call } from './Call.ts'
 export { Emitter } from './Emitter.ts'
 export { EVENT } from './types.ts'
+export { takeCallFromNotification, CALL_PARAMETER } from './push.ts'
 export type {
   RingKitOptions,
   RingKitEvents,

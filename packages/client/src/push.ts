@@ -39,3 +39,17 @@ export function callFromLocation(href: string | undefined = globalThis.location?
   if (!href) return undefined
   return new URL(href).searchParams.get(CALL_PARAMETER) ?? undefined
 }
+
+/**
+ * The callId a notification opened this page to answer, taken off the page's address so that a
+ * reload answers nothing. Undefined outside a browser, or when the page names no call.
+ */
+export function takeCallFromNotification(): string | undefined {
+  const callId = callFromLocation()
+  if (callId && globalThis.history && globalThis.location) {
+    const url = new URL(globalThis.location.href)
+    url.searchParams.delete(CALL_PARAMETER)
+    globalThis.history.replaceState(globalThis.history.state, '', url.href)
+  }
+  return callId
+}

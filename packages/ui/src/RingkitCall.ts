@@ -1,5 +1,12 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
-import { RingKitError, type Call, type CallRecord, type CallType, type RingKit } from '@ringkit/client'
+import {
+  RingKitError,
+  takeCallFromNotification,
+  type Call,
+  type CallRecord,
+  type CallType,
+  type RingKit,
+} from '@ringkit/client'
 import { GroupCall } from './GroupCall.ts'
 import { groupStyles } from './group-styles.ts'
 import { groupIncomingPanel, groupMini, groupPanel } from './group-templates.ts'
@@ -347,6 +354,39 @@ export class RingkitCall extends LitElement {
   #bind(kit: RingKit | undefined): void {
     for (const off of this.#unsubscribe) off()
     this.#unsubscribe = kit ? this.#listen(kit) : []
+    if (kit) this.#arrived(kit)
+  }
+
+  /**
+   * What the login brought: the calls missed while no device was online, told in a notice, and
+   * the call a notification opened this page to answer (`?ringkitCall=`), answered once it rings.
+   */
+  #arrived(kit: RingKit): void {
+    const missed = kit.missedCalls
+    const first = missed[0]
+    if (first) {
+      // With a resolver, its name, not the accid first and the name a moment later.
+      void Promise.resolve(missed.length === 1 ? this.resolveUser?.(first.caller) : undefined)
+        .catch(() => undefined)
+        .then((info) => {
+          const t = this.#t()
+          const text =
+            missed.length === 1
+              ? t('missedFrom', { name: info?.name || first.caller })
+              : t('missedMany', { count: String(missed.length) })
+          this.#showNotice(text, 'info')
+        })
+    }
+    const callId = takeCallFromNotification()
+    if (!callId) return
+    void kit.ringingCall(callId).then(async (call) => {
+      if (!call || (this.#call && this.#call !== call)) return
+      if (!this.#call) {
+        this.#show('incoming', call.type, call.peer)
+        this.#attach(call)
+      }
+      await this.accept()
+    })
   }
 
   #listen(kit: RingKit): (() => void)[] {

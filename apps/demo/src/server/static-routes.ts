@@ -18,13 +18,20 @@ const JS = 'text/javascript; charset=utf-8'
 const INDEX_HTML = fileURLToPath(new URL('../web/index.html', import.meta.url))
 const APP_ENTRY = fileURLToPath(new URL('../web/main.ts', import.meta.url))
 
-/** `/` the demo page and `/app.js` its script (the RingKit server itself serves `/ringkit.js`). */
+/**
+ * `/` the demo page, `/app.js` its script and `/sw.js` its service worker (the RingKit server itself
+ * serves `/ringkit.js` and the `/ringkit-sw.js` that the worker imports).
+ */
 export function registerStaticRoutes(scope: FastifyInstance): void {
   const appBundle = once(() => bundle(APP_ENTRY))
 
   // Read on each request: the page is small and edits to it show up without a restart.
   scope.get('/', async (request, reply) => sendAsset(request, reply, await readPage()))
   scope.get('/app.js', async (request, reply) => sendAsset(request, reply, await appBundle()))
+  // At the root, so that its scope is the whole demo: what a notification opens is its page.
+  scope.get('/sw.js', async (_request, reply) =>
+    reply.header('cache-control', 'no-cache').type(JS).send("importScripts('/ringkit-sw.js')\n"),
+  )
 }
 
 async function readPage(): Promise<Asset> {

@@ -1,5 +1,5 @@
 import { LitElement, html, type TemplateResult } from 'lit'
-import { RingKit, type CallType } from '@ringkit/client'
+import { RingKit, type CallRecord, type CallType } from '@ringkit/client'
 import {
   detectLocale,
   LOCALES,
@@ -12,10 +12,12 @@ import {
 import { api, DemoApiError, type DemoHistoryRecord, type DemoUser } from './api.ts'
 import { authPage, contactsPage, historyPage, settingsPage, shell, type DemoPage } from './pages.ts'
 import { demoStyles } from './styles.ts'
+import { reachStyles } from './reach-styles.ts'
 import { demoTranslator, isDemoKey, type DemoTranslate } from './strings.ts'
 
 const LOCALE_KEY = 'ringkit-demo.locale'
 const DEVICE_KEY = 'ringkit-demo.devices'
+const PUSH_KEY = 'ringkit-demo.push'
 
 export interface DemoState {
   checking: boolean
@@ -33,11 +35,17 @@ export interface DemoState {
   historyCursor: string | undefined
   devices: MediaDeviceInfo[]
   selected: Partial<Record<DeviceChoice, string>>
+  /** "Ring me when RingKit Demo is closed": on, off, turning on, or why it cannot be. */
+  push: PushSetting
+  /** Calls missed since History was last looked at: the badge on History. */
+  missed: number
 }
+
+export type PushSetting = 'off' | 'on' | 'working' | 'blocked' | 'unsupported' | { failed: string }
 
 /** The demo web app: sign up or in, find people, call them, read the history, pick devices and language. */
 export class DemoApp extends LitElement {
-  static override styles = demoStyles
+  static override styles = [demoStyles, reachStyles]
 
   s: DemoState = {
     checking: true,
@@ -54,6 +62,8 @@ export class DemoApp extends LitElement {
     historyCursor: undefined,
     devices: [],
     selected: readJson(DEVICE_KEY) ?? {},
+    push: pushSupported() ? (localStorage.getItem(PUSH_KEY) === 'on' ? 'on' : 'off') : 'unsupported',
+    missed: 0,
   }
   locale: Locale = readLocale()
   kit: RingKit | undefined
@@ -108,6 +118,7 @@ export class DemoApp extends LitElement {
     this.set({ page })
     // History rows borrow avatar colors from the people list.
     if (page === 'history') {
+      this.set({ missed: 0 })
       void this.loadHistory()
       if (!this.s.contacts) this.search('')
     }
@@ -201,6 +212,35 @@ export class DemoApp extends LitElement {
     this.set({ devices })
   }
 
+  /** Turns "Ring me when RingKit Demo is closed" on or off: the service worker, permission and subscription. */
+  async setPush(on: boolean): Promise<void> {
+    const kit = this.kit
+    if (!kit || !pushSupported()) return
+    if (!on) {
+      this.set({ push: 'off' })
+      localStorage.removeItem(PUSH_KEY)
+      const registration = await navigator.serviceWorker.getRegistration('/')
+      await kit.disablePush(registration ? { serviceWorker: registration } : {}).catch(() => {})
+      return
+    }
+    this.set({ push: 'working' })
+    const permission = await Notification.requestPermission()
+    if (permission !== 'granted') {
+      localStorage.removeItem(PUSH_KEY)
+      return this.set({ push: permission === 'denied' ? 'blocked' : 'off' })
+    }
+    try {
+      const registration = await navigator.serviceWorker.register('/sw.js')
+      await navigator.serviceWorker.ready
+      await kit.enablePush({ serviceWorker: registration, lang: this.locale })
+      localStorage.setItem(PUSH_KEY, 'on')
+      this.set({ push: 'on' })
+    } catch (error) {
+      localStorage.removeItem(PUSH_KEY)
+      this.set({ push: { failed: error instanceof Error ? error.message : String(error) } })
+    }
+  }
+
   async selectDevice(kind: DeviceChoice, deviceId: string): Promise<void> {
     const selected = { ...this.s.selected, [kind]: deviceId }
     this.set({ selected })
@@ -239,7 +279,11 @@ export class DemoApp extends LitElement {
     kit.on('reconnected', () => this.set({ link: 'online' }))
     kit.on('kickedOffline', () => this.set({ link: 'offline' }))
     kit.on('tokenExpired', () => this.set({ link: 'offline' }))
-    kit.on('record', () => this.s.page === 'history' && void this.loadHistory())
+    kit.on('record', (record) => {
+      if (this.s.page === 'history') void this.loadHistory()
+      else if (missedBy(record, user.accid)) this.set({ missed: this.s.missed + 1 })
+    })
+    kit.on('missedCall', () => this.s.page !== 'history' && this.set({ missed: this.s.missed + 1 }))
     // Renewed tokens come from the demo backend, which asks RingKit's REST API with its secret.
     const tokenProvider = async () => {
       const token = firstToken ?? (await api.ringkitToken()).token
@@ -249,6 +293,8 @@ export class DemoApp extends LitElement {
     try {
       await kit.login({ accid: user.accid, tokenProvider })
       this.set({ link: 'online' })
+      // The subscription is the device's: a new login keeps it on the server for this device.
+      if (this.s.push === 'on') void this.setPush(true)
       for (const [kind, id] of Object.entries(this.s.selected))
         if (id) await this.#applyDevice(kind as DeviceChoice, id)
     } catch (error) {
@@ -287,6 +333,18 @@ export class DemoApp extends LitElement {
     }
     console.warn('RingKit demo:', error)
   }
+}
+
+/** Service workers, push and notifications: what ringing a closed page needs. */
+function pushSupported(): boolean {
+  return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window
+}
+
+/** A call that rang this account and that it did not answer. */
+function missedBy(record: CallRecord, accid: string): boolean {
+  if (record.caller === accid) return false
+  const status = record.members.find((m) => m.accid === accid)?.status
+  return status === 'missed' || status === 'canceled'
 }
 
 function pageFromHash(): DemoPage {

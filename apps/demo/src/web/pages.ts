@@ -123,7 +123,13 @@ export function shell(app: DemoApp, content: TemplateResult): TemplateResult {
         href="#/${page}"
         class="nav-item ${app.s.page === page ? 'active' : ''}"
         aria-current=${app.s.page === page ? 'page' : 'false'}
-        >${icon}<span>${t(key)}</span></a
+        >${icon}<span>${t(key)}</span>${
+          page === 'history' && app.s.missed > 0
+            ? html`<span class="badge" aria-label=${t('missedCalls', { count: String(app.s.missed) })}
+                >${app.s.missed > 99 ? '99+' : app.s.missed}</span
+              >`
+            : nothing
+        }</a
       >`,
   )
   const status = html`<span class="status-dot ${app.s.link}" title=${t(app.s.link)}></span>`
@@ -335,6 +341,35 @@ export function historyPage(app: DemoApp): TemplateResult {
     ${historyCursor ? html`<button class="secondary more" @click=${() => void app.loadHistory(true)}>${app.t('loadMore')}</button>` : nothing}`
 }
 
+/** "Ring me when RingKit Demo is closed": a switch, and why it is off when the browser says no. */
+function pushSetting(app: DemoApp): TemplateResult {
+  const { t } = app
+  const { push } = app.s
+  const unavailable = push === 'unsupported'
+  const note =
+    push === 'blocked'
+      ? html`<p class="note warn" role="alert">${t('ringClosedBlocked')}</p>`
+      : push === 'unsupported'
+        ? html`<p class="note warn">${t('ringClosedUnsupported')}</p>`
+        : typeof push === 'object'
+          ? html`<p class="note warn" role="alert">${t('ringClosedFailed', { detail: push.failed })}</p>`
+          : html`<p class="note">${t('ringClosedHint')}</p>`
+  return html`<section class="card settings">
+    <label class="switch-row">
+      <span>${t('ringClosed')}</span>
+      <input
+        type="checkbox"
+        role="switch"
+        class="switch"
+        .checked=${push === 'on' || push === 'working'}
+        ?disabled=${unavailable || push === 'working'}
+        @change=${(e: Event) => void app.setPush((e.target as HTMLInputElement).checked)}
+      />
+    </label>
+    ${note}
+  </section>`
+}
+
 export function settingsPage(app: DemoApp): TemplateResult {
   const { t } = app
   const { devices, selected, user } = app.s
@@ -348,6 +383,7 @@ export function settingsPage(app: DemoApp): TemplateResult {
       ${deviceSelects(devices, selected, translator(app.locale), (kind, id) => void app.selectDevice(kind, id))}
       ${named ? nothing : html`<button class="secondary" @click=${() => void app.loadDevices(true)}>${t('showDeviceNames')}</button>`}
     </section>
+    ${pushSetting(app)}
     <section class="card settings">
       <h2>${t('account')}</h2>
       ${

@@ -75,6 +75,8 @@ type Handler<T extends ClientMessageType> = (
 ) => Promise<ReplyResults[T] | typeof REPLIED>
 type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
 
+/** What a browser closes its sockets with when their page goes away (RFC 6455). */
+const CLOSE_GOING_AWAY = 1001
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
@@ -126,7 +128,7 @@ export class Gateway {
     })
     socket.on('pong', () => (conn.alive = true))
     socket.on('error', () => socket.terminate())
-    socket.on('close', () => this.#onClose(conn))
+    socket.on('close', (code) => this.#onClose(conn, code))
   }
 
   /** Logs every device of the account on this node out, telling each why. */
@@ -519,15 +521,17 @@ export class Gateway {
     session.tokenTimer.unref()
   }
 
-  #onClose(conn: Connection): void {
+  #onClose(conn: Connection, code: number): void {
     clearTimeout(conn.loginDeadline)
     this.#connections.delete(conn)
     this.#o.metrics.connections.dec()
     const session = conn.session
     if (!session || session.socket !== conn.socket) return
     session.socket = undefined
-    // Nothing to resume: what the device missed is lost, so its session ends now.
-    if (!session.resumable) return this.#endSession(session, 'disconnected')
+    // Nothing to resume: what the device missed is lost, so its session ends now. So it is when the
+    // browser closed the page (1001, going away): no page is left to resume, and a call to the
+    // account rings its push subscriptions at once rather than a session nobody will take back.
+    if (!session.resumable || code === CLOSE_GOING_AWAY) return this.#endSession(session, 'disconnected')
     this.#awaitResume(session)
   }
 
