@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { NewWebhookEvent } from '../webhooks/events.ts'
 import type { Db } from './pg-pool.ts'
-import { KEPT_ATTEMPTS, toAttempt, toJob, type LeasedRow } from './sqlite-webhooks.ts'
+import { KEPT_ATTEMPTS, toAttempt, toJob, trimCounter, type LeasedRow } from './sqlite-webhooks.ts'
 import type { WebhookEndpoint, WebhookStore } from './types.ts'
 
 /** Parameters of the event CTEs, as `$n` with their types. */
@@ -76,6 +76,7 @@ const toEndpoint = (r: EndpointRow): WebhookEndpoint => ({
 
 /** The outbox in PostgreSQL; `s` is the schema, quoted. */
 export function pgWebhooks(db: Db, s: string): WebhookStore {
+  const trims = trimCounter()
   return {
     async createWebhook(appKey, e, max) {
       // Counted and written under a lock on the app's endpoints, so two nodes cannot both pass the cap.
@@ -143,11 +144,13 @@ export function pgWebhooks(db: Db, s: string): WebhookStore {
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
           [id, attempt.at, attempt.eventId, attempt.type, attempt.attempt, attempt.status, attempt.error ?? null],
         )
-        await client.query(
-          `DELETE FROM ${s}.webhook_attempts WHERE endpoint_id = $1 AND id NOT IN (
-             SELECT id FROM ${s}.webhook_attempts WHERE endpoint_id = $1 ORDER BY at DESC, id DESC LIMIT $2)`,
-          [id, KEPT_ATTEMPTS],
-        )
+        if (trims(id)) {
+          await client.query(
+            `DELETE FROM ${s}.webhook_attempts WHERE endpoint_id = $1 AND id NOT IN (
+               SELECT id FROM ${s}.webhook_attempts WHERE endpoint_id = $1 ORDER BY at DESC, id DESC LIMIT $2)`,
+            [id, KEPT_ATTEMPTS],
+          )
+        }
         const key = [id, job.event.id, job.attempt]
         if (outcome.kind === 'retry') {
           await client.query(

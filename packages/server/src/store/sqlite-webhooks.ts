@@ -27,6 +27,22 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint ON webhook_attempts (endpoi
 
 /** How many attempts an endpoint's list keeps. */
 export const KEPT_ATTEMPTS = 100
+/**
+ * Trimming an endpoint's attempts reads past the ones kept: done once every this many attempts
+ * (on the attempt's own number of the store's count), the list holds at most this many more.
+ */
+export const TRIM_EVERY = 25
+
+/** Whether the `n`th settle of this store trims; a counter per store, not per endpoint, so any endpoint is trimmed in turn. */
+export function trimCounter(): (endpointId: string) => boolean {
+  const settled = new Map<string, number>()
+  return (endpointId) => {
+    const n = (settled.get(endpointId) ?? 0) + 1
+    if (settled.size > 10_000) settled.clear()
+    settled.set(endpointId, n % TRIM_EVERY)
+    return n % TRIM_EVERY === 1
+  }
+}
 
 interface EndpointRow {
   id: string
@@ -168,6 +184,7 @@ export function sqliteWebhooks(db: Database.Database): WebhookStore & {
     pruneJobs: db.prepare('DELETE FROM webhook_jobs WHERE first_at < ?'),
   }
 
+  const trims = trimCounter()
   const addEvents = (appKey: string, callId: string, events: NewWebhookEvent[], now: number) => {
     const endpoints = q.enabledEndpoints.all(appKey).map((e) => ({
       id: e.id,
@@ -202,7 +219,7 @@ export function sqliteWebhooks(db: Database.Database): WebhookStore & {
         attempt.status,
         attempt.error ?? null,
       )
-      q.trimAttempts.run(id, id, KEPT_ATTEMPTS)
+      if (trims(id)) q.trimAttempts.run(id, id, KEPT_ATTEMPTS)
       if (outcome.kind === 'retry') q.reschedule.run(outcome.at, id, job.event.id, job.attempt)
       else q.retire.run(id, job.event.id, job.attempt)
       if (outcome.kind === 'disable') {
