@@ -28,16 +28,17 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint ON webhook_attempts (endpoi
 /** How many attempts an endpoint's list keeps. */
 export const KEPT_ATTEMPTS = 100
 /**
- * Trimming an endpoint's attempts reads past the ones kept: done once every this many attempts
- * (on the attempt's own number of the store's count), the list holds at most this many more.
+ * Trimming an endpoint's attempts reads past the ones kept, so it is done on every this-many-th
+ * settle of the endpoint: its list holds at most this many less one beyond `KEPT_ATTEMPTS`.
  */
 export const TRIM_EVERY = 25
 
-/** Whether the `n`th settle of this store trims; a counter per store, not per endpoint, so any endpoint is trimmed in turn. */
+/** Whether a settle of the endpoint should trim its attempts: the first, then every `TRIM_EVERY`th. */
 export function trimCounter(): (endpointId: string) => boolean {
   const settled = new Map<string, number>()
   return (endpointId) => {
     const n = (settled.get(endpointId) ?? 0) + 1
+    // Bounded by the endpoints this node delivers to; starting over only trims once more.
     if (settled.size > 10_000) settled.clear()
     settled.set(endpointId, n % TRIM_EVERY)
     return n % TRIM_EVERY === 1
