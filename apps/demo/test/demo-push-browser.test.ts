@@ -6,6 +6,7 @@ import { pushService, type PushService } from '../../../packages/server/test/pus
 import type { TestServer } from '../../../packages/server/test/support.ts'
 import {
   accidOf,
+  callFromContacts,
   Camera,
   DESKTOP,
   online,
@@ -13,8 +14,10 @@ import {
   openHistory,
   part,
   PHONE,
+  remoteVideoPlays,
   signUp,
   startDemoServer,
+  state,
   type Viewport,
 } from './flows.ts'
 
@@ -156,6 +159,51 @@ describe('demo: ringing a closed page', () => {
         const rows = await openHistory(back)
         await rows.first().waitFor()
         assert.equal(await badge.count(), 0, 'looking at History clears the badge')
+      } finally {
+        await back.context().close()
+      }
+    } finally {
+      await ann.context().close()
+    }
+  })
+
+  it('Accept opens the demo at ?ringkitCall=: after sign-in <ringkit-call> answers by itself, with live video', async (t) => {
+    if (skipWithoutChromium(t)) return
+    const n = ++users
+    const ben = await pageWithPush(DESKTOP, 'granted')
+    const bob = await signUp(ben, `bea${n}`, `Bea Away ${n}`)
+    await openSettings(ben)
+    await settingsSwitch(ben).click()
+    await ben.waitForFunction(
+      () => document.querySelector('demo-app')?.shadowRoot?.querySelector<HTMLInputElement>('input.switch')?.checked,
+    )
+    await ben.context().close()
+    const ann = await openDemo(browser!, server!.url, DESKTOP, 'en')
+    try {
+      await signUp(ann, `abe${n}`, `Abe Caller ${n}`)
+      await callFromContacts(ann, bob, 'video')
+      await state(ann, 'outgoing')
+      const deadline = Date.now() + 10_000
+      let ring = push.delivered.find((p) => p.payload.name === `Abe Caller ${n}` && p.payload.kind === 'ring')
+      while (!ring && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50))
+        ring = push.delivered.find((p) => p.payload.name === `Abe Caller ${n}` && p.payload.kind === 'ring')
+      }
+      assert.ok(ring, `no ring pushed: ${push.failures}`)
+      // What the worker's Accept opens: the demo's page, naming the call.
+      const back = await openDemo(browser!, `${server!.url}/?ringkitCall=${ring.payload.callId}`, DESKTOP, 'en')
+      try {
+        await back.locator('input[name=username]').fill(bob.username)
+        await back.locator('input[name=password]').fill('correct horse battery')
+        await back.locator('form button[type=submit]').click()
+        await state(back, 'connected')
+        await state(ann, 'connected')
+        await remoteVideoPlays(back)
+        await remoteVideoPlays(ann)
+        assert.equal(await back.evaluate(() => location.search), '', 'the call is taken off the address')
+        await camera.shoot(back, 'answered-from-notification-desktop')
+        await part(ann, 'hangup').click()
+        await state(back, 'idle')
       } finally {
         await back.context().close()
       }

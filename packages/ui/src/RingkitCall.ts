@@ -55,6 +55,9 @@ const IDLE: Omit<UiState, 'devices' | 'selected' | 'notice' | 'toast' | 'soundBl
   group: undefined,
 }
 
+/** How long a page opened from a notification waits for its call to ring here (the login included). */
+const ANSWER_WAIT_MS = 30_000
+
 /**
  * `<ringkit-call>`: bind a logged-in `RingKit` to `.kit` and every call of that device, incoming or
  * placed with `.call()`, gets its whole UI: ringing, answering, the call itself, and the end.
@@ -95,6 +98,9 @@ export class RingkitCall extends LitElement {
   #unsubscribe: (() => void)[] = []
   #timers = new Map<'toast' | 'notice' | 'tick' | 'record', ReturnType<typeof setTimeout>>()
   #endedCallId: string | undefined
+  /** Missed calls told in a notice already, and those arriving to be told together. */
+  readonly #missedTold = new Set<string>()
+  #missedPending: CallRecord[] = []
   /** The latest record this device got: it may arrive just before its callEnd. */
   #record: CallRecord | undefined
   readonly #localVideo = videoElement(true)
@@ -360,26 +366,13 @@ export class RingkitCall extends LitElement {
   /**
    * What the login brought: the calls missed while no device was online, told in a notice, and
    * the call a notification opened this page to answer (`?ringkitCall=`), answered once it rings.
+   * The kit may be bound before its login ends: its `missedCall` events tell the same then.
    */
   #arrived(kit: RingKit): void {
-    const missed = kit.missedCalls
-    const first = missed[0]
-    if (first) {
-      // With a resolver, its name, not the accid first and the name a moment later.
-      void Promise.resolve(missed.length === 1 ? this.resolveUser?.(first.caller) : undefined)
-        .catch(() => undefined)
-        .then((info) => {
-          const t = this.#t()
-          const text =
-            missed.length === 1
-              ? t('missedFrom', { name: info?.name || first.caller })
-              : t('missedMany', { count: String(missed.length) })
-          this.#showNotice(text, 'info')
-        })
-    }
+    if (kit.online) this.#tellMissed(kit.missedCalls)
     const callId = takeCallFromNotification()
     if (!callId) return
-    void kit.ringingCall(callId).then(async (call) => {
+    void kit.ringingCall(callId, ANSWER_WAIT_MS).then(async (call) => {
       if (!call || (this.#call && this.#call !== call)) return
       if (!this.#call) {
         this.#show('incoming', call.type, call.peer)
@@ -387,6 +380,25 @@ export class RingkitCall extends LitElement {
       }
       await this.accept()
     })
+  }
+
+  /** Missed calls not told yet, in one notice: who called when it was one, how many when more. */
+  #tellMissed(records: CallRecord[]): void {
+    const fresh = records.filter((r) => !this.#missedTold.has(r.callId))
+    if (fresh.length === 0) return
+    for (const r of fresh) this.#missedTold.add(r.callId)
+    const first = fresh[0]!
+    // With a resolver, its name, not the accid first and the name a moment later.
+    void Promise.resolve(fresh.length === 1 ? this.resolveUser?.(first.caller) : undefined)
+      .catch(() => undefined)
+      .then((info) => {
+        const t = this.#t()
+        const text =
+          fresh.length === 1
+            ? t('missedFrom', { name: info?.name || first.caller })
+            : t('missedMany', { count: String(fresh.length) })
+        this.#showNotice(text, 'info')
+      })
   }
 
   #listen(kit: RingKit): (() => void)[] {
@@ -418,6 +430,11 @@ export class RingkitCall extends LitElement {
       kit.on('otherClientAccept', ({ call }) => this.#endedElsewhere(call, 'answeredElsewhere')),
       kit.on('otherClientReject', ({ call }) => this.#endedElsewhere(call, 'declinedElsewhere')),
       kit.on('record', (record) => this.#onRecord(record)),
+      // One per record, in one go at login: told together once they are all in.
+      kit.on('missedCall', (record) => {
+        this.#missedPending.push(record)
+        if (this.#missedPending.length === 1) queueMicrotask(() => this.#tellMissed(this.#missedPending.splice(0)))
+      }),
       kit.on('audioAvailable', ({ call, accid, available }) => {
         if (!mine(call) || accid === kit.accid) return
         if (call.isGroup) this.#group.media(accid, { micOff: !available })
