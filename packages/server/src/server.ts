@@ -355,6 +355,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     (error) =>
       log.warn({ err: error }, "the node heartbeat failed: this node's device slots lapse unless a later beat passes"),
   )
+  const guards = new AccountGuards({ limits, rates, cooldowns })
   const gateway = new Gateway({
     store,
     engine,
@@ -364,7 +365,7 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     heartbeatMs: options.heartbeatMs ?? DEFAULT_SETTINGS.heartbeatMs,
     resumeGraceMs,
     limits,
-    guards: new AccountGuards({ limits, rates, cooldowns }),
+    guards,
     sessionIceServers: sessionIceServers(ice),
     callIceServers: iceForCall,
     slots,
@@ -393,8 +394,10 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
     webhooks: { denyPrivate: options.webhooks?.denyPrivate ?? false, changed: (appKey) => webhooks.forget(appKey) },
     declineFromPush: async (token) => {
       const { appKey, callId, accid } = await ringer.verifyDecline(token)
-      // No device of the account is online: the notification declines for the account.
-      await engine.act(appKey, callId, { kind: 'reject', by: { accid, deviceId: 'push' } })
+      // No device of the account is online: the notification declines for the account, and the
+      // caller may not ring again at once, as after a decline in the app.
+      const call = await engine.act(appKey, callId, { kind: 'reject', by: { accid, deviceId: 'push' } })
+      await guards.declined(appKey, call.caller.accid, accid)
     },
     kickAccount: async (appKey, accid) => {
       gateway.kickAccount(appKey, accid, 'revoked')

@@ -97,6 +97,8 @@ describe('Web Push ringing', () => {
     assert.equal(record.status, RECORD_STATUS.rejected)
     const again = await post(String(ring!.payload.declineToken))
     assert.equal(again.status, 404, 'the call is over')
+    // As after a decline in the app, the caller may not ring again at once.
+    await assert.rejects(alice.kit.call({ to: bob.accid, type: 'audio' }), { code: 'DECLINED_RECENTLY' })
   })
 
   it('a login after the ring shows the missed call, in the login result and as a missedCall event', async () => {
