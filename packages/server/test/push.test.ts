@@ -178,4 +178,21 @@ describe('Web Push ringing', () => {
     await device.next('invited')
     await call.cancel()
   })
+
+  it('a group call rings its offline members by push, those invited later too', async () => {
+    const [first, later] = [await subscribedAndGone(), await subscribedAndGone()]
+    const ann = await TestDevice.online(server, fresh('ann'))
+    const cat = await TestDevice.online(server, fresh('cat'))
+    const call = await ann.kit.groupCall({ to: [cat.accid, first.accid], type: 'video' })
+    const [ring] = await waitForPush(first.subscription.endpoint, 1)
+    assert.equal(ring!.payload.callId, call.callId)
+    assert.equal(ring!.payload.isGroup, true)
+    await (await cat.next('invited')).call.accept()
+    await ann.next('userAccept')
+    await call.invite([later.accid])
+    const [invited] = await waitForPush(later.subscription.endpoint, 1)
+    assert.equal(invited!.payload.kind, 'ring')
+    assert.equal(invited!.payload.callId, call.callId)
+    await call.hangup()
+  })
 })

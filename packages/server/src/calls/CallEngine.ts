@@ -266,7 +266,7 @@ export class CallEngine {
   }
 
   /** Group calls: claims `to` for the call and rings those not in another call. Runs in the call's queue. */
-  async #ring(read: KeptCall, by: DeviceRef, to: string[], expiresAt: number): Promise<void> {
+  async #ring(read: KeptCall, by: DeviceRef, to: string[], expiresAt: number, offline: string[] = []): Promise<void> {
     const { calls } = this.#o
     const s = read.state
     const claimed = await Promise.all(to.map(async (accid) => calls.claim(s.appKey, accid, s.callId)))
@@ -276,7 +276,7 @@ export class CallEngine {
     if (!result.ok) await Promise.all(ringing.map(async (accid) => calls.release(s.appKey, accid, s.callId)))
     // A lost write keeps the claims: the next attempt claims them again, and those the call does
     // not come to hold count for nothing once it ends.
-    const after = await this.#finish(result, read)
+    const after = await this.#finish(result, read, offline)
     if (after.phase === 'ended') return
     for (const accid of ringing) this.#send(s.appKey, { account: accid }, this.#invite(after, accid))
   }
@@ -359,7 +359,9 @@ export class CallEngine {
         if (fresh.length === 0) return
         checkInvite(s, fresh, this.#o.maxGroupCallees)
         await this.#checkAccounts(appKey, fresh)
-        await this.#ring(kept, by, fresh, this.#now() + (s.expiresAt - s.createdAt))
+        const online = await Promise.all(fresh.map(async (accid) => this.#o.delivery.onlineDevices(appKey, accid)))
+        const offline = fresh.filter((_, i) => online[i]?.length === 0)
+        await this.#ring(kept, by, fresh, this.#now() + (s.expiresAt - s.createdAt), offline)
       }),
     )
   }
@@ -617,7 +619,7 @@ export class CallEngine {
    * the record once. The write names the version read; when another came first it throws
    * `LostRace` having done nothing else.
    */
-  async #finish(result: TransitionResult, before: Read): Promise<CallState> {
+  async #finish(result: TransitionResult, before: Read, offline: string[] = []): Promise<CallState> {
     if (!result.ok) throw new RingKitError(result.code, result.message)
     const { state, effects } = result
     if (state.phase !== 'ended') {
@@ -626,7 +628,7 @@ export class CallEngine {
       this.#schedule(state)
       // Live 1:1 calls change little once connected; a group call's members change all along.
       if (state.phase === 'active' || state.isGroup) await this.#journal.update(state, version)
-      const told = liveEvents(before.state, state, this.#now())
+      const told = liveEvents(before.state, state, this.#now(), offline)
       if (told.length > 0) await this.#o.webhooks?.add(state.appKey, state.callId, told)
       this.#perform(state.appKey, effects)
       if (state.isGroup) await this.#groupChanged(before.state, state)

@@ -72,7 +72,12 @@ export function ringingEvent(state: CallState, callees: string[], offlineCallees
  * What a live (not ended) change of a call tells a backend: a 1:1 call answered, or a group call's
  * members answering, declining, missing, joining and leaving. The ending is told from the record.
  */
-export function liveEvents(before: CallState, after: CallState, now: number): NewWebhookEvent[] {
+export function liveEvents(
+  before: CallState,
+  after: CallState,
+  now: number,
+  offline: readonly string[] = [],
+): NewWebhookEvent[] {
   if (after.phase === 'ended') return []
   if (!after.isGroup) {
     if (before.phase === 'ringing' && after.phase === 'active') {
@@ -97,8 +102,9 @@ export function liveEvents(before: CallState, after: CallState, now: number): Ne
   const callerBack = before.callerLeftAt !== undefined && after.callerLeftAt === undefined
   if (callerLeft) events.push({ type: 'call.member.left', at: now, data: { accid: after.caller.accid } })
   if (callerBack) events.push({ type: 'call.member.joined', at: now, data: { accid: after.caller.accid } })
-  // Members invited into a call already ringing: their presence was not read, so none is named offline.
-  if (ringing.length > 0) events.unshift({ ...ringingEvent(after, ringing, []), at: now })
+  // Members invited into a call going on; `offline`: those of them with no device online.
+  const unreachable = ringing.filter((accid) => offline.includes(accid))
+  if (ringing.length > 0) events.unshift({ ...ringingEvent(after, ringing, unreachable), at: now })
   return events
 }
 
