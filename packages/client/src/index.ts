@@ -25,6 +25,7 @@ export {
   RingKitError,
   ERROR_CODES,
   RECORD_STATUS,
+  missedBy,
   type ErrorCode,
   type CallRecord,
   type CallType,

@@ -102,3 +102,13 @@ export const callRecordSchema = z.object({
   attachment: attachmentSchema.optional(),
 })
 export type CallRecord = z.infer<typeof callRecordSchema>
+
+/**
+ * Whether the call rang `accid` and it did not answer: it missed it, or the caller gave up first.
+ * A call it declined, or that found it busy, it did not miss.
+ */
+export function missedBy(record: CallRecord, accid: string): boolean {
+  if (record.caller === accid) return false
+  const status = record.members.find((m) => m.accid === accid)?.status
+  return status === 'missed' || status === 'canceled'
+}

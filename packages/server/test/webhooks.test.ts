@@ -159,9 +159,28 @@ describe('webhooks: every event of a call, signed, in order', () => {
       `call.member.joined ${cat!.accid}`,
       `call.rejected ${dan!.accid}`,
       `call.member.left ${bob!.accid}`,
+      // The caller hanging up ends the call: Cat, still in it, leaves with it.
+      `call.member.left ${cat!.accid}`,
       'call.ended',
     ])
     assert.deepEqual(events[0]!.data.callees, [bob!.accid, cat!.accid, dan!.accid])
+  })
+
+  it('a group call the caller gives up on tells of each member it rang as canceled, before call.ended', async () => {
+    const hook = await register(server)
+    const [ann, bob, cat] = await Promise.all(
+      ['ann', 'bob', 'cat'].map(async (x) => TestDevice.online(server, fresh(x))),
+    )
+    const call = await ann!.kit.groupCall({ to: [bob!.accid, cat!.accid], type: 'audio' })
+    await bob!.next('invited')
+    await cat!.next('invited')
+    await call.hangup()
+    const events = await eventsOf(hook, call.callId, endedWith)
+    assertInOrder(events)
+    assert.deepEqual(
+      events.map((e) => `${e.type}${typeof e.data.accid === 'string' ? ` ${e.data.accid}` : ''}`),
+      ['call.ringing', `call.canceled ${bob!.accid}`, `call.canceled ${cat!.accid}`, 'call.ended'],
+    )
   })
 
   it('a callee with no device online rings when the backend takes call.ringing, and is named offline', async () => {

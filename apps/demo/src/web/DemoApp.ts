@@ -1,5 +1,5 @@
 import { LitElement, html, type TemplateResult } from 'lit'
-import { RingKit, type CallRecord, type CallType } from '@ringkit/client'
+import { missedBy, RingKit, type CallType } from '@ringkit/client'
 import {
   detectLocale,
   LOCALES,
@@ -338,13 +338,6 @@ export class DemoApp extends LitElement {
 /** Service workers, push and notifications: what ringing a closed page needs. */
 function pushSupported(): boolean {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window
-}
-
-/** A call that rang this account and that it did not answer. */
-function missedBy(record: CallRecord, accid: string): boolean {
-  if (record.caller === accid) return false
-  const status = record.members.find((m) => m.accid === accid)?.status
-  return status === 'missed' || status === 'canceled'
 }
 
 function pageFromHash(): DemoPage {

@@ -654,6 +654,9 @@ export class CallEngine {
     if (before.version !== undefined && !(await calls.delete(state.callId, before.version))) throw new LostRace()
     this.#schedule(state)
     const record = buildRecord(state)
+    // A group call's last change (a decline, a miss, a leave, the caller giving up) is told before its end.
+    const told = state.isGroup ? liveEvents(before.state, state, this.#now()) : []
+    if (told.length > 0) await this.#o.webhooks?.add(state.appKey, state.callId, told)
     const written = await store.finishCall(state.appKey, record)
     if (written) this.#o.webhooks?.recorded(state.appKey, record)
     this.#journal.ended(state.callId)

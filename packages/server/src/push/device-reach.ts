@@ -1,4 +1,4 @@
-import { RingKitError, RECORD_STATUS, type CallRecord, type ClientMessageOf } from '@ringkit/protocol'
+import { missedBy, RingKitError, type CallRecord, type ClientMessageOf } from '@ringkit/protocol'
 import type { Store } from '../store/types.ts'
 import { MAX_PUSH_SUBSCRIPTIONS } from './ringer.ts'
 
@@ -64,16 +64,7 @@ export function deviceReach(
       const since = await store.offlineSince(appKey, accid)
       if (since === undefined || (await othersOnline())) return []
       const { records } = await store.listRecords(appKey, accid, { limit: RECORDS_READ })
-      return records
-        .filter((r) => r.endedAt > since && r.caller !== accid && missedBy(r, accid))
-        .slice(0, MAX_MISSED_CALLS)
+      return records.filter((r) => r.endedAt > since && missedBy(r, accid)).slice(0, MAX_MISSED_CALLS)
     },
   }
-}
-
-/** Rang this account and was not answered by it: it missed it, or the caller gave up first. */
-function missedBy(record: CallRecord, accid: string): boolean {
-  if (record.status === RECORD_STATUS.busy) return false
-  const status = record.members.find((m) => m.accid === accid)?.status
-  return status === 'missed' || status === 'canceled'
 }

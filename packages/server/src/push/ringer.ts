@@ -1,7 +1,7 @@
 import webpush from 'web-push'
 import type { Logger } from 'pino'
 import { SignJWT, decodeJwt, jwtVerify } from 'jose'
-import { RingKitError, type CallRecord } from '@ringkit/protocol'
+import { missedBy, RingKitError, type CallRecord } from '@ringkit/protocol'
 import type { PushSubscriptionRecord, Store } from '../store/types.ts'
 
 /** How long one push may take to be accepted by the push service. */
@@ -122,13 +122,14 @@ export class PushRinger {
     const rung = this.#rung.get(record.callId)
     this.#rung.delete(record.callId)
     const who = await this.#who(appKey, record.caller)
-    for (const member of record.members) {
-      if (member.accid === record.caller) continue
-      const answered = member.status === 'joined'
-      if (answered && !rung?.has(member.accid)) continue
-      if (!answered && (member.status === 'busy' || (await online(member.accid)))) continue
-      const subs = await this.#o.store.listPushSubscriptions(appKey, member.accid)
-      const kind = answered ? 'clear' : 'missed'
+    for (const { accid } of record.members) {
+      if (accid === record.caller) continue
+      // Missed: told so wherever the ring came from, unless a device is online to show it.
+      // Answered or declined (here or on another device): only a ring this node sent is taken away.
+      const missed = missedBy(record, accid)
+      if (missed ? await online(accid) : !rung?.has(accid)) continue
+      const subs = await this.#o.store.listPushSubscriptions(appKey, accid)
+      const kind = missed ? 'missed' : 'clear'
       await Promise.all(
         subs.map(async (sub) =>
           this.#send(sub, MISSED_TTL_SECONDS, record.callId, { kind, callId: record.callId, ...who, lang: sub.lang }),

@@ -60,12 +60,16 @@ export function pgPush(db: Db, s: string): PushStore {
       return rows[0] ? Number(rows[0].offline_at) : undefined
     },
     async claimSetting(key, value) {
+      // DO UPDATE, not DO NOTHING: a writer that waited on another's insert then returns the row that
+      // one committed, where a SELECT in the same statement would still see none.
       const { rows } = await db.query<{ value: string }>(
-        `WITH put AS (INSERT INTO ${s}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value)
-         SELECT value FROM put UNION ALL SELECT value FROM ${s}.settings WHERE key = $1`,
+        `INSERT INTO ${s}.settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`,
         [key, value],
       )
-      return rows[0]?.value ?? value
+      const kept = rows[0]?.value
+      if (kept === undefined) throw new Error(`the setting ${key} was neither written nor found`)
+      return kept
     },
   }
 }

@@ -192,7 +192,10 @@ export function pgWebhooks(db: Db, s: string): WebhookStore {
          job AS (
            INSERT INTO ${s}.webhook_jobs (endpoint_id, event_id, call_id, seq, first_at, next_at)
            SELECT endpoint.id, event.id, event.call_id, event.seq, $4, $4 FROM endpoint, event
-           ON CONFLICT (endpoint_id, event_id) DO UPDATE SET first_at = excluded.first_at, next_at = excluded.next_at)
+           -- Asked for again while an attempt is in flight: that attempt's settle no longer matches
+           -- (attempt is fenced on), and the job is due at once, as a new one.
+           ON CONFLICT (endpoint_id, event_id) DO UPDATE SET first_at = excluded.first_at, next_at = excluded.next_at,
+             attempt = 0, lease_until = 0)
          SELECT EXISTS (SELECT 1 FROM endpoint) AS endpoint, EXISTS (SELECT 1 FROM event) AS event`,
         [appKey, id, eventId, now],
       )

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS webhook_jobs (
   lease_until INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (endpoint_id, event_id));
 CREATE INDEX IF NOT EXISTS webhook_jobs_due ON webhook_jobs (next_at);
 CREATE INDEX IF NOT EXISTS webhook_jobs_call ON webhook_jobs (endpoint_id, call_id, seq);
+CREATE INDEX IF NOT EXISTS webhook_jobs_event ON webhook_jobs (event_id);
 CREATE TABLE IF NOT EXISTS webhook_attempts (
   endpoint_id TEXT NOT NULL, at INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
   attempt INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT);
@@ -139,7 +140,8 @@ export function sqliteWebhooks(db: Database.Database): WebhookStore & {
     ),
     insertJob: db.prepare(
       `INSERT INTO webhook_jobs (endpoint_id, event_id, call_id, seq, first_at, next_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint_id, event_id) DO UPDATE SET first_at = excluded.first_at, next_at = excluded.next_at`,
+       ON CONFLICT (endpoint_id, event_id) DO UPDATE SET first_at = excluded.first_at, next_at = excluded.next_at,
+         attempt = 0, lease_until = 0`,
     ),
     due: db.prepare<[number, number, number], { endpoint_id: string; event_id: string }>(
       `SELECT j.endpoint_id, j.event_id FROM webhook_jobs j

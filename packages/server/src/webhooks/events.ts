@@ -69,8 +69,9 @@ export function ringingEvent(state: CallState, callees: string[], offlineCallees
 }
 
 /**
- * What a live (not ended) change of a call tells a backend: a 1:1 call answered, or a group call's
- * members answering, declining, missing, joining and leaving. The ending is told from the record.
+ * What a change of a call tells a backend: a 1:1 call answered, or a group call's members
+ * answering, declining, missing, joining and leaving, the change that ends it included. The end
+ * itself (and a 1:1 call's outcome) is told from the record.
  */
 export function liveEvents(
   before: CallState,
@@ -78,8 +79,8 @@ export function liveEvents(
   now: number,
   offline: readonly string[] = [],
 ): NewWebhookEvent[] {
-  if (after.phase === 'ended') return []
   if (!after.isGroup) {
+    if (after.phase === 'ended') return []
     if (before.phase === 'ringing' && after.phase === 'active') {
       return [{ type: 'call.accepted', at: after.connectedAt, data: { accid: after.answeredBy.accid } }]
     }

@@ -22,6 +22,7 @@ CREATE TABLE ${s}.webhook_jobs (
   lease_until bigint NOT NULL DEFAULT 0, PRIMARY KEY (endpoint_id, event_id));
 CREATE INDEX webhook_jobs_due ON ${s}.webhook_jobs (next_at);
 CREATE INDEX webhook_jobs_call ON ${s}.webhook_jobs (endpoint_id, call_id, seq);
+CREATE INDEX webhook_jobs_event ON ${s}.webhook_jobs (event_id);
 CREATE TABLE ${s}.webhook_attempts (
   id bigserial PRIMARY KEY, endpoint_id text NOT NULL, at bigint NOT NULL, event_id text NOT NULL,
   type text NOT NULL, attempt integer NOT NULL, status integer NOT NULL, error text);
