@@ -89,7 +89,7 @@ async function pushLatency(
     const device = await TestDevice.online(server, accid)
     const subscription = push.subscription()
     await device.kit.enablePush({ serviceWorker: pushRegistration(subscription).reg })
-    await device.kit.logout()
+    device.kit.disconnect()
     const before = push.delivered.length
     const started = performance.now()
     const call = await caller.kit.call({ to: accid, type: 'audio' })

@@ -149,13 +149,13 @@ export class Connection {
     })
   }
 
-  /** Ends the connection for good, failing what still waits. */
-  close(error = new RingKitError('NOT_CONNECTED', 'logged out')): void {
+  /** Ends the connection for good, failing what still waits; `code` is the socket's close code. */
+  close(error = new RingKitError('NOT_CONNECTED', 'logged out'), code?: number): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
     clearInterval(this.#heartbeat)
     clearTimeout(this.#retry)
-    if (this.#socket) this.#dispose(this.#socket)
+    if (this.#socket) this.#dispose(this.#socket, code)
     this.#failPending(error)
   }
 
@@ -386,10 +386,11 @@ export class Connection {
     }
   }
 
-  #dispose(socket: WebSocketLike): void {
+  #dispose(socket: WebSocketLike, code?: number): void {
     socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null
     try {
-      socket.close()
+      if (code === undefined) socket.close()
+      else socket.close(code)
     } catch {
       // already closed
     }

@@ -2,6 +2,7 @@ import {
   DEFAULT_CALL_TIMEOUT_MS,
   MAX_ATTACHMENT_BYTES,
   MAX_CALL_TIMEOUT_MS,
+  CLOSE_PAGE_CLOSED,
   RingKitError,
   attachmentBytes,
   type Attachment,
@@ -136,6 +137,7 @@ export class RingKit {
       throw error
     }
     this.#scheduleRenewal()
+    globalThis.addEventListener?.('pagehide', this.#pageHidden)
     this.#vapidPublicKey = result.vapidPublicKey
     const missedCalls = result.missedCalls ?? []
     this.#missedCalls = missedCalls
@@ -208,6 +210,20 @@ export class RingKit {
     if (connection.online) await connection.request('logout', {}).catch(() => {})
     this.#shutDown()
   }
+
+  /**
+   * Goes away without logging out, as a closed page does: the server ends this device's session at
+   * once (its calls end) but keeps its push subscription, so calls ring it through push from now
+   * on. The SDK does this by itself when the page goes (`pagehide`); log in again to come back.
+   */
+  disconnect(): void {
+    // Said in a frame first, which the server acts on as it reads it, then in the close code: a
+    // page being torn down may not get to send the one, or the server to see the other soon.
+    if (this.#connection?.online) void this.#connection.request('logout', { keepPush: true }).catch(() => {})
+    this.#shutDown(new RingKitError('NOT_CONNECTED', 'disconnected'), 'disconnected', CLOSE_PAGE_CLOSED)
+  }
+
+  readonly #pageHidden = () => this.disconnect()
 
   /** Default ringing time for calls this device places. */
   setCallTimeout(ms: number): void {
@@ -600,10 +616,11 @@ export class RingKit {
     }
   }
 
-  #shutDown(error?: RingKitError, reason: 'disconnected' | 'kicked' = 'disconnected'): void {
+  #shutDown(error?: RingKitError, reason: 'disconnected' | 'kicked' = 'disconnected', code?: number): void {
     clearTimeout(this.#renewTimer)
+    globalThis.removeEventListener?.('pagehide', this.#pageHidden)
     this.#endAll(reason)
-    this.#connection?.close(error)
+    this.#connection?.close(error, code)
     this.#connection = undefined
     this.#login = undefined
   }

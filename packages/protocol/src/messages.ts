@@ -15,6 +15,11 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000
 export const MAX_GROUP_MEMBERS = 25
 /** Most people in one group call without Janus: each sends its media to every other one (a mesh). */
 export const MAX_MESH_MEMBERS = 4
+/**
+ * The close code of a device that is gone for good but did not log out (its page closed): the
+ * server ends its session at once, without waiting for a resume, and push rings it from then on.
+ */
+export const CLOSE_PAGE_CLOSED = 4000
 /** Most calls a resuming device names as held: one at a time per account, with room for races. */
 export const MAX_HELD_CALLS = 16
 
@@ -50,7 +55,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
       .optional(),
   }),
   request('renew', { token: z.string().min(1).max(4096) }),
-  request('logout', {}),
+  /** `keepPush`: the device goes away but is still rung through its push subscription (its page closed). */
+  request('logout', { keepPush: z.boolean().optional() }),
   request('ping', { ack: z.number().int().min(0).optional() }),
   request('call', {
     to: z.array(accidSchema).min(1).max(MAX_GROUP_MEMBERS),

@@ -400,6 +400,8 @@ export async function startServer(options: ServerOptions): Promise<RingKitServer
       await guards.declined(appKey, call.caller.accid, accid)
     },
     kickAccount: async (appKey, accid) => {
+      // A revoked account's closed pages are not rung either: a stolen browser hears nothing more.
+      await store.deletePushSubscription(appKey, accid)
       gateway.kickAccount(appKey, accid, 'revoked')
       await cluster?.revokeElsewhere(appKey, accid)
     },

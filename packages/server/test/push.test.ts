@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { RECORD_STATUS } from '@ringkit/protocol'
 import { startTestServer, TestDevice, type TestServer } from './support.ts'
-import { pushService, pushRegistration as registration, type PushService } from './push-service.ts'
+import { pushService, pushRegistration, pushRegistration as registration, type PushService } from './push-service.ts'
 
 let server: TestServer
 let push: PushService
@@ -20,14 +20,17 @@ after(async () => {
   await push.close()
 })
 
-/** An account whose one device subscribed to push, then closed its page (logged out). */
+/** An account whose one device subscribed to push, then closed its page (without logging out). */
 async function subscribedAndGone(lang = 'en') {
   const accid = fresh('bob')
   const device = await TestDevice.online(server, accid)
   const subscription = push.subscription()
   const { reg, key } = registration(subscription)
   await device.kit.enablePush({ serviceWorker: reg, lang })
-  await device.kit.logout()
+  // The page closes: no logout, so the subscription stays.
+  device.kit.disconnect()
+  // A round trip through the server after the close frame: its session has ended by then.
+  await server.rest('GET', `/v1/accounts/${accid}`)
   return { accid, subscription, key: key() }
 }
 
@@ -194,5 +197,28 @@ describe('Web Push ringing', () => {
     assert.equal(invited!.payload.kind, 'ring')
     assert.equal(invited!.payload.callId, call.callId)
     await call.hangup()
+  })
+
+  it('signing out drops the device subscription, and a revoke drops all of the account and voids its decline tokens', async () => {
+    const signedOut = fresh('sam')
+    const device = await TestDevice.online(server, signedOut)
+    await device.kit.enablePush({ serviceWorker: pushRegistration(push.subscription()).reg })
+    await device.kit.logout()
+    const alice = await TestDevice.online(server, fresh('alice'))
+    await assert.rejects(alice.kit.call({ to: signedOut, type: 'audio' }), { code: 'CALLEE_OFFLINE' })
+
+    const bob = await subscribedAndGone()
+    const call = await alice.kit.call({ to: bob.accid, type: 'audio' })
+    const [ring] = await waitForPush(bob.subscription.endpoint, 1)
+    assert.equal((await server.rest('POST', `/v1/accounts/${bob.accid}/revoke`)).status, 200)
+    const declined = await fetch(String(ring!.payload.declineUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: ring!.payload.declineToken }),
+    })
+    assert.equal(((await declined.json()) as { error: { code: string } }).error.code, 'TOKEN_REVOKED')
+    await call.cancel()
+    await alice.next('record', (r) => r.callId === call.callId)
+    await assert.rejects(alice.kit.call({ to: bob.accid, type: 'audio' }), { code: 'CALLEE_OFFLINE' })
   })
 })

@@ -330,7 +330,15 @@ export const API_ROUTES = {
     auth: 'none',
     body: { schema: declineBody, required: true },
     responses: { 200: json('the call is declined', z.object({ declined: z.literal(true) })) },
-    errors: ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'CALL_NOT_FOUND', 'NOT_IN_CALL', 'INVALID_STATE'],
+    errors: [
+      'TOKEN_INVALID',
+      'TOKEN_EXPIRED',
+      'TOKEN_REVOKED',
+      'CALL_NOT_FOUND',
+      'NOT_IN_CALL',
+      'INVALID_STATE',
+      'RATE_LIMITED',
+    ],
   },
 } as const satisfies Record<string, RouteSpec>
 

@@ -195,8 +195,12 @@ function routeHandlers(o: RestOptions): Handlers {
       if (!(await store.getAccount(app.appKey, accid))) notFound(accid)
       return store.listRecords(app.appKey, accid, query)
     },
-    pushDecline: async ({ body, reply }) => {
+    pushDecline: async ({ body, request, reply }) => {
       reply.header('access-control-allow-origin', '*')
+      // No CheckSum to count by: the address is what a flood of forged tokens has in common.
+      if (!(await o.rates.take(`decline:${request.ip}`, o.restRate))) {
+        throw new RingKitError('RATE_LIMITED', 'too many declines from this address')
+      }
       await o.declineFromPush(body.token)
       return { declined: true }
     },

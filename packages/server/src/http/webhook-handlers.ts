@@ -68,7 +68,7 @@ export function webhookHandlers(
   }
 }
 
-/** Loopback, private, link-local and other addresses no public endpoint has. */
+/** Loopback, private, link-local and other addresses no public endpoint has (RFC 6890's special ones). */
 const PRIVATE = new BlockList()
 for (const [net, bits] of [
   ['0.0.0.0', 8],
@@ -77,15 +77,21 @@ for (const [net, bits] of [
   ['127.0.0.0', 8],
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
   ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const) {
   PRIVATE.addSubnet(net, bits, 'ipv4')
 }
 for (const [net, bits] of [
   ['::', 128],
   ['::1', 128],
+  ['64:ff9b::', 96],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['ff00::', 8],
 ] as const) {
   PRIVATE.addSubnet(net, bits, 'ipv6')
 }

@@ -11,6 +11,8 @@ export interface DeviceReach {
   vapidPublicKey: string
   /** Keeps or removes the device's subscription; INVALID_PARAMS for an endpoint that is not a push service's. */
   subscribe(appKey: string, accid: string, deviceId: string, msg: ClientMessageOf<'push'>): Promise<void>
+  /** The device signed out: its subscription goes. Never rejects. */
+  forget(appKey: string, accid: string, deviceId: string): Promise<void>
   /** The calls the account missed since its last device went away; none while another device is online. */
   missedCalls(appKey: string, accid: string, othersOnline: () => Promise<boolean>): Promise<CallRecord[]>
 }
@@ -59,6 +61,9 @@ export function deviceReach(
         },
         MAX_PUSH_SUBSCRIPTIONS,
       )
+    },
+    async forget(appKey, accid, deviceId) {
+      await store.deletePushSubscription(appKey, accid, deviceId).catch(() => {})
     },
     async missedCalls(appKey, accid, othersOnline) {
       const since = await store.offlineSince(appKey, accid)

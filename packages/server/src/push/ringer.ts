@@ -90,7 +90,7 @@ export class PushRinger {
       const subs = await store.listPushSubscriptions(call.appKey, accid)
       if (subs.length === 0) continue
       this.#remember(call.callId, accid)
-      const declineToken = await new SignJWT({ cid: call.callId, act: 'decline' })
+      const declineToken = await new SignJWT({ cid: call.callId, act: 'decline', iatMs: Date.now() })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer(call.appKey)
         .setSubject(accid)
@@ -149,12 +149,19 @@ export class PushRinger {
     }
     const app = appKey === undefined ? undefined : await this.#o.store.getApp(appKey)
     if (!app) throw invalid()
-    const { payload } = await jwtVerify(token, new TextEncoder().encode(app.appSecret), { issuer: app.appKey }).catch(
+    const key = new TextEncoder().encode(app.appSecret)
+    const { payload } = await jwtVerify(token, key, { issuer: app.appKey, algorithms: ['HS256'] }).catch(
       (error: unknown) => {
         throw (error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? new RingKitError('TOKEN_EXPIRED') : invalid()
       },
     )
     if (payload.act !== 'decline' || typeof payload.cid !== 'string' || !payload.sub) throw invalid()
+    // Revoking the account's tokens revokes what its notifications carry too.
+    const account = await this.#o.store.getAccount(app.appKey, payload.sub)
+    if (!account) throw invalid()
+    if (typeof payload.iatMs !== 'number' || payload.iatMs < account.tokensValidAfter) {
+      throw new RingKitError('TOKEN_REVOKED')
+    }
     return { appKey: app.appKey, callId: payload.cid, accid: payload.sub }
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import {
+  CLOSE_PAGE_CLOSED,
   RingKitError,
   type CallRecord,
   type ClientMessage,
@@ -75,8 +76,6 @@ type Handler<T extends ClientMessageType> = (
 ) => Promise<ReplyResults[T] | typeof REPLIED>
 type Handlers = { [T in Exclude<ClientMessageType, 'login' | 'ping'>]: Handler<T> }
 
-/** What a browser closes its sockets with when their page goes away (RFC 6455). */
-const CLOSE_GOING_AWAY = 1001
 const CLOSE_KICKED = 4001
 const CLOSE_LOGGED_OUT = 4002
 const CLOSE_REPLACED = 4003
@@ -254,7 +253,9 @@ export class Gateway {
       this.#armToken(session, verified.expiresAt)
       return { expiresAt: verified.expiresAt }
     },
-    logout: async (conn, session) => {
+    logout: async (conn, session, msg) => {
+      // Signed out, the device is not rung while its page is closed either; a page closing keeps it.
+      if (!msg.keepPush) await this.#o.reach.forget(session.appKey, session.accid, session.deviceId)
       // The slot is free before the reply, so that a login the device makes next, on any node, fits.
       await this.#o.slots.release(session.appKey, session.accid, session.deviceId)
       // Reply first, then close: the device hears that its logout went through.
@@ -332,12 +333,6 @@ export class Gateway {
   async #login(conn: Connection, msg: ClientMessageOf<'login'>): Promise<void> {
     const { registry, engine, slots } = this.#o
     const ticket = this.#logins.enter(msg.appKey, msg.accid)
-    // Read beside the login's own work, and only used once the token passed. A resume has seen them.
-    const missed = msg.resume
-      ? Promise.resolve([])
-      : this.#o.reach
-          .missedCalls(msg.appKey, msg.accid, async () => slots.othersOnline(msg.appKey, msg.accid, msg.deviceId))
-          .catch(() => [])
     let missedCalls: CallRecord[] = []
     let app: App, verified: VerifiedToken
     let added = false
@@ -345,6 +340,12 @@ export class Gateway {
     let continued: Session | undefined
     try {
       ;({ app, verified } = await verifyLogin(this.#o.store, msg))
+      // Once the token passed, read beside the rest of the login. A resume has heard of them.
+      const missed = msg.resume
+        ? Promise.resolve([])
+        : this.#o.reach
+            .missedCalls(app.appKey, msg.accid, async () => slots.othersOnline(app.appKey, msg.accid, msg.deviceId))
+            .catch(() => [])
       // Still holding the ticket, so a revoke during the claim marks it. A device with a session
       // here (a resume, a login again) holds its slot already and needs no round trip.
       const held = registry.get(app.appKey, msg.accid, msg.deviceId)
@@ -529,9 +530,9 @@ export class Gateway {
     if (!session || session.socket !== conn.socket) return
     session.socket = undefined
     // Nothing to resume: what the device missed is lost, so its session ends now. So it is when the
-    // browser closed the page (1001, going away): no page is left to resume, and a call to the
-    // account rings its push subscriptions at once rather than a session nobody will take back.
-    if (!session.resumable || code === CLOSE_GOING_AWAY) return this.#endSession(session, 'disconnected')
+    // device said its page closed: a call to the account rings its push subscriptions at once
+    // rather than a session nobody will take back. Not on 1001: proxies send it when they restart.
+    if (!session.resumable || code === CLOSE_PAGE_CLOSED) return this.#endSession(session, 'disconnected')
     this.#awaitResume(session)
   }
 

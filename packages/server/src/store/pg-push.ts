@@ -29,11 +29,10 @@ export function pgPush(db: Db, s: string): PushStore {
       })
     },
     async deletePushSubscription(appKey, accid, deviceId) {
-      await db.query(`DELETE FROM ${s}.push_subscriptions WHERE app_key = $1 AND accid = $2 AND device_id = $3`, [
-        appKey,
-        accid,
-        deviceId,
-      ])
+      await db.query(
+        `DELETE FROM ${s}.push_subscriptions WHERE app_key = $1 AND accid = $2 AND ($3::text IS NULL OR device_id = $3)`,
+        [appKey, accid, deviceId ?? null],
+      )
     },
     async dropPushEndpoint(endpoint) {
       await db.query(`DELETE FROM ${s}.push_subscriptions WHERE endpoint = $1`, [endpoint])

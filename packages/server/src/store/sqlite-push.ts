@@ -48,6 +48,7 @@ export function sqlitePush(db: Database.Database): PushStore {
          SELECT device_id FROM push_subscriptions WHERE app_key = ? AND accid = ? ORDER BY created_at DESC LIMIT ?)`,
     ),
     delete: db.prepare('DELETE FROM push_subscriptions WHERE app_key = ? AND accid = ? AND device_id = ?'),
+    deleteAll: db.prepare('DELETE FROM push_subscriptions WHERE app_key = ? AND accid = ?'),
     drop: db.prepare('DELETE FROM push_subscriptions WHERE endpoint = ?'),
     list: db.prepare<[string, string], SubscriptionRow>(
       'SELECT * FROM push_subscriptions WHERE app_key = ? AND accid = ? ORDER BY created_at',
@@ -72,7 +73,8 @@ export function sqlitePush(db: Database.Database): PushStore {
       put(appKey, accid, sub, max)
     },
     async deletePushSubscription(appKey, accid, deviceId) {
-      q.delete.run(appKey, accid, deviceId)
+      if (deviceId === undefined) q.deleteAll.run(appKey, accid)
+      else q.delete.run(appKey, accid, deviceId)
     },
     async dropPushEndpoint(endpoint) {
       q.drop.run(endpoint)

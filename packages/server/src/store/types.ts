@@ -165,7 +165,8 @@ export interface PushSubscriptionRecord {
 export interface PushStore {
   /** Keeps the device's subscription (one per device); past `max` for the account, its oldest goes. */
   putPushSubscription(appKey: string, accid: string, sub: PushSubscriptionRecord, max: number): Promise<void>
-  deletePushSubscription(appKey: string, accid: string, deviceId: string): Promise<void>
+  /** The device's subscription, or with no `deviceId` every one of the account's. */
+  deletePushSubscription(appKey: string, accid: string, deviceId?: string): Promise<void>
   /** The push service said the subscription is gone (404/410). */
   dropPushEndpoint(endpoint: string): Promise<void>
   listPushSubscriptions(appKey: string, accid: string): Promise<PushSubscriptionRecord[]>
