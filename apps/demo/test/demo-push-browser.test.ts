@@ -69,6 +69,31 @@ async function pageWithPush(viewport: Viewport, notifications: 'granted' | 'deni
   return page
 }
 
+/** Waits until the switch is on for good: checked, and no longer working on it (the subscription is kept). */
+async function switchedOn(page: Page): Promise<void> {
+  await page
+    .waitForFunction(
+      () => {
+        const input = document.querySelector('demo-app')?.shadowRoot?.querySelector<HTMLInputElement>('input.switch')
+        return input?.checked === true && !input.disabled
+      },
+      undefined,
+      { timeout: 15_000 },
+    )
+    .catch(async (error: unknown) => {
+      throw new Error(`the switch did not turn on: ${await page.locator('demo-app .note').innerText()}`, {
+        cause: error,
+      })
+    })
+}
+
+/** Closes a page as a browser closes a tab, unload handlers and all, then its context. */
+async function closePage(page: Page): Promise<void> {
+  await page.close({ runBeforeUnload: true })
+  await page.waitForEvent('close')
+  await page.context().close()
+}
+
 const settingsSwitch = (page: Page) => page.locator('demo-app input.switch')
 
 async function openSettings(page: Page): Promise<void> {
@@ -101,25 +126,13 @@ describe('demo: ringing a closed page', () => {
     const bob = await signUp(ben, `ben${n}`, `Ben Closed ${n}`)
     await openSettings(ben)
     await settingsSwitch(ben).click()
-    await ben
-      .waitForFunction(
-        () => {
-          const input = document.querySelector('demo-app')?.shadowRoot?.querySelector<HTMLInputElement>('input.switch')
-          return input?.checked === true && !input.disabled
-        },
-        undefined,
-        { timeout: 15_000 },
-      )
-      .catch(async (error: unknown) => {
-        throw new Error(`the switch did not turn on: ${await ben.locator('demo-app .note').innerText()}`, {
-          cause: error,
-        })
-      })
+    await switchedOn(ben)
     assert.match(await ben.locator('demo-app .note').innerText(), /Calls show as a notification/)
     await camera.shoot(ben, 'settings-on-desktop')
     const benAccid = await accidOf(ben)
-    // The page closes: the device's session ends, and with it the account's last device.
-    await ben.context().close()
+    // The page closes (its unload handlers run, as when a tab is closed): the device's session
+    // ends, and with it the account's last device.
+    await closePage(ben)
 
     const ann = await openDemo(browser!, server!.url, DESKTOP, 'en')
     try {
@@ -174,10 +187,8 @@ describe('demo: ringing a closed page', () => {
     const bob = await signUp(ben, `bea${n}`, `Bea Away ${n}`)
     await openSettings(ben)
     await settingsSwitch(ben).click()
-    await ben.waitForFunction(
-      () => document.querySelector('demo-app')?.shadowRoot?.querySelector<HTMLInputElement>('input.switch')?.checked,
-    )
-    await ben.context().close()
+    await switchedOn(ben)
+    await closePage(ben)
     const ann = await openDemo(browser!, server!.url, DESKTOP, 'en')
     try {
       await signUp(ann, `abe${n}`, `Abe Caller ${n}`)
