@@ -82,6 +82,20 @@ describe('ringkit migrate --from-sqlite', skipUnless(target), () => {
     await sqlite.rest('PATCH', '/v1/accounts/bob', { name: 'Bob B.' })
     const token = (await sqlite.rest('POST', '/v1/tokens', { accid: 'alice' })).body.token as string
     const other = await sqlite.createApp({ name: 'second', multiDevice: false })
+    // What an app backend registered, and what a device subscribed: their secrets and keys go along.
+    await sqlite.rest('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/all' })
+    await sqlite.rest('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/ended', events: ['call.ended'] })
+    const hooks = (await sqlite.rest('GET', '/v1/webhooks')).body.webhooks as unknown[]
+    const subscription = {
+      deviceId: 'bob-phone',
+      endpoint: 'https://fcm.googleapis.com/fcm/send/bob',
+      p256dh: 'p256dh-key',
+      auth: 'auth-secret',
+      lang: 'zh-CN',
+      server: 'https://ringkit.example',
+      createdAt: 1_700_000_000_000,
+    }
+    await sqlite.store.putPushSubscription(sqlite.app.appKey, 'bob', subscription, 10)
 
     try {
       const refused = await ringkit(args)
@@ -100,6 +114,8 @@ describe('ringkit migrate --from-sqlite', skipUnless(target), () => {
     assert.match(first.out, /apps\s+2 copied, 0 already there/)
     assert.match(first.out, /accounts\s+2 copied, 0 already there/)
     assert.match(first.out, /records\s+2 copied, 0 already there/)
+    assert.match(first.out, /webhook endpoints\s+2 copied, 0 already there/)
+    assert.match(first.out, /push subscriptions\s+1 copied, 0 already there/)
 
     const again = await ringkit(args)
     assert.equal(again.code, 0, again.err)
@@ -128,6 +144,8 @@ describe('ringkit migrate --from-sqlite', skipUnless(target), () => {
         ],
       )
       assert.deepEqual(await onPostgres.store.listJournaledCalls(), [], 'no journal left to end again')
+      assert.deepEqual((await onPostgres.rest('GET', '/v1/webhooks')).body.webhooks, hooks)
+      assert.deepEqual(await onPostgres.store.listPushSubscriptions(onPostgres.app.appKey, 'bob'), [subscription])
     } finally {
       await onPostgres.close()
     }

@@ -25,6 +25,8 @@ export async function migrateFromSqlite(o: {
     line('settings', copy.settings),
     line('accounts', copy.accounts),
     line('records', copy.records),
+    line('webhook endpoints', copy.webhooks),
+    line('push subscriptions', copy.pushSubscriptions),
   ]
   if (copy.differing.length > 0) {
     lines.push(

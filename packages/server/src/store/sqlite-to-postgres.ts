@@ -22,6 +22,10 @@ export interface SqliteCopy {
   settings: CopyCount
   accounts: CopyCount
   records: CopyCount
+  /** Webhook endpoints, with their secrets (events waiting for delivery are not copied). */
+  webhooks: CopyCount
+  /** Devices' Web Push subscriptions. */
+  pushSubscriptions: CopyCount
   /** Settings PostgreSQL holds with another value than SQLite's, kept as PostgreSQL has them. */
   differing: string[]
 }
@@ -34,6 +38,8 @@ interface Table {
   columns: string[]
   /** The PostgreSQL type of each column; values travel as text and are cast. */
   types: string[]
+  /** Instead of the plain cast, per column: an expression of the column's text. */
+  casts?: Partial<Record<string, string>>
   select: string
 }
 
@@ -62,6 +68,29 @@ const TABLES = {
     types: ['text', 'text', 'bigint', 'json'],
     select: 'SELECT call_id, app_key, ended_at, record FROM call_records',
   },
+  webhooks: {
+    name: 'webhook_endpoints',
+    columns: ['id', 'app_key', 'url', 'events', 'secret', 'disabled', 'created_at'],
+    types: ['text', 'text', 'text', 'text', 'text', 'boolean', 'bigint'],
+    // SQLite keeps the event types as a JSON array, PostgreSQL as text[]; none (all types): 'null'.
+    casts: {
+      events: "CASE WHEN events = 'null' THEN NULL ELSE ARRAY(SELECT json_array_elements_text(events::json)) END",
+    },
+    select: `SELECT id, app_key, url, coalesce(events, 'null'), secret, disabled <> 0, created_at FROM webhook_endpoints`,
+  },
+  pushSubscriptions: {
+    name: 'push_subscriptions',
+    columns: ['app_key', 'accid', 'device_id', 'endpoint', 'p256dh', 'auth', 'lang', 'server', 'created_at'],
+    types: ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint'],
+    select:
+      'SELECT app_key, accid, device_id, endpoint, p256dh, auth, lang, server, created_at FROM push_subscriptions',
+  },
+  offline: {
+    name: 'account_offline',
+    columns: ['app_key', 'accid', 'offline_at'],
+    types: ['text', 'text', 'bigint'],
+    select: 'SELECT app_key, accid, offline_at FROM account_offline',
+  },
   parties: {
     name: 'call_parties',
     columns: ['app_key', 'accid', 'ended_at', 'call_id'],
@@ -71,7 +100,8 @@ const TABLES = {
 } satisfies Record<string, Table>
 
 /**
- * Copies what a stopped SQLite server kept (apps, settings, accounts and call records) into
+ * Copies what a stopped SQLite server kept (apps, settings, accounts, call records, webhook
+ * endpoints, push subscriptions and offline marks) into
  * PostgreSQL, migrating the schema first. One transaction, and a row whose key is there already
  * is left alone, so running it again copies nothing twice. The node's own alive beat is not copied.
  *
@@ -104,8 +134,11 @@ export async function copySqliteToPostgres(dataDir: string, target: PgOptions): 
       const accounts = await copy(TABLES.accounts)
       const records = await copy(TABLES.records)
       await copy(TABLES.parties)
+      const webhooks = await copy(TABLES.webhooks)
+      const pushSubscriptions = await copy(TABLES.pushSubscriptions)
+      await copy(TABLES.offline)
       const differing = await differingSettings(sqlite, client, s)
-      return { interrupted, apps, settings, accounts, records, differing }
+      return { interrupted, apps, settings, accounts, records, webhooks, pushSubscriptions, differing }
     })
   } finally {
     sqlite.close()
@@ -153,7 +186,7 @@ async function endInterruptedCalls(dataDir: string): Promise<number> {
 }
 
 async function copyTable(sqlite: Database.Database, client: pg.ClientBase, s: string, t: Table): Promise<CopyCount> {
-  const casts = t.columns.map((c, i) => `${c}::${t.types[i]}`).join(', ')
+  const casts = t.columns.map((c, i) => t.casts?.[c] ?? `${c}::${t.types[i]}`).join(', ')
   const arrays = t.columns.map((_, i) => `$${i + 1}::text[]`).join(', ')
   const insert = `INSERT INTO ${s}.${t.name} (${t.columns.join(', ')})
     SELECT ${casts} FROM unnest(${arrays}) AS t(${t.columns.join(', ')}) ON CONFLICT DO NOTHING`
