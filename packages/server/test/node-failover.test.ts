@@ -202,6 +202,8 @@ describe('a node that dies', { skip: redis.skip || skipUnless(pgTarget).skip }, 
       // The callee's device resumed nowhere: its slot goes as a lapsed one does.
       await b.presence.release(APP, CALLEE, 'b1', 'fa')
       const record = await recordOf(store, callId, 6000)
+      // The engine frees the call's accounts in Redis after the record, then says it ended.
+      await waitFor('node B saying it ended', () => b.ended.length > 0, 2000)
       assert.deepEqual(
         b.ended.map((s) => s.phase === 'ended' && s.reason),
         ['disconnected'],
