@@ -18,6 +18,7 @@ import {
   signUp,
   startDemoServer,
   state,
+  type DemoUserPage,
   type Viewport,
 } from './flows.ts'
 
@@ -87,6 +88,23 @@ async function switchedOn(page: Page): Promise<void> {
     })
 }
 
+/** Someone signed up on a desktop page with "Ring me when RingKit Demo is closed" turned on. */
+async function withPushOn(username: string, displayName: string): Promise<{ page: Page; user: DemoUserPage }> {
+  const page = await pageWithPush(DESKTOP, 'granted')
+  const user = await signUp(page, username, displayName)
+  await openSettings(page)
+  await settingsSwitch(page).click()
+  await switchedOn(page)
+  return { page, user }
+}
+
+/** Signs someone who signed up before in, through the page's form. */
+async function signIn(page: Page, user: DemoUserPage): Promise<void> {
+  await page.locator('input[name=username]').fill(user.username)
+  await page.locator('input[name=password]').fill('correct horse battery')
+  await page.locator('form button[type=submit]').click()
+}
+
 /** Closes a page as a browser closes a tab, unload handlers and all, then its context. */
 async function closePage(page: Page): Promise<void> {
   await page.close({ runBeforeUnload: true })
@@ -122,11 +140,7 @@ describe('demo: ringing a closed page', () => {
   it('turned on, a call while the page is closed is pushed; back in, History has a badge and the call UI says who called', async (t) => {
     if (skipWithoutChromium(t)) return
     const n = ++users
-    const ben = await pageWithPush(DESKTOP, 'granted')
-    const bob = await signUp(ben, `ben${n}`, `Ben Closed ${n}`)
-    await openSettings(ben)
-    await settingsSwitch(ben).click()
-    await switchedOn(ben)
+    const { page: ben, user: bob } = await withPushOn(`ben${n}`, `Ben Closed ${n}`)
     assert.match(await ben.locator('demo-app .note').innerText(), /Calls show as a notification/)
     await camera.shoot(ben, 'settings-on-desktop')
     const benAccid = await accidOf(ben)
@@ -158,9 +172,7 @@ describe('demo: ringing a closed page', () => {
       // Ben comes back and signs in.
       const back = await openDemo(browser!, server!.url, DESKTOP, 'en')
       try {
-        await back.locator('input[name=username]').fill(bob.username)
-        await back.locator('input[name=password]').fill('correct horse battery')
-        await back.locator('form button[type=submit]').click()
+        await signIn(back, bob)
         await online(back)
         const badge = back.locator('demo-app .sidebar a.nav-item[href="#/history"] .badge')
         await badge.waitFor()
@@ -183,11 +195,7 @@ describe('demo: ringing a closed page', () => {
   it('Accept opens the demo at ?ringkitCall=: after sign-in <ringkit-call> answers by itself, with live video', async (t) => {
     if (skipWithoutChromium(t)) return
     const n = ++users
-    const ben = await pageWithPush(DESKTOP, 'granted')
-    const bob = await signUp(ben, `bea${n}`, `Bea Away ${n}`)
-    await openSettings(ben)
-    await settingsSwitch(ben).click()
-    await switchedOn(ben)
+    const { page: ben, user: bob } = await withPushOn(`bea${n}`, `Bea Away ${n}`)
     await closePage(ben)
     const ann = await openDemo(browser!, server!.url, DESKTOP, 'en')
     try {
@@ -204,9 +212,7 @@ describe('demo: ringing a closed page', () => {
       // What the worker's Accept opens: the demo's page, naming the call.
       const back = await openDemo(browser!, `${server!.url}/?ringkitCall=${ring.payload.callId}`, DESKTOP, 'en')
       try {
-        await back.locator('input[name=username]').fill(bob.username)
-        await back.locator('input[name=password]').fill('correct horse battery')
-        await back.locator('form button[type=submit]').click()
+        await signIn(back, bob)
         await state(back, 'connected')
         await state(ann, 'connected')
         await remoteVideoPlays(back)

@@ -134,3 +134,26 @@ export async function loggedInPage(browser: Browser, server: ServerTarget, accid
   )
   return page
 }
+
+/** Video frames the page's call (`window.call`) decoded from the other side, per getStats(). */
+export function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const stats = await (window as unknown as { call?: Call }).call?.getStats()
+    let frames = 0
+    stats?.forEach((r: { type: string; kind?: string; framesDecoded?: number }) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0
+    })
+    return frames
+  })
+}
+
+/** Frames decoded on both pages, sampled until each has more than 10 or `timeoutMs` passes. */
+export async function framesBothWays(a: Page, b: Page, timeoutMs: number): Promise<[number, number]> {
+  const deadline = Date.now() + timeoutMs
+  let frames: [number, number] = [0, 0]
+  while (Date.now() < deadline && !(frames[0] > 10 && frames[1] > 10)) {
+    await new Promise((r) => setTimeout(r, 200))
+    frames = [await framesDecoded(a), await framesDecoded(b)]
+  }
+  return frames
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import type { RingKit, Call } from '../src/index.ts'
 import { startTestServer, type TestServer } from '../../server/test/support.ts'
-import { chromiumPath, launchChromium, loggedInPage } from './browser.ts'
+import { chromiumPath, framesBothWays, launchChromium, loggedInPage } from './browser.ts'
 
 /** What the test page keeps on `window`. */
 interface Harness {
@@ -49,18 +49,6 @@ function waitFor(page: Page, name: string, match: Partial<Harness['seen'][number
   )
 }
 
-/** Video frames decoded from the other side, per getStats(). */
-function framesDecoded(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    const stats = await (window as unknown as Harness).call?.getStats()
-    let frames = 0
-    stats?.forEach((r: { type: string; kind?: string; framesDecoded?: number }) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0
-    })
-    return frames
-  })
-}
-
 describe('media in Chromium', () => {
   it('a video call decodes video on both sides; mute, camera off and a switch to audio reach the other side; both get the record', async (t) => {
     if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
@@ -80,13 +68,8 @@ describe('media in Chromium', () => {
       await w.call!.accept()
     })
     await Promise.all([waitFor(alice, 'userEnter', { accid: 'cb1' }), waitFor(bob, 'userEnter', { accid: 'ca1' })])
-    const deadline = Date.now() + 10_000
-    let frames = [0, 0]
-    while (Date.now() < deadline && !(frames[0]! > 10 && frames[1]! > 10)) {
-      await new Promise((r) => setTimeout(r, 200))
-      frames = [await framesDecoded(alice), await framesDecoded(bob)]
-    }
-    assert.ok(frames[0]! > 10 && frames[1]! > 10, `frames decoded: caller ${frames[0]}, callee ${frames[1]}`)
+    const frames = await framesBothWays(alice, bob, 10_000)
+    assert.ok(frames[0] > 10 && frames[1] > 10, `frames decoded: caller ${frames[0]}, callee ${frames[1]}`)
     const playing = await bob.evaluate(() => (document.getElementById('remote') as HTMLVideoElement).videoWidth)
     assert.ok(playing > 0, 'the remote view shows the video')
 

@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, Page, Worker } from 'playwright-core'
+import type { Browser, Worker } from 'playwright-core'
 import { RECORD_STATUS } from '@ringkit/protocol'
 import type { Call, RingKit } from '../src/index.ts'
 import { startTestServer, tokenFor, TestDevice, type TestServer } from '../../server/test/support.ts'
 import { pushRegistration, pushService, type PushService } from '../../server/test/push-service.ts'
-import { chromiumPath, launchChromium, loggedInPage, openSdkPage, pagesOrigin } from './browser.ts'
+import { chromiumPath, framesBothWays, launchChromium, loggedInPage, openSdkPage, pagesOrigin } from './browser.ts'
 
 /** What a test page keeps on `window`. */
 interface Harness {
@@ -135,16 +135,22 @@ async function bobGone(lang: string) {
   return { accid, endpoint: subscription.endpoint }
 }
 
+/** Alice calls Bob, whose page is closed, and the push service has the ring. */
+async function ringWhileClosed(lang: string, type: 'audio' | 'video') {
+  const bob = await bobGone(lang)
+  const alice = await TestDevice.online(server, fresh('alice'))
+  const call = await alice.kit.call({ to: bob.accid, type })
+  const [ring] = await pushesFor(bob.endpoint, 1)
+  return { bob, alice, call, ring: ring! }
+}
+
 describe('ringing a closed page through Web Push and ringkit-sw.js (Chromium)', () => {
   it('shows the call; Decline from the notification ends it with status 3 at the caller', async (t) => {
     if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
     const app = await appWithClosedPage(browser)
     try {
-      const bob = await bobGone('en')
-      const alice = await TestDevice.online(server, fresh('alice'))
-      const call = await alice.kit.call({ to: bob.accid, type: 'video' })
-      const [ring] = await pushesFor(bob.endpoint, 1)
-      const notification = await deliver(app, ring!.payload, /is video calling you/)
+      const { alice, call, ring } = await ringWhileClosed('en', 'video')
+      const notification = await deliver(app, ring.payload, /is video calling you/)
       assert.equal(notification.title, `${alice.accid} is video calling you`)
       assert.equal(notification.tag, call.callId)
       assert.deepEqual(notification.actions, ['accept', 'decline'])
@@ -168,11 +174,8 @@ describe('ringing a closed page through Web Push and ringkit-sw.js (Chromium)', 
     if (!browser) return t.skip(typeof chromiumPath === 'string' ? '' : chromiumPath.skip)
     const app = await appWithClosedPage(browser)
     try {
-      const bob = await bobGone('zh-CN')
-      const alice = await TestDevice.online(server, fresh('alice'))
-      const call = await alice.kit.call({ to: bob.accid, type: 'audio' })
-      const [ring] = await pushesFor(bob.endpoint, 1)
-      await deliver(app, ring!.payload, /邀请你语音通话/)
+      const { bob, alice, call, ring } = await ringWhileClosed('zh-CN', 'audio')
+      await deliver(app, ring.payload, /邀请你语音通话/)
       await call.cancel()
       const [, missed] = await pushesFor(bob.endpoint, 2)
       const notice = await deliver(app, missed!.payload, /未接来电/)
@@ -224,22 +227,8 @@ describe('ringing a closed page through Web Push and ringkit-sw.js (Chromium)', 
     )
     assert.equal(answered.callId, callId)
     assert.equal(answered.address, '', 'the call is taken off the address: a reload answers nothing')
-    const frames = async (p: Page) =>
-      p.evaluate(async () => {
-        const stats = await (window as unknown as Harness).call?.getStats()
-        let decoded = 0
-        stats?.forEach((r: { type: string; kind?: string; framesDecoded?: number }) => {
-          if (r.type === 'inbound-rtp' && r.kind === 'video') decoded += r.framesDecoded ?? 0
-        })
-        return decoded
-      })
-    const deadline = Date.now() + 15_000
-    let decoded = [0, 0]
-    while (Date.now() < deadline && !(decoded[0]! > 10 && decoded[1]! > 10)) {
-      await new Promise((r) => setTimeout(r, 200))
-      decoded = [await frames(alice), await frames(page)]
-    }
-    assert.ok(decoded[0]! > 10 && decoded[1]! > 10, `frames decoded: caller ${decoded[0]}, callee ${decoded[1]}`)
+    const decoded = await framesBothWays(alice, page, 15_000)
+    assert.ok(decoded[0] > 10 && decoded[1] > 10, `frames decoded: caller ${decoded[0]}, callee ${decoded[1]}`)
     await alice.evaluate(async () => (window as unknown as Harness).call?.hangup())
     await page.context().close()
     await alice.context().close()
